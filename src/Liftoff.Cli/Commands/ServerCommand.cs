@@ -1,0 +1,113 @@
+using System.CommandLine;
+using Liftoff.Core;
+using Liftoff.Server.Hosting;
+
+namespace Liftoff.Cli.Commands;
+
+/// <summary><c>liftoff server</c>: the HTTP API and store, without an agent.</summary>
+internal sealed class ServerCommand : BaseCommand
+{
+    public static readonly Option<string> DataDirOption = new("--data-dir")
+    {
+        Description = "Where the database and blobs live.",
+        DefaultValueFactory = _ => DefaultDataDirectory(),
+    };
+
+    public static readonly Option<int> PortOption = new("--port")
+    {
+        Description = "The TCP port to listen on (0 picks a free one).",
+        DefaultValueFactory = _ => 8080,
+    };
+
+    public static readonly Option<string> HostOption = new("--host")
+    {
+        Description = "The address to listen on.",
+        DefaultValueFactory = _ => "127.0.0.1",
+    };
+
+    public static readonly Option<double> HeartbeatTimeoutOption = new("--heartbeat-timeout")
+    {
+        Description = "Seconds without a heartbeat after which a running run is marked crashed.",
+        DefaultValueFactory = _ => 60,
+    };
+
+    private static readonly Option<string> AdminOption = new("--admin")
+    {
+        Description = "The name of the admin user created on first start.",
+        DefaultValueFactory = _ => "admin",
+    };
+
+    public ServerCommand() : base("server", "Run the Liftoff server (API, store) in the foreground.")
+    {
+        Options.Add(DataDirOption);
+        Options.Add(PortOption);
+        Options.Add(HostOption);
+        Options.Add(HeartbeatTimeoutOption);
+        Options.Add(AdminOption);
+    }
+
+    protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        if (ReadOptions(parseResult, parseResult.GetValue(AdminOption)!) is not { } options)
+        {
+            return ExitCodes.Usage;
+        }
+
+        await using var server = await LiftoffServer.StartAsync(options, cancellationToken: cancellationToken);
+        await Console.Error.WriteLineAsync($"Liftoff server listening on {server.BaseUrl} (data in {options.DataDirectory})");
+        if (server.InitialAdminKey is { } key)
+        {
+            await Console.Error.WriteLineAsync($"Created admin user '{options.AdminName}'. Its API key, shown only this once:");
+            Console.WriteLine(key);
+        }
+
+        await server.WaitForShutdownAsync(cancellationToken);
+        return ExitCodes.Success;
+    }
+
+    /// <summary>The server options shared by <c>server</c> and <c>up</c>; null (after a message) when one is invalid.</summary>
+    public static ServerOptions? ReadOptions(ParseResult parseResult, string adminName)
+    {
+        var port = parseResult.GetValue(PortOption);
+        var heartbeat = parseResult.GetValue(HeartbeatTimeoutOption);
+        string? error = null;
+        if (port is < 0 or > 65535)
+        {
+            error = $"--port {port} is not a TCP port (0 to 65535)";
+        }
+        else if (!double.IsFinite(heartbeat) || heartbeat <= 0)
+        {
+            error = "--heartbeat-timeout must be a positive number of seconds";
+        }
+        else if (!Names.IsValid(adminName))
+        {
+            error = $"--admin '{adminName}' is not a valid user name: {Names.Rule}";
+        }
+
+        if (error is not null)
+        {
+            Console.Error.WriteLine($"liftoff: {error}");
+            return null;
+        }
+
+        return new ServerOptions
+        {
+            DataDirectory = Path.GetFullPath(parseResult.GetValue(DataDirOption)!),
+            Port = port,
+            Host = parseResult.GetValue(HostOption)!,
+            AdminName = adminName,
+            RunHeartbeatTimeout = TimeSpan.FromSeconds(heartbeat),
+        };
+    }
+
+    private static string DefaultDataDirectory()
+    {
+        var dataHome = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        if (string.IsNullOrEmpty(dataHome))
+        {
+            dataHome = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
+        }
+
+        return Path.Combine(dataHome, "liftoff");
+    }
+}

@@ -1,0 +1,36 @@
+using System.CommandLine;
+using Liftoff.Cli.Commands;
+
+namespace Liftoff.Cli;
+
+internal static class LiftoffCommandLine
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("Liftoff: launch machine-learning jobs on queues and track their runs.")
+        {
+            new UpCommand(),
+            new ServerCommand(),
+            new LoginCommand(),
+            new Command("runs", "List, inspect and stop runs.")
+            {
+                new ListRunsCommand(),
+                new ShowRunCommand(),
+                new LogsRunCommand(),
+                new HistoryRunCommand(),
+                new StopRunCommand(),
+            },
+            new Command("keys", "Create, list and revoke your API keys.")
+            {
+                new CreateKeyCommand(),
+                new ListKeysCommand(),
+                new RevokeKeyCommand(),
+            },
+            new Command("users", "Manage users (admin).")
+            {
+                new CreateUserCommand(),
+            },
+        };
+        return root;
+    }
+}

@@ -1,0 +1,42 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Liftoff.Contracts;
+using Spectre.Console;
+
+namespace Liftoff.Cli;
+
+/// <summary>Data to stdout (JSON or tables), people's messages to stderr.</summary>
+internal static class Output
+{
+    private static readonly JsonSerializerOptions Indented = new(LiftoffJson.Options) { WriteIndented = true };
+
+    public static void Json<T>(T value, JsonTypeInfo<T> type) =>
+        Console.WriteLine(JsonSerializer.Serialize(value, (JsonTypeInfo<T>)Indented.GetTypeInfo(type.Type)));
+
+    public static void Table(Table table) => AnsiConsole.Write(table);
+
+    public static string Time(DateTimeOffset? time) =>
+        time?.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";
+
+    public static string Duration(DateTimeOffset? start, DateTimeOffset? end)
+    {
+        if (start is null)
+        {
+            return "-";
+        }
+
+        var span = (end ?? DateTimeOffset.UtcNow) - start.Value;
+        return span.TotalHours >= 1 ? $"{(int)span.TotalHours}h{span.Minutes:00}m" : span.TotalMinutes >= 1 ? $"{(int)span.TotalMinutes}m{span.Seconds:00}s" : $"{span.TotalSeconds:0.0}s";
+    }
+
+    public static string StateMarkup(string state) => state switch
+    {
+        RunStates.Running => "[blue]running[/]",
+        RunStates.Finished => "[green]finished[/]",
+        RunStates.Failed => "[red]failed[/]",
+        RunStates.Crashed => "[red]crashed[/]",
+        RunStates.Killed => "[yellow]killed[/]",
+        _ => Markup.Escape(state),
+    };
+}

@@ -1,0 +1,3 @@
+using Liftoff.Cli;
+
+return await LiftoffCommandLine.Build().Parse(args).InvokeAsync();

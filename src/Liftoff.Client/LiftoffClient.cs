@@ -1,0 +1,212 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Liftoff.Contracts;
+
+namespace Liftoff.Client;
+
+/// <summary>The typed Liftoff API client used by the CLI, the agent and <see cref="Run"/>.</summary>
+public sealed class LiftoffClient : IDisposable
+{
+    private readonly HttpClient _http;
+
+    /// <summary>Creates a client for the server and key in <paramref name="settings"/>.</summary>
+    public LiftoffClient(LiftoffSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        Settings = settings;
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) })
+        {
+            BaseAddress = new Uri(settings.BaseUrl.ToString().TrimEnd('/') + "/"),
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", settings.ApiKey);
+    }
+
+    /// <summary>The server and key this client uses.</summary>
+    public LiftoffSettings Settings { get; }
+
+    /// <summary>Who the key belongs to.</summary>
+    public Task<Viewer> GetViewerAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/viewer", null, LiftoffJsonContext.Default.Viewer, cancellationToken);
+
+    /// <summary>Creates a user and its first key (admin keys only).</summary>
+    public Task<CreatedUser> CreateUserAsync(string name, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/users", JsonContent.Create(new CreateUserRequest(name), LiftoffJsonContext.Default.CreateUserRequest), LiftoffJsonContext.Default.CreatedUser, cancellationToken);
+
+    /// <summary>Creates a new API key for the caller; the secret is in the answer only.</summary>
+    public Task<CreatedKey> CreateKeyAsync(string? name, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/keys", JsonContent.Create(new CreateKeyRequest(name), LiftoffJsonContext.Default.CreateKeyRequest), LiftoffJsonContext.Default.CreatedKey, cancellationToken);
+
+    /// <summary>The caller's keys, without secrets.</summary>
+    public Task<ApiKeyList> ListKeysAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/keys", null, LiftoffJsonContext.Default.ApiKeyList, cancellationToken);
+
+    /// <summary>Revokes one of the caller's keys.</summary>
+    public Task RevokeKeyAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, $"api/v1/keys/{Uri.EscapeDataString(id)}", null, cancellationToken);
+
+    /// <summary>The caller's projects.</summary>
+    public Task<ProjectList> ListProjectsAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/projects", null, LiftoffJsonContext.Default.ProjectList, cancellationToken);
+
+    /// <summary>Starts a run (or attaches to a launched, pending one by id).</summary>
+    public Task<RunInfo> InitRunAsync(InitRunRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/runs", JsonContent.Create(request, LiftoffJsonContext.Default.InitRunRequest), LiftoffJsonContext.Default.RunInfo, cancellationToken);
+
+    /// <summary>One page of runs, newest first.</summary>
+    public Task<RunList> ListRunsAsync(string? project = null, string? state = null, int? limit = null, string? cursor = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/runs" + Query(("project", project), ("state", state), ("limit", limit?.ToString(CultureInfo.InvariantCulture)), ("cursor", cursor)), null, LiftoffJsonContext.Default.RunList, cancellationToken);
+
+    /// <summary>One run.</summary>
+    public Task<RunInfo> GetRunAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, RunPath(id), null, LiftoffJsonContext.Default.RunInfo, cancellationToken);
+
+    /// <summary>Renames a run or merges keys into its config or summary.</summary>
+    public Task<RunInfo> PatchRunAsync(string id, PatchRunRequest patch, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Patch, RunPath(id), JsonContent.Create(patch, LiftoffJsonContext.Default.PatchRunRequest), LiftoffJsonContext.Default.RunInfo, cancellationToken);
+
+    /// <summary>Appends history rows.</summary>
+    public Task<HistoryAccepted> AppendHistoryAsync(string id, IReadOnlyList<HistoryRow> rows, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, RunPath(id) + "/history", JsonContent.Create(new HistoryBatch(rows), LiftoffJsonContext.Default.HistoryBatch), LiftoffJsonContext.Default.HistoryAccepted, cancellationToken);
+
+    /// <summary>Every history row of a run, in step order.</summary>
+    public async IAsyncEnumerable<HistoryRow> ReadHistoryAsync(string id, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        long? after = null;
+        do
+        {
+            var page = await SendAsync(HttpMethod.Get, RunPath(id) + "/history" + Query(("after_step", after?.ToString(CultureInfo.InvariantCulture)), ("limit", "10000")), null, LiftoffJsonContext.Default.HistoryPage, cancellationToken);
+            foreach (var row in page.Rows)
+            {
+                yield return row;
+            }
+
+            after = page.NextAfterStep;
+        }
+        while (after is not null);
+    }
+
+    /// <summary>Stores console lines numbered from <paramref name="offset"/>.</summary>
+    public Task<LogsAccepted> AppendLogsAsync(string id, long offset, IReadOnlyList<LogLine> lines, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, RunPath(id) + "/logs", JsonContent.Create(new LogBatch(offset, lines), LiftoffJsonContext.Default.LogBatch), LiftoffJsonContext.Default.LogsAccepted, cancellationToken);
+
+    /// <summary>The run's console lines; with <paramref name="follow"/>, new lines as they arrive until the run ends.</summary>
+    public async IAsyncEnumerable<NumberedLogLine> ReadLogsAsync(string id, bool follow = false, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, RunPath(id) + "/logs" + Query(("follow", follow ? "true" : null)));
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        await EnsureSuccessAsync(response, cancellationToken);
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        using var reader = new StreamReader(stream);
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.Length > 0)
+            {
+                yield return JsonSerializer.Deserialize(line, LiftoffJsonContext.Default.NumberedLogLine)!;
+            }
+        }
+    }
+
+    /// <summary>Tells the server the run is alive; the answer says whether it should stop.</summary>
+    public Task<HeartbeatReply> HeartbeatAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, RunPath(id) + "/heartbeat", null, LiftoffJsonContext.Default.HeartbeatReply, cancellationToken);
+
+    /// <summary>Ends a run with the process's exit code.</summary>
+    public Task<RunInfo> FinishRunAsync(string id, int exitCode, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, RunPath(id) + "/finish", JsonContent.Create(new FinishRunRequest(exitCode), LiftoffJsonContext.Default.FinishRunRequest), LiftoffJsonContext.Default.RunInfo, cancellationToken);
+
+    /// <summary>Asks a run to stop.</summary>
+    public Task<RunInfo> StopRunAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, RunPath(id) + "/stop", null, LiftoffJsonContext.Default.RunInfo, cancellationToken);
+
+    /// <inheritdoc />
+    public void Dispose() => _http.Dispose();
+
+    private static string RunPath(string id) => $"api/v1/runs/{Uri.EscapeDataString(id)}";
+
+    private static string Query(params (string Name, string? Value)[] parameters)
+    {
+        var present = parameters.Where(p => p.Value is not null).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}").ToList();
+        return present.Count == 0 ? "" : "?" + string.Join('&', present);
+    }
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(method, path, content, cancellationToken);
+        return (await response.Content.ReadFromJsonAsync(type, cancellationToken))!;
+    }
+
+    private async Task SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    {
+        using var response = await SendRawAsync(method, path, content, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new LiftoffException($"cannot reach the Liftoff server at {Settings.BaseUrl}: {ex.Message}", ex);
+        }
+
+        try
+        {
+            await EnsureSuccessAsync(response, cancellationToken);
+            return response;
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        throw new LiftoffException(ProblemMessage(response.StatusCode, body), response.StatusCode);
+    }
+
+    /// <summary>The problem's detail (or title), else the status line.</summary>
+    private static string ProblemMessage(HttpStatusCode status, string body)
+    {
+        try
+        {
+            using var problem = JsonDocument.Parse(body);
+            var root = problem.RootElement;
+            if (root.ValueKind == JsonValueKind.Object)
+            {
+                if (root.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String)
+                {
+                    return detail.GetString()!;
+                }
+
+                if (root.TryGetProperty("title", out var title) && title.ValueKind == JsonValueKind.String)
+                {
+                    return title.GetString()!;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not a problem document (a proxy's page, say): fall back to the status line.
+        }
+
+        return $"the server answered {(int)status} {status}";
+    }
+}

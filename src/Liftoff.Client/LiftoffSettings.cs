@@ -1,0 +1,101 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Liftoff.Client;
+
+/// <summary>
+/// Where to reach the server and with which key: explicit values, else <c>LIFTOFF_BASE_URL</c> / <c>LIFTOFF_API_KEY</c>,
+/// else the user config file that <c>liftoff login</c> and <c>liftoff up</c> write.
+/// </summary>
+public sealed record LiftoffSettings(Uri BaseUrl, string ApiKey)
+{
+    /// <summary>The user config file: <c>$XDG_CONFIG_HOME/liftoff/config.json</c>, default <c>~/.config/liftoff/config.json</c>.</summary>
+    public static string ConfigFilePath
+    {
+        get
+        {
+            var configHome = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME");
+            if (string.IsNullOrEmpty(configHome))
+            {
+                configHome = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config");
+            }
+
+            return Path.Combine(configHome, "liftoff", "config.json");
+        }
+    }
+
+    /// <summary>Resolves the settings, or throws <see cref="LiftoffException"/> saying how to provide them.</summary>
+    public static LiftoffSettings Resolve(string? baseUrl = null, string? apiKey = null)
+    {
+        var file = ReadConfigFile();
+        baseUrl ??= Environment.GetEnvironmentVariable("LIFTOFF_BASE_URL") is { Length: > 0 } envUrl ? envUrl : file?.BaseUrl;
+        apiKey ??= Environment.GetEnvironmentVariable("LIFTOFF_API_KEY") is { Length: > 0 } envKey ? envKey : file?.ApiKey;
+        if (string.IsNullOrEmpty(baseUrl) || string.IsNullOrEmpty(apiKey))
+        {
+            throw new LiftoffException(
+                $"no Liftoff server configured: run 'liftoff login' (or 'liftoff up'), or set LIFTOFF_BASE_URL and LIFTOFF_API_KEY (looked in {ConfigFilePath})");
+        }
+
+        if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            throw new LiftoffException($"'{baseUrl}' is not an http(s) URL");
+        }
+
+        return new LiftoffSettings(url, apiKey);
+    }
+
+    /// <summary>Writes the user config file, readable by its owner only (mode 0600).</summary>
+    public void Save()
+    {
+        var path = ConfigFilePath;
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temp = path + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var stream = new FileStream(temp, options))
+        {
+            JsonSerializer.Serialize(stream, new ConfigFile(BaseUrl.ToString().TrimEnd('/'), ApiKey), SettingsJsonContext.Default.ConfigFile);
+        }
+
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>The settings stored in the user config file, if there is one.</summary>
+    public static LiftoffSettings? Load() =>
+        ReadConfigFile() is { BaseUrl: { } url, ApiKey: { } key } && Uri.TryCreate(url, UriKind.Absolute, out var uri) ? new LiftoffSettings(uri, key) : null;
+
+    /// <summary>Never prints the key.</summary>
+    public override string ToString() => $"LiftoffSettings {{ BaseUrl = {BaseUrl} }}";
+
+    private static ConfigFile? ReadConfigFile()
+    {
+        try
+        {
+            using var stream = File.OpenRead(ConfigFilePath);
+            return JsonSerializer.Deserialize(stream, SettingsJsonContext.Default.ConfigFile);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (JsonException ex)
+        {
+            throw new LiftoffException($"{ConfigFilePath} is not valid JSON ({ex.Message}); run 'liftoff login' to rewrite it");
+        }
+    }
+}
+
+internal sealed record ConfigFile(string? BaseUrl, string? ApiKey);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(ConfigFile))]
+internal sealed partial class SettingsJsonContext : JsonSerializerContext;

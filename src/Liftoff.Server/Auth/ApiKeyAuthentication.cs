@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Liftoff.Server.Storage;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Liftoff.Server.Auth;
+
+/// <summary>
+/// <c>Authorization: Bearer KEY</c>. Every request looks the key up (no cache), so a revoked key stops working at
+/// once on every replica.
+/// </summary>
+internal sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    IIdentityStore identities,
+    IProblemDetailsService problems)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (header.Length == 0)
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return Fail("the Authorization header must be 'Bearer <api key>'");
+        }
+
+        var principal = await identities.FindKeyAsync(ApiKeys.Hash(header["Bearer ".Length..].Trim()), Context.RequestAborted);
+        if (principal is null)
+        {
+            return Fail("the API key is not valid or has been revoked: run 'liftoff login' with a current key");
+        }
+
+        Claim[] claims =
+        [
+            new(Caller.EntityIdClaim, principal.EntityId.ToString(CultureInfo.InvariantCulture)),
+            new(ClaimTypes.Name, principal.Entity),
+            new(Caller.KeyIdClaim, principal.KeyId),
+            new(Caller.AdminClaim, principal.Admin ? "true" : "false"),
+        ];
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = Context,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status401Unauthorized,
+                Title = "Unauthorized",
+                Detail = Context.Items[FailureKey] as string ?? "an API key is required: send 'Authorization: Bearer <api key>'",
+            },
+        });
+    }
+
+    private AuthenticateResult Fail(string reason)
+    {
+        Context.Items[FailureKey] = reason;
+        return AuthenticateResult.Fail(reason);
+    }
+
+    private static readonly object FailureKey = new();
+}
+
+/// <summary>The entity a request speaks for.</summary>
+internal sealed record Caller(long EntityId, string Entity, string KeyId, bool Admin)
+{
+    public const string EntityIdClaim = "liftoff:entity_id";
+    public const string KeyIdClaim = "liftoff:key_id";
+    public const string AdminClaim = "liftoff:admin";
+
+    public static Caller From(ClaimsPrincipal user) => new(
+        long.Parse(user.FindFirstValue(EntityIdClaim)!, CultureInfo.InvariantCulture),
+        user.FindFirstValue(ClaimTypes.Name)!,
+        user.FindFirstValue(KeyIdClaim)!,
+        user.FindFirstValue(AdminClaim) == "true");
+}

@@ -1,0 +1,144 @@
+using Liftoff.Contracts;
+using Liftoff.Server.Apis;
+using Liftoff.Server.Auth;
+using Liftoff.Server.Runs;
+using Liftoff.Server.Sdk;
+using Liftoff.Server.Storage;
+using Liftoff.Server.Storage.Sqlite;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Liftoff.Server.Hosting;
+
+/// <summary>A running Liftoff server: what <c>liftoff server</c>, <c>liftoff up</c> and the tests start.</summary>
+public sealed class LiftoffServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private LiftoffServer(WebApplication app, Uri baseUrl, string? initialAdminKey)
+    {
+        _app = app;
+        BaseUrl = baseUrl;
+        InitialAdminKey = initialAdminKey;
+    }
+
+    public Uri BaseUrl { get; }
+
+    /// <summary>The admin's first API key, when this start created the admin (the first start on a data directory).</summary>
+    public string? InitialAdminKey { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<LiftoffServer> StartAsync(ServerOptions options, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Directory.CreateDirectory(options.DataDirectory);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Liftoff.Server", Args = [] });
+        builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
+        builder.Logging.ClearProviders();
+        if (logging is null)
+        {
+            builder.Logging.AddSimpleConsole(c => c.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning).AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
+        }
+        else
+        {
+            logging(builder.Logging);
+        }
+
+        builder.Services.AddLiftoffServer(options).UseSqliteStore(Path.Combine(options.DataDirectory, "liftoff.db"));
+        var app = builder.Build();
+        await SqliteMigrations.ApplyAsync(app.Services.GetRequiredService<SqliteDatabase>(), cancellationToken);
+        var initialKey = await EnsureAdminAsync(app.Services, options.AdminName, cancellationToken);
+        app.MapLiftoff();
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new LiftoffServer(app, new Uri(address), initialKey);
+    }
+
+    /// <summary>A fresh key for the admin, for <c>liftoff up</c> when the user's config holds no working key.</summary>
+    public async Task<string> CreateAdminKeyAsync(string name, CancellationToken cancellationToken)
+    {
+        var identities = Services.GetRequiredService<IIdentityStore>();
+        var admin = await identities.FindAdminAsync(cancellationToken) ?? throw new InvalidOperationException("the server has no admin entity");
+        var (key, secret) = ApiKeys.Create(name, Services.GetRequiredService<TimeProvider>().GetUtcNow());
+        await identities.AddKeyAsync(admin.Id, key, cancellationToken);
+        return secret;
+    }
+
+    public async Task<bool> IsActiveKeyAsync(string secret, CancellationToken cancellationToken) =>
+        await Services.GetRequiredService<IIdentityStore>().FindKeyAsync(ApiKeys.Hash(secret), cancellationToken) is not null;
+
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+    }
+
+    private static async Task<string?> EnsureAdminAsync(IServiceProvider services, string name, CancellationToken cancellationToken)
+    {
+        var identities = services.GetRequiredService<IIdentityStore>();
+        if (await identities.FindAdminAsync(cancellationToken) is not null)
+        {
+            return null;
+        }
+
+        var (key, secret) = ApiKeys.Create("default", services.GetRequiredService<TimeProvider>().GetUtcNow());
+        await identities.CreateEntityAsync(name, admin: true, key, cancellationToken);
+        return secret;
+    }
+}
+
+internal static class ServerRegistration
+{
+    public static IServiceCollection AddLiftoffServer(this IServiceCollection services, ServerOptions options)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<RunSignals>();
+        services.AddSingleton(new Lazy<PythonWheel>(PythonWheel.Build));
+        services.AddHostedService<RunReaper>();
+        services.ConfigureHttpJsonOptions(json => LiftoffJson.Apply(json.SerializerOptions));
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiErrors.Describe);
+        services.AddExceptionHandler<ApiErrors>();
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization();
+        services.AddOpenApi();
+        return services;
+    }
+
+    public static IServiceCollection UseSqliteStore(this IServiceCollection services, string path)
+    {
+        services.AddSingleton(new SqliteDatabase(path));
+        services.AddSingleton<SqliteStore>();
+        services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<SqliteStore>());
+        return services;
+    }
+
+    public static WebApplication MapLiftoff(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
+        app.MapIdentityApi();
+        app.MapProjectsApi();
+        app.MapRunsApi();
+        app.MapSdkApi();
+        return app;
+    }
+}

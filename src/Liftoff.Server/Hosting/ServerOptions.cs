@@ -1,0 +1,21 @@
+namespace Liftoff.Server.Hosting;
+
+/// <summary>How a Liftoff server runs; bound from the command line of <c>liftoff server</c> / <c>liftoff up</c>.</summary>
+public sealed class ServerOptions
+{
+    /// <summary>Where the database and blobs live.</summary>
+    public required string DataDirectory { get; set; }
+
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>0 picks a free port.</summary>
+    public int Port { get; set; } = 8080;
+
+    /// <summary>The entity created on first start, with the first API key.</summary>
+    public string AdminName { get; set; } = "admin";
+
+    /// <summary>A running run silent for longer than this becomes crashed.</summary>
+    public TimeSpan RunHeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    public long MaxRequestBodyBytes { get; set; } = 32L * 1024 * 1024;
+}

@@ -1,0 +1,24 @@
+namespace Liftoff.Server.Storage;
+
+/// <summary>Entities and their API keys.</summary>
+internal interface IIdentityStore
+{
+    /// <summary>Creates an entity with its first key in one transaction. Throws <see cref="DuplicateException"/> when the name is taken.</summary>
+    Task<EntityRecord> CreateEntityAsync(string name, bool admin, NewKey firstKey, CancellationToken cancellationToken);
+
+    Task<EntityRecord?> FindEntityAsync(string name, CancellationToken cancellationToken);
+
+    Task<EntityRecord?> FindAdminAsync(CancellationToken cancellationToken);
+
+    Task AddKeyAsync(long entityId, NewKey key, CancellationToken cancellationToken);
+
+    /// <summary>The principal of an active (not revoked) key, by the hash of its secret.</summary>
+    Task<KeyPrincipal?> FindKeyAsync(string keyHash, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(long entityId, CancellationToken cancellationToken);
+
+    /// <summary>False when the entity has no such key.</summary>
+    Task<bool> RevokeKeyAsync(long entityId, string keyId, DateTimeOffset at, CancellationToken cancellationToken);
+}
+
+internal sealed record NewKey(string Id, string Name, string Hash, DateTimeOffset CreatedAt);

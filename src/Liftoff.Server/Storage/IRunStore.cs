@@ -1,0 +1,42 @@
+using Liftoff.Core.Runs;
+
+namespace Liftoff.Server.Storage;
+
+/// <summary>Projects, runs, their history and console output. Every call is scoped to the caller's entity.</summary>
+internal interface IRunStore
+{
+    /// <summary>Stores a new run, creating its project on first use. False when the id is taken (by any entity).</summary>
+    Task<bool> TryCreateRunAsync(long entityId, RunRecord run, CancellationToken cancellationToken);
+
+    Task<RunRecord?> GetRunAsync(long entityId, string runId, CancellationToken cancellationToken);
+
+    Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads the run, applies <paramref name="change"/> and writes the result, atomically. The change is a pure
+    /// function (the run life cycle); an exception it throws aborts the write. Null when the run is not the entity's.
+    /// </summary>
+    Task<RunRecord?> UpdateRunAsync(long entityId, string runId, Func<RunRecord, RunRecord> change, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends history rows (steps strictly increasing) and applies <paramref name="change"/> to the run in the same
+    /// transaction. Rows at steps already stored are replays: they form a prefix of the batch and are skipped, and
+    /// <paramref name="change"/> is told how many. A new step at or below the run's last step throws
+    /// <see cref="StoreValidationException"/>. Null when the run is not the entity's.
+    /// </summary>
+    Task<HistoryAppendResult?> AppendHistoryAsync(long entityId, string runId, IReadOnlyList<StoredHistoryRow> rows, Func<RunRecord, int, RunRecord> change, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<StoredHistoryRow>> ReadHistoryAsync(string runId, long afterStep, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Stores console lines numbered from <paramref name="offset"/>; a line number stored before keeps its first text.</summary>
+    Task<RunRecord?> AppendLogsAsync(long entityId, string runId, long offset, IReadOnlyList<StoredLogLine> lines, Func<RunRecord, RunRecord> change, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<StoredLogLine>> ReadLogsAsync(string runId, long afterLine, int limit, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ProjectRecord>> ListProjectsAsync(long entityId, CancellationToken cancellationToken);
+
+    /// <summary>Marks running runs whose last sign of life is before <paramref name="silentSince"/> as crashed; returns their ids.</summary>
+    Task<IReadOnlyList<string>> CrashSilentRunsAsync(DateTimeOffset silentSince, DateTimeOffset now, CancellationToken cancellationToken);
+}
+
+internal sealed record HistoryAppendResult(int Accepted, RunRecord Run);

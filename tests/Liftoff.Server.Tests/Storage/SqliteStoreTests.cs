@@ -1,0 +1,26 @@
+using Liftoff.Server.Storage;
+using Liftoff.Server.Storage.Sqlite;
+using Liftoff.Testing;
+
+namespace Liftoff.Server.Tests.Storage;
+
+public sealed class SqliteStoreTests : StoreContract
+{
+    private readonly TempDirectory _directory = new();
+    private SqliteDatabase? _database;
+
+    private protected override async Task<(IIdentityStore Identities, IRunStore Runs)> CreateStoreAsync()
+    {
+        _database = new SqliteDatabase(Path.Combine(_directory.Path, "test.db"));
+        await SqliteMigrations.ApplyAsync(_database, default);
+        var store = new SqliteStore(_database);
+        return (store, store);
+    }
+
+    public override Task DisposeAsync()
+    {
+        _database?.Dispose();
+        _directory.Dispose();
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,260 @@
+using System.Text.Json;
+using Liftoff.Contracts;
+using Liftoff.Core.Json;
+using Liftoff.Core.Runs;
+using Liftoff.Server.Auth;
+using Liftoff.Server.Storage;
+using Xunit;
+
+namespace Liftoff.Server.Tests.Storage;
+
+/// <summary>
+/// The store contract: every implementation (SQLite now, PostgreSQL next) runs these by subclassing and providing
+/// a fresh, empty store.
+/// </summary>
+public abstract class StoreContract : IAsyncLifetime
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 24, 9, 0, 0, TimeSpan.Zero);
+
+    private protected IIdentityStore Identities { get; private set; } = null!;
+
+    private protected IRunStore Runs { get; private set; } = null!;
+
+    private protected abstract Task<(IIdentityStore Identities, IRunStore Runs)> CreateStoreAsync();
+
+    public async Task InitializeAsync() => (Identities, Runs) = await CreateStoreAsync();
+
+    public virtual Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task CreateEntity_WhenNameTaken_ThrowsDuplicate()
+    {
+        await NewEntityAsync("alice");
+        await Assert.ThrowsAsync<DuplicateException>(() => NewEntityAsync("alice"));
+    }
+
+    [Fact]
+    public async Task FindKey_ByHash_ReturnsPrincipalUntilRevoked()
+    {
+        var (key, secret) = ApiKeys.Create("laptop", T0);
+        var entity = await Identities.CreateEntityAsync("bob", admin: true, key, default);
+
+        var principal = await Identities.FindKeyAsync(ApiKeys.Hash(secret), default);
+        Assert.Equal(new KeyPrincipal(key.Id, entity.Id, "bob", true), principal);
+
+        Assert.True(await Identities.RevokeKeyAsync(entity.Id, key.Id, T0.AddMinutes(1), default));
+        Assert.Null(await Identities.FindKeyAsync(ApiKeys.Hash(secret), default));
+        var listed = Assert.Single(await Identities.ListKeysAsync(entity.Id, default));
+        Assert.Equal(T0.AddMinutes(1), listed.RevokedAt);
+    }
+
+    [Fact]
+    public async Task RevokeKey_OfAnotherEntity_ChangesNothing()
+    {
+        var owner = await NewEntityAsync("owner");
+        var other = await NewEntityAsync("other");
+        var ownerKey = Assert.Single(await Identities.ListKeysAsync(owner.Id, default));
+
+        Assert.False(await Identities.RevokeKeyAsync(other.Id, ownerKey.Id, T0, default));
+        Assert.Null(Assert.Single(await Identities.ListKeysAsync(owner.Id, default)).RevokedAt);
+    }
+
+    [Fact]
+    public async Task TryCreateRun_WhenIdTakenByAnyEntity_ReturnsFalse()
+    {
+        var a = await NewEntityAsync("a");
+        var b = await NewEntityAsync("b");
+        Assert.True(await Runs.TryCreateRunAsync(a.Id, NewRun("a", "run1"), default));
+        Assert.False(await Runs.TryCreateRunAsync(a.Id, NewRun("a", "run1"), default));
+        Assert.False(await Runs.TryCreateRunAsync(b.Id, NewRun("b", "run1"), default));
+        Assert.Null(await Runs.GetRunAsync(b.Id, "run1", default));
+    }
+
+    [Fact]
+    public async Task GetRun_RoundTripsEveryField()
+    {
+        var e = await NewEntityAsync("e");
+        var run = NewRun("e", "full") with { ConfigJson = """{"lr":0.1}""", Host = "h", Os = "linux", Program = "train.py", PythonVersion = "3.11.7" };
+        await Runs.TryCreateRunAsync(e.Id, run, default);
+
+        Assert.Equal(run, await Runs.GetRunAsync(e.Id, "full", default));
+    }
+
+    [Fact]
+    public async Task UpdateRun_WhenChangeThrows_WritesNothing()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r"), default);
+
+        await Assert.ThrowsAsync<RunConflictException>(() => Runs.UpdateRunAsync(e.Id, "r", _ => throw new RunConflictException("no"), default));
+        Assert.Equal(RunStates.Running, (await Runs.GetRunAsync(e.Id, "r", default))!.State);
+        Assert.Null(await Runs.UpdateRunAsync(e.Id, "missing", r => r, default));
+    }
+
+    [Fact]
+    public async Task AppendHistory_ReplayedPrefix_IsSkippedAndNewRowsStored()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r"), default);
+        await Runs.AppendHistoryAsync(e.Id, "r", Rows(0, 1, 2), (run, _) => run, default);
+
+        var replays = -1;
+        var result = await Runs.AppendHistoryAsync(e.Id, "r", Rows(1, 2, 3, 4), (run, replayed) => { replays = replayed; return run; }, default);
+
+        Assert.Equal(2, replays);
+        Assert.Equal(2, result!.Accepted);
+        Assert.Equal(4, result.Run.LastStep);
+        Assert.Equal([0L, 1, 2, 3, 4], (await Runs.ReadHistoryAsync("r", -1, 100, default)).Select(r => r.Step));
+    }
+
+    [Fact]
+    public async Task AppendHistory_StepBackwardsNotStored_ThrowsAndWritesNothing()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r"), default);
+        await Runs.AppendHistoryAsync(e.Id, "r", Rows(0, 5), (run, _) => run, default);
+
+        var error = await Assert.ThrowsAsync<StoreValidationException>(() => Runs.AppendHistoryAsync(e.Id, "r", Rows(3, 6, 7), (run, _) => run, default));
+
+        Assert.Contains("out of order", error.Message, StringComparison.Ordinal);
+        Assert.Equal([0L, 5], (await Runs.ReadHistoryAsync("r", -1, 100, default)).Select(r => r.Step));
+        Assert.Equal(5, (await Runs.GetRunAsync(e.Id, "r", default))!.LastStep);
+    }
+
+    [Fact]
+    public async Task AppendHistory_RunOfAnotherEntity_ReturnsNullAndWritesNothing()
+    {
+        var owner = await NewEntityAsync("owner");
+        var other = await NewEntityAsync("other");
+        await Runs.TryCreateRunAsync(owner.Id, NewRun("owner", "r"), default);
+
+        Assert.Null(await Runs.AppendHistoryAsync(other.Id, "r", Rows(0), (run, _) => run, default));
+        Assert.Empty(await Runs.ReadHistoryAsync("r", -1, 100, default));
+    }
+
+    [Fact]
+    public async Task AppendHistory_AppliesChangeInSameTransaction()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r"), default);
+        var rows = Rows(0, 1);
+
+        await Runs.AppendHistoryAsync(e.Id, "r", rows, (run, _) => run with { SummaryJson = JsonObjects.WithLastValues(run.SummaryJson, rows.Select(r => JsonDocument.Parse(r.ValuesJson).RootElement)) }, default);
+
+        Assert.Equal("""{"loss":1}""", (await Runs.GetRunAsync(e.Id, "r", default))!.SummaryJson);
+    }
+
+    [Fact]
+    public async Task ReadHistory_PagesAfterStep()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r"), default);
+        await Runs.AppendHistoryAsync(e.Id, "r", Rows([.. Enumerable.Range(0, 10).Select(i => (long)i)]), (run, _) => run, default);
+
+        var page = await Runs.ReadHistoryAsync("r", 3, 4, default);
+
+        Assert.Equal([4L, 5, 6, 7], page.Select(r => r.Step));
+        Assert.Equal("""{"loss":4}""", page[0].ValuesJson);
+    }
+
+    [Fact]
+    public async Task AppendLogs_SameLineTwice_KeepsFirstAndCountsOnce()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r"), default);
+        await Runs.AppendLogsAsync(e.Id, "r", 0, Lines(0, "a", "b"), r => r, default);
+
+        var run = await Runs.AppendLogsAsync(e.Id, "r", 1, Lines(1, "B", "c"), r => r, default);
+
+        Assert.Equal(3, run!.LogLines);
+        Assert.Equal(["a", "b", "c"], (await Runs.ReadLogsAsync("r", -1, 100, default)).Select(l => l.Text));
+    }
+
+    [Fact]
+    public async Task AppendLogs_LeavingAGap_Throws()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r"), default);
+
+        var error = await Assert.ThrowsAsync<StoreValidationException>(() => Runs.AppendLogsAsync(e.Id, "r", 2, Lines(2, "x"), r => r, default));
+
+        Assert.Equal("offset", error.Field);
+        Assert.Empty(await Runs.ReadLogsAsync("r", -1, 100, default));
+    }
+
+    [Fact]
+    public async Task ListRuns_PagesNewestFirstAndFilters()
+    {
+        var e = await NewEntityAsync("e");
+        for (var i = 0; i < 5; i++)
+        {
+            await Runs.TryCreateRunAsync(e.Id, NewRun("e", $"r{i}") with { Project = i % 2 == 0 ? "even" : "odd" }, default);
+        }
+
+        var first = await Runs.ListRunsAsync(new RunQuery(e.Id, null, null, 2, null), default);
+        var second = await Runs.ListRunsAsync(new RunQuery(e.Id, null, null, 2, first.NextBefore), default);
+        var third = await Runs.ListRunsAsync(new RunQuery(e.Id, null, null, 2, second.NextBefore), default);
+        var even = await Runs.ListRunsAsync(new RunQuery(e.Id, "even", null, 10, null), default);
+
+        Assert.Equal(["r4", "r3", "r2", "r1", "r0"], first.Runs.Concat(second.Runs).Concat(third.Runs).Select(r => r.Id));
+        Assert.Null(third.NextBefore);
+        Assert.Equal(["r4", "r2", "r0"], even.Runs.Select(r => r.Id));
+        var projects = await Runs.ListProjectsAsync(e.Id, default);
+        Assert.Equal([("even", 3L), ("odd", 2L)], projects.Select(p => (p.Name, p.RunCount)));
+    }
+
+    [Fact]
+    public async Task CrashSilentRuns_CrashesOnlyRunningRunsSilentSinceTheCutoff()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "silent") with { HeartbeatAt = T0 }, default);
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "alive") with { HeartbeatAt = T0.AddMinutes(5) }, default);
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "done") with { HeartbeatAt = T0, State = RunStates.Finished }, default);
+
+        var crashed = await Runs.CrashSilentRunsAsync(T0.AddMinutes(1), T0.AddMinutes(6), default);
+
+        Assert.Equal(["silent"], crashed);
+        Assert.Equal(RunStates.Crashed, (await Runs.GetRunAsync(e.Id, "silent", default))!.State);
+        Assert.Equal(T0.AddMinutes(6), (await Runs.GetRunAsync(e.Id, "silent", default))!.EndedAt);
+        Assert.Equal(RunStates.Running, (await Runs.GetRunAsync(e.Id, "alive", default))!.State);
+        Assert.Equal(RunStates.Finished, (await Runs.GetRunAsync(e.Id, "done", default))!.State);
+    }
+
+    [Fact]
+    public async Task AppendHistory_ConcurrentWritersOnManyRuns_StoreEveryRow()
+    {
+        var e = await NewEntityAsync("e");
+        var ids = Enumerable.Range(0, 8).Select(i => $"c{i}").ToList();
+        foreach (var id in ids)
+        {
+            await Runs.TryCreateRunAsync(e.Id, NewRun("e", id), default);
+        }
+
+        await Task.WhenAll(ids.Select(id => Task.Run(async () =>
+        {
+            for (var batch = 0; batch < 10; batch++)
+            {
+                await Runs.AppendHistoryAsync(e.Id, id, Rows([.. Enumerable.Range(batch * 50, 50).Select(i => (long)i)]), (run, _) => run, default);
+            }
+        })));
+
+        foreach (var id in ids)
+        {
+            Assert.Equal(500, (await Runs.ReadHistoryAsync(id, -1, 1000, default)).Count);
+            Assert.Equal(499, (await Runs.GetRunAsync(e.Id, id, default))!.LastStep);
+        }
+    }
+
+    private async Task<EntityRecord> NewEntityAsync(string name) =>
+        await Identities.CreateEntityAsync(name, admin: false, ApiKeys.Create("default", T0).Key, default);
+
+    private static RunRecord NewRun(string entity, string id) => new(
+        id, entity, "proj", "name-" + id, RunStates.Running, JsonObjects.Empty, JsonObjects.Empty, null, null, null, null, null,
+        T0, T0, null, T0, false, null, 0);
+
+    private static StoredHistoryRow[] Rows(params long[] steps) =>
+        [.. steps.Select(s => new StoredHistoryRow(s, 1000 + s, $$"""{"loss":{{s}}}"""))];
+
+    private static StoredLogLine[] Lines(long first, params string[] texts) =>
+        [.. texts.Select((t, i) => new StoredLogLine(first + i, "stdout", t, 1000))];
+}

@@ -1,0 +1,80 @@
+using Liftoff.Client;
+using Liftoff.Server.Hosting;
+using Microsoft.Extensions.Logging;
+using Xunit;
+
+namespace Liftoff.Testing;
+
+/// <summary>A real Liftoff server on a free 127.0.0.1 port, SQLite in a temp directory, shared by a test class.</summary>
+public class ServerFixture : IAsyncLifetime
+{
+    private readonly TempDirectory _data = new();
+    private LiftoffServer? _server;
+
+    /// <summary>Seconds without heartbeat before a run is crashed; short so crash tests finish quickly.</summary>
+    protected virtual TimeSpan HeartbeatTimeout => TimeSpan.FromSeconds(60);
+
+    public LiftoffServer Server => _server ?? throw new InvalidOperationException("the server has not started");
+
+    public Uri BaseUrl => Server.BaseUrl;
+
+    public string AdminKey { get; private set; } = "";
+
+    public string DataDirectory => _data.Path;
+
+    public async Task InitializeAsync()
+    {
+        _server = await LiftoffServer.StartAsync(
+            new ServerOptions { DataDirectory = _data.Path, Port = 0, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout },
+            logging => logging.AddFilter(_ => false));
+        AdminKey = _server.InitialAdminKey ?? throw new InvalidOperationException("a fresh server must create its admin key");
+    }
+
+    public LiftoffClient Client(string? key = null) => new(new LiftoffSettings(BaseUrl, key ?? AdminKey));
+
+    public HttpClient Http(string? key = null)
+    {
+        var http = new HttpClient { BaseAddress = BaseUrl };
+        if (key is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        }
+
+        return http;
+    }
+
+    /// <summary>A new user with its own key, for isolation between tests.</summary>
+    public async Task<string> NewUserKeyAsync(string? name = null)
+    {
+        using var admin = Client();
+        var user = await admin.CreateUserAsync(name ?? "u" + Guid.NewGuid().ToString("N")[..12]);
+        return user.Key.Key;
+    }
+
+    public Dictionary<string, string?> PythonEnv(string key, params (string Name, string? Value)[] extra)
+    {
+        var env = new Dictionary<string, string?> { ["LIFTOFF_BASE_URL"] = BaseUrl.ToString(), ["LIFTOFF_API_KEY"] = key };
+        foreach (var (name, value) in extra)
+        {
+            env[name] = value;
+        }
+
+        return env;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
+        _data.Dispose();
+    }
+}
+
+/// <summary>A server that marks silent runs crashed after two seconds.</summary>
+public sealed class FastCrashServerFixture : ServerFixture
+{
+    protected override TimeSpan HeartbeatTimeout => TimeSpan.FromSeconds(2);
+}
