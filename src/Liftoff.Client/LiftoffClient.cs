@@ -124,10 +124,83 @@ public sealed class LiftoffClient : IDisposable
     public Task<RunInfo> StopRunAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, RunPath(id) + "/stop", null, LiftoffJsonContext.Default.RunInfo, cancellationToken);
 
+    /// <summary>Creates a queue for one target resource.</summary>
+    public Task<QueueInfo> CreateQueueAsync(CreateQueueRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/queues", JsonContent.Create(request, LiftoffJsonContext.Default.CreateQueueRequest), LiftoffJsonContext.Default.QueueInfo, cancellationToken);
+
+    /// <summary>The caller's queues.</summary>
+    public Task<QueueList> ListQueuesAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/queues", null, LiftoffJsonContext.Default.QueueList, cancellationToken);
+
+    /// <summary>One queue with its item counts and the agents polling it.</summary>
+    public Task<QueueInfo> GetQueueAsync(string name, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, QueuePath(name), null, LiftoffJsonContext.Default.QueueInfo, cancellationToken);
+
+    /// <summary>Deletes a queue; refused while it has active items unless <paramref name="force"/>.</summary>
+    public Task DeleteQueueAsync(string name, bool force = false, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, QueuePath(name) + Query(("force", force ? "true" : null)), null, cancellationToken);
+
+    /// <summary>Puts a launch item on a queue. The idempotency key makes retries safe: the same key returns the same item.</summary>
+    public Task<ItemInfo> EnqueueAsync(string queue, EnqueueRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, QueuePath(queue) + "/items", JsonContent.Create(request, LiftoffJsonContext.Default.EnqueueRequest), LiftoffJsonContext.Default.ItemInfo, cancellationToken);
+
+    /// <summary>What an enqueue would run: the merged, macro-substituted resource config and environment; nothing is enqueued.</summary>
+    public Task<LaunchSpec> DryRunAsync(string queue, EnqueueRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, QueuePath(queue) + "/dry-run", JsonContent.Create(request, LiftoffJsonContext.Default.EnqueueRequest), LiftoffJsonContext.Default.LaunchSpec, cancellationToken);
+
+    /// <summary>A queue's items, pending first in claim order, then the others newest first.</summary>
+    public Task<ItemList> ListItemsAsync(string queue, string? state = null, int? limit = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, QueuePath(queue) + "/items" + Query(("state", state), ("limit", limit?.ToString(CultureInfo.InvariantCulture))), null, LiftoffJsonContext.Default.ItemList, cancellationToken);
+
+    /// <summary>One launch item.</summary>
+    public Task<ItemInfo> GetItemAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, ItemPath(id), null, LiftoffJsonContext.Default.ItemInfo, cancellationToken);
+
+    /// <summary>Cancels an item in any state: pending ones at once, claimed ones through their agent.</summary>
+    public Task<ItemInfo> CancelItemAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, ItemPath(id) + "/cancel", null, LiftoffJsonContext.Default.ItemInfo, cancellationToken);
+
+    /// <summary>Registers an agent polling the given queues.</summary>
+    public Task<AgentInfo> RegisterAgentAsync(RegisterAgentRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/agents", JsonContent.Create(request, LiftoffJsonContext.Default.RegisterAgentRequest), LiftoffJsonContext.Default.AgentInfo, cancellationToken);
+
+    /// <summary>The caller's agents.</summary>
+    public Task<AgentList> ListAgentsAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/agents", null, LiftoffJsonContext.Default.AgentList, cancellationToken);
+
+    /// <summary>Tells the server the agent is alive; the answer says whether an operator asked it to stop claiming.</summary>
+    public Task<AgentHeartbeatReply> AgentHeartbeatAsync(string agentId, AgentHeartbeatRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, AgentPath(agentId) + "/heartbeat", JsonContent.Create(request, LiftoffJsonContext.Default.AgentHeartbeatRequest), LiftoffJsonContext.Default.AgentHeartbeatReply, cancellationToken);
+
+    /// <summary>Asks an agent to stop claiming (it finishes what it runs).</summary>
+    public Task<AgentInfo> StopAgentAsync(string agentId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, AgentPath(agentId) + "/stop", null, LiftoffJsonContext.Default.AgentInfo, cancellationToken);
+
+    /// <summary>Long poll for work: a claim with its lease, or null when nothing came within the wait.</summary>
+    public async Task<Claim?> ClaimAsync(string agentId, TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        using var response = await SendRawAsync(HttpMethod.Post, AgentPath(agentId) + "/claim", JsonContent.Create(new ClaimRequest(wait.TotalSeconds), LiftoffJsonContext.Default.ClaimRequest), cancellationToken);
+        return response.StatusCode == HttpStatusCode.NoContent ? null : await response.Content.ReadFromJsonAsync(LiftoffJsonContext.Default.Claim, cancellationToken);
+    }
+
+    /// <summary>Renews the lease on an item; a 409 means another attempt owns it now.</summary>
+    public Task<ItemHeartbeatReply> ItemHeartbeatAsync(string itemId, int attempt, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, ItemPath(itemId) + "/heartbeat", JsonContent.Create(new ItemHeartbeatRequest(attempt), LiftoffJsonContext.Default.ItemHeartbeatRequest), LiftoffJsonContext.Default.ItemHeartbeatReply, cancellationToken);
+
+    /// <summary>Reports an item's progress (starting, running, finished, failed, cancelled) under its fencing token.</summary>
+    public Task<ItemInfo> ReportItemAsync(string itemId, ItemProgressRequest progress, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, ItemPath(itemId) + "/progress", JsonContent.Create(progress, LiftoffJsonContext.Default.ItemProgressRequest), LiftoffJsonContext.Default.ItemInfo, cancellationToken);
+
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
 
     private static string RunPath(string id) => $"api/v1/runs/{Uri.EscapeDataString(id)}";
+
+    private static string QueuePath(string name) => $"api/v1/queues/{Uri.EscapeDataString(name)}";
+
+    private static string ItemPath(string id) => $"api/v1/items/{Uri.EscapeDataString(id)}";
+
+    private static string AgentPath(string id) => $"api/v1/agents/{Uri.EscapeDataString(id)}";
 
     private static string Query(params (string Name, string? Value)[] parameters)
     {

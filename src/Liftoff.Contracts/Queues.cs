@@ -1,0 +1,181 @@
+using System.Text.Json;
+
+namespace Liftoff.Contracts;
+
+public static class Resources
+{
+    public const string LocalProcess = "local-process";
+    public const string Docker = "docker";
+    public const string Kubernetes = "kubernetes";
+    public const string SageMaker = "sagemaker";
+    public const string Vertex = "vertex";
+
+    public static readonly IReadOnlyList<string> All = [LocalProcess, Docker, Kubernetes, SageMaker, Vertex];
+}
+
+public static class Priorities
+{
+    public const string Critical = "critical";
+    public const string High = "high";
+    public const string Medium = "medium";
+    public const string Low = "low";
+
+    /// <summary>Highest first; the index is the stored rank.</summary>
+    public static readonly IReadOnlyList<string> All = [Critical, High, Medium, Low];
+}
+
+/// <summary>The launch item life cycle of DESIGN.md §3.</summary>
+public static class ItemStates
+{
+    public const string Pending = "pending";
+    public const string Leased = "leased";
+    public const string Starting = "starting";
+    public const string Running = "running";
+    public const string Stopping = "stopping";
+    public const string Finished = "finished";
+    public const string Failed = "failed";
+    public const string Cancelled = "cancelled";
+}
+
+/// <summary>Where a failed item failed.</summary>
+public static class ItemPhases
+{
+    public const string Build = "build";
+    public const string Pull = "pull";
+    public const string Submit = "submit";
+    public const string Run = "run";
+    public const string Start = "start";
+}
+
+/// <summary>
+/// A queue's template variable: <c>integer</c> or <c>number</c> with optional bounds, or <c>string</c> with optional
+/// choices. Written on the CLI as <c>name=integer:1..8</c>, <c>name=number:0.1..</c>, <c>name=string:a|b|c</c>.
+/// </summary>
+public sealed record TemplateVariable(string Name, string Type, double? Min = null, double? Max = null, IReadOnlyList<string>? Choices = null);
+
+public sealed record CreateQueueRequest(
+    string Name,
+    string Resource,
+    JsonElement? Config = null,
+    IReadOnlyList<TemplateVariable>? TemplateVariables = null,
+    int? MaxAttempts = null,
+    int? StartTimeoutSeconds = null);
+
+public sealed record QueueInfo(
+    string Name,
+    string Entity,
+    string Resource,
+    JsonElement Config,
+    IReadOnlyList<TemplateVariable> TemplateVariables,
+    int MaxAttempts,
+    int StartTimeoutSeconds,
+    DateTimeOffset CreatedAt,
+    long Depth,
+    IReadOnlyDictionary<string, long> Items,
+    double? OldestPendingSeconds,
+    IReadOnlyList<AgentInfo> Agents);
+
+public sealed record QueueList(IReadOnlyList<QueueInfo> Queues);
+
+/// <summary>
+/// A launch request. <see cref="Job"/> is <c>name</c>, <c>name:alias</c> or <c>name:vK</c>. <see cref="Config"/> overrides
+/// the job's run config defaults; <see cref="ResourceArgs"/> is deep-merged over the queue's resource config.
+/// </summary>
+public sealed record EnqueueRequest(
+    string? Job,
+    string? Project = null,
+    JsonElement? Config = null,
+    JsonElement? ResourceArgs = null,
+    IReadOnlyDictionary<string, JsonElement>? TemplateValues = null,
+    string? Priority = null,
+    IReadOnlyList<string>? Entrypoint = null,
+    string? IdempotencyKey = null);
+
+public sealed record ItemInfo(
+    string Id,
+    string Queue,
+    string Entity,
+    string State,
+    string Priority,
+    int Attempt,
+    int MaxAttempts,
+    string Job,
+    string Project,
+    string? RunId,
+    JsonElement Config,
+    JsonElement ResourceArgs,
+    IReadOnlyDictionary<string, JsonElement> TemplateValues,
+    IReadOnlyList<string>? Entrypoint,
+    string? Phase,
+    string? Error,
+    string? AgentId,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? ClaimedAt,
+    DateTimeOffset? EndedAt,
+    DateTimeOffset? LeaseExpiresAt,
+    bool CancelRequested);
+
+public sealed record ItemList(IReadOnlyList<ItemInfo> Items, string? NextCursor);
+
+/// <summary>What <c>launch --dry-run</c> shows and what the agent receives: everything resolved.</summary>
+public sealed record LaunchSpec(
+    string ItemId,
+    int Attempt,
+    string Queue,
+    string Resource,
+    string Entity,
+    string Project,
+    string RunId,
+    string RunName,
+    string Job,
+    JsonElement JobDefinition,
+    IReadOnlyList<string> Entrypoint,
+    JsonElement Config,
+    JsonElement ResourceConfig,
+    IReadOnlyDictionary<string, string> Environment);
+
+public sealed record RegisterAgentRequest(string Name, IReadOnlyList<string> Queues, string? Version = null, string? Host = null, int MaxJobs = 1);
+
+public static class AgentStates
+{
+    public const string Polling = "polling";
+    public const string Running = "running";
+    public const string Stopping = "stopping";
+    public const string Stopped = "stopped";
+}
+
+public sealed record AgentInfo(
+    string Id,
+    string Name,
+    string Entity,
+    IReadOnlyList<string> Queues,
+    string? Version,
+    string? Host,
+    int MaxJobs,
+    string State,
+    int RunningItems,
+    DateTimeOffset RegisteredAt,
+    DateTimeOffset LastHeartbeatAt,
+    bool StopRequested);
+
+public sealed record AgentList(IReadOnlyList<AgentInfo> Agents);
+
+public sealed record AgentHeartbeatRequest(string State, int RunningItems);
+
+public sealed record AgentHeartbeatReply(bool StopRequested, int LeaseSeconds);
+
+/// <summary>Long poll: wait up to <see cref="WaitSeconds"/> (max 60) for an item on the agent's queues.</summary>
+public sealed record ClaimRequest(double WaitSeconds = 30);
+
+/// <summary>A claimed item: the lease, its fencing token (<see cref="LaunchSpec.Attempt"/>) and what to run.</summary>
+public sealed record Claim(ItemInfo Item, LaunchSpec Spec, DateTimeOffset LeaseExpiresAt);
+
+public sealed record ItemHeartbeatRequest(int Attempt);
+
+public sealed record ItemHeartbeatReply(string State, bool CancelRequested, DateTimeOffset LeaseExpiresAt);
+
+/// <summary>
+/// The agent's report on an item it holds: <c>starting</c>, <c>running</c>, <c>finished</c>, <c>failed</c> (with phase and
+/// message) or <c>cancelled</c> (after a cancel request). Carries the fencing token; a stale one is refused with 409.
+/// </summary>
+public sealed record ItemProgressRequest(int Attempt, string State, string? Phase = null, string? Message = null, int? ExitCode = null);
