@@ -44,4 +44,7 @@ namespace Liftoff.Contracts;
 [JsonSerializable(typeof(ItemHeartbeatRequest))]
 [JsonSerializable(typeof(ItemHeartbeatReply))]
 [JsonSerializable(typeof(ItemProgressRequest))]
+[JsonSerializable(typeof(IReadOnlyList<TemplateVariable>))]
+[JsonSerializable(typeof(IReadOnlyList<string>))]
+[JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
 public sealed partial class LiftoffJsonContext : JsonSerializerContext;

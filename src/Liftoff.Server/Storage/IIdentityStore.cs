@@ -21,4 +21,5 @@ internal interface IIdentityStore
     Task<bool> RevokeKeyAsync(long entityId, string keyId, DateTimeOffset at, CancellationToken cancellationToken);
 }
 
-internal sealed record NewKey(string Id, string Name, string Hash, DateTimeOffset CreatedAt);
+/// <summary>A key to store; <paramref name="RunId"/> scopes it to one run (the key a launched job gets).</summary>
+internal sealed record NewKey(string Id, string Name, string Hash, DateTimeOffset CreatedAt, string? RunId = null);

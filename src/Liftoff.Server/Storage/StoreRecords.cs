@@ -4,8 +4,8 @@ internal sealed record EntityRecord(long Id, string Name, bool Admin, DateTimeOf
 
 internal sealed record ApiKeyRecord(string Id, long EntityId, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
 
-/// <summary>Who an API key speaks for.</summary>
-internal sealed record KeyPrincipal(string KeyId, long EntityId, string Entity, bool Admin);
+/// <summary>Who an API key speaks for; a key with <paramref name="RunId"/> may touch that run only.</summary>
+internal sealed record KeyPrincipal(string KeyId, long EntityId, string Entity, bool Admin, string? RunId = null);
 
 internal sealed record ProjectRecord(string Entity, string Name, DateTimeOffset CreatedAt, long RunCount);
 

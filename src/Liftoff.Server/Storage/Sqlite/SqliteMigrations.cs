@@ -71,6 +71,70 @@ internal static class SqliteMigrations
                 PRIMARY KEY (run_seq, line)
             ) WITHOUT ROWID;
             """),
+        (2, """
+            ALTER TABLE api_keys ADD COLUMN run_id TEXT;
+            CREATE INDEX api_keys_run ON api_keys(run_id) WHERE run_id IS NOT NULL;
+            CREATE TABLE queues (
+                id INTEGER PRIMARY KEY,
+                entity_id INTEGER NOT NULL REFERENCES entities(id),
+                name TEXT NOT NULL,
+                resource TEXT NOT NULL,
+                config TEXT NOT NULL,
+                template_variables TEXT NOT NULL,
+                max_attempts INTEGER NOT NULL,
+                start_timeout_seconds INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                UNIQUE (entity_id, name)
+            );
+            CREATE TABLE items (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                queue_id INTEGER NOT NULL REFERENCES queues(id),
+                entity_id INTEGER NOT NULL REFERENCES entities(id),
+                state TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                attempt INTEGER NOT NULL,
+                max_attempts INTEGER NOT NULL,
+                job TEXT NOT NULL,
+                job_definition TEXT NOT NULL,
+                project TEXT NOT NULL,
+                run_id TEXT,
+                config TEXT NOT NULL,
+                resource_args TEXT NOT NULL,
+                template_values TEXT NOT NULL,
+                entrypoint TEXT,
+                phase TEXT,
+                error TEXT,
+                agent_id TEXT,
+                idempotency_key TEXT,
+                created_at INTEGER NOT NULL,
+                claimed_at INTEGER,
+                started_at INTEGER,
+                ended_at INTEGER,
+                lease_expires_at INTEGER,
+                cancel_requested INTEGER NOT NULL,
+                UNIQUE (entity_id, idempotency_key)
+            );
+            CREATE INDEX items_pending ON items(queue_id, priority, seq) WHERE state = 'pending';
+            CREATE INDEX items_held ON items(lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+            CREATE INDEX items_queue ON items(queue_id, seq);
+            CREATE INDEX items_run ON items(run_id) WHERE run_id IS NOT NULL;
+            CREATE TABLE agents (
+                id TEXT PRIMARY KEY,
+                entity_id INTEGER NOT NULL REFERENCES entities(id),
+                name TEXT NOT NULL,
+                queues TEXT NOT NULL,
+                version TEXT,
+                host TEXT,
+                max_jobs INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                running_items INTEGER NOT NULL,
+                registered_at INTEGER NOT NULL,
+                heartbeat_at INTEGER NOT NULL,
+                stop_requested INTEGER NOT NULL
+            );
+            CREATE INDEX agents_entity ON agents(entity_id, heartbeat_at);
+            """),
     ];
 
     public static async Task ApplyAsync(SqliteDatabase database, CancellationToken cancellationToken)

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace Liftoff.Server.Storage.Sqlite;
 
 /// <summary>The embedded store: one SQLite file in the data directory.</summary>
-internal sealed class SqliteStore(SqliteDatabase database) : IIdentityStore, IRunStore
+internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentityStore, IRunStore
 {
     private const string RunColumns = """
         r.seq, r.id, e.name, p.name, r.name, r.state, r.config, r.summary, r.host, r.os, r.program, r.python_version,
@@ -50,12 +50,12 @@ internal sealed class SqliteStore(SqliteDatabase database) : IIdentityStore, IRu
         database.ReadAsync(async connection =>
         {
             await using var command = Command(connection, null, """
-                SELECT k.id, e.id, e.name, e.admin FROM api_keys k JOIN entities e ON e.id = k.entity_id
+                SELECT k.id, e.id, e.name, e.admin, k.run_id FROM api_keys k JOIN entities e ON e.id = k.entity_id
                 WHERE k.key_hash = $hash AND k.revoked_at IS NULL
                 """, ("$hash", keyHash));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             return await reader.ReadAsync(cancellationToken)
-                ? new KeyPrincipal(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetBoolean(3))
+                ? new KeyPrincipal(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetBoolean(3), NullableString(reader, 4))
                 : null;
         }, cancellationToken);
 
@@ -63,7 +63,7 @@ internal sealed class SqliteStore(SqliteDatabase database) : IIdentityStore, IRu
         database.ReadAsync<IReadOnlyList<ApiKeyRecord>>(async connection =>
         {
             await using var command = Command(connection, null,
-                "SELECT id, name, created_at, revoked_at FROM api_keys WHERE entity_id = $e ORDER BY created_at, id", ("$e", entityId));
+                "SELECT id, name, created_at, revoked_at FROM api_keys WHERE entity_id = $e AND run_id IS NULL ORDER BY created_at, id", ("$e", entityId));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var keys = new List<ApiKeyRecord>();
             while (await reader.ReadAsync(cancellationToken))
@@ -84,26 +84,7 @@ internal sealed class SqliteStore(SqliteDatabase database) : IIdentityStore, IRu
         }, cancellationToken);
 
     public Task<bool> TryCreateRunAsync(long entityId, RunRecord run, CancellationToken cancellationToken) =>
-        database.WriteAsync(async (connection, transaction) =>
-        {
-            await Command(connection, transaction,
-                "INSERT INTO projects (entity_id, name, created_at) VALUES ($e, $name, $at) ON CONFLICT (entity_id, name) DO NOTHING",
-                ("$e", entityId), ("$name", run.Project), ("$at", Ms(run.CreatedAt))).ExecuteNonQueryAsync(cancellationToken);
-            var inserted = await Command(connection, transaction, """
-                INSERT INTO runs (id, entity_id, project_id, name, state, config, summary, host, os, program, python_version,
-                    exit_code, created_at, started_at, ended_at, heartbeat_at, stop_requested, last_step, log_lines)
-                SELECT $id, $e, p.id, $name, $state, $config, $summary, $host, $os, $program, $python,
-                    $exit, $created, $started, $ended, $heartbeat, $stop, NULL, 0
-                FROM projects p WHERE p.entity_id = $e AND p.name = $project
-                ON CONFLICT (id) DO NOTHING
-                """,
-                ("$id", run.Id), ("$e", entityId), ("$project", run.Project), ("$name", run.Name), ("$state", run.State),
-                ("$config", run.ConfigJson), ("$summary", run.SummaryJson), ("$host", run.Host), ("$os", run.Os),
-                ("$program", run.Program), ("$python", run.PythonVersion), ("$exit", run.ExitCode),
-                ("$created", Ms(run.CreatedAt)), ("$started", Ms(run.StartedAt)), ("$ended", Ms(run.EndedAt)),
-                ("$heartbeat", Ms(run.HeartbeatAt)), ("$stop", run.StopRequested)).ExecuteNonQueryAsync(cancellationToken);
-            return inserted == 1;
-        }, cancellationToken);
+        database.WriteAsync((connection, transaction) => InsertRunAsync(connection, transaction, entityId, run, cancellationToken), cancellationToken);
 
     public Task<RunRecord?> GetRunAsync(long entityId, string runId, CancellationToken cancellationToken) =>
         database.ReadAsync(async connection => (await ReadRunAsync(connection, null, entityId, runId, cancellationToken))?.Run, cancellationToken);
@@ -296,6 +277,28 @@ internal sealed class SqliteStore(SqliteDatabase database) : IIdentityStore, IRu
             return ids;
         }, cancellationToken);
 
+    /// <summary>Inserts a run, creating its project on first use; false when the id is taken.</summary>
+    private static async Task<bool> InsertRunAsync(SqliteConnection connection, SqliteTransaction transaction, long entityId, RunRecord run, CancellationToken cancellationToken)
+    {
+        await Command(connection, transaction,
+            "INSERT INTO projects (entity_id, name, created_at) VALUES ($e, $name, $at) ON CONFLICT (entity_id, name) DO NOTHING",
+            ("$e", entityId), ("$name", run.Project), ("$at", Ms(run.CreatedAt))).ExecuteNonQueryAsync(cancellationToken);
+        var inserted = await Command(connection, transaction, """
+            INSERT INTO runs (id, entity_id, project_id, name, state, config, summary, host, os, program, python_version,
+                exit_code, created_at, started_at, ended_at, heartbeat_at, stop_requested, last_step, log_lines)
+            SELECT $id, $e, p.id, $name, $state, $config, $summary, $host, $os, $program, $python,
+                $exit, $created, $started, $ended, $heartbeat, $stop, NULL, 0
+            FROM projects p WHERE p.entity_id = $e AND p.name = $project
+            ON CONFLICT (id) DO NOTHING
+            """,
+            ("$id", run.Id), ("$e", entityId), ("$project", run.Project), ("$name", run.Name), ("$state", run.State),
+            ("$config", run.ConfigJson), ("$summary", run.SummaryJson), ("$host", run.Host), ("$os", run.Os),
+            ("$program", run.Program), ("$python", run.PythonVersion), ("$exit", run.ExitCode),
+            ("$created", Ms(run.CreatedAt)), ("$started", Ms(run.StartedAt)), ("$ended", Ms(run.EndedAt)),
+            ("$heartbeat", Ms(run.HeartbeatAt)), ("$stop", run.StopRequested)).ExecuteNonQueryAsync(cancellationToken);
+        return inserted == 1;
+    }
+
     private static async Task EnsureReplayAsync(SqliteConnection connection, SqliteTransaction transaction, long seq, RunRecord run, IReadOnlyList<StoredHistoryRow> rows, int replayed, CancellationToken cancellationToken)
     {
         var stored = (long)(await Command(connection, transaction,
@@ -366,8 +369,8 @@ internal sealed class SqliteStore(SqliteDatabase database) : IIdentityStore, IRu
 
     private static Task InsertKeyAsync(SqliteConnection connection, SqliteTransaction transaction, long entityId, NewKey key, CancellationToken cancellationToken) =>
         Command(connection, transaction,
-            "INSERT INTO api_keys (id, entity_id, name, key_hash, created_at) VALUES ($id, $e, $name, $hash, $at)",
-            ("$id", key.Id), ("$e", entityId), ("$name", key.Name), ("$hash", key.Hash), ("$at", Ms(key.CreatedAt))).ExecuteNonQueryAsync(cancellationToken);
+            "INSERT INTO api_keys (id, entity_id, name, key_hash, created_at, run_id) VALUES ($id, $e, $name, $hash, $at, $run)",
+            ("$id", key.Id), ("$e", entityId), ("$name", key.Name), ("$hash", key.Hash), ("$at", Ms(key.CreatedAt)), ("$run", key.RunId)).ExecuteNonQueryAsync(cancellationToken);
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {

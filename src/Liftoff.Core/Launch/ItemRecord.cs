@@ -1,0 +1,34 @@
+namespace Liftoff.Core.Launch;
+
+/// <summary>A launch item as the store keeps it. JSON fields are object texts.</summary>
+public sealed record ItemRecord(
+    string Id,
+    string Queue,
+    string Entity,
+    string State,
+    int Priority,
+    int Attempt,
+    int MaxAttempts,
+    string Job,
+    string JobDefinitionJson,
+    string Project,
+    string? RunId,
+    string ConfigJson,
+    string ResourceArgsJson,
+    string TemplateValuesJson,
+    string? EntrypointJson,
+    string? Phase,
+    string? Error,
+    string? AgentId,
+    string? IdempotencyKey,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? ClaimedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? EndedAt,
+    DateTimeOffset? LeaseExpiresAt,
+    bool CancelRequested)
+{
+    public bool IsTerminal => ItemLifecycle.IsTerminal(State);
+
+    public bool IsHeld => ItemLifecycle.IsHeld(State);
+}
