@@ -1,0 +1,119 @@
+"""Conversion of user values to plain JSON values, and RFC 3339 timestamps."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import math
+import os
+import time
+from typing import Any, Mapping
+
+__all__ = ["NonFinite", "Unsupported", "to_json", "rfc3339"]
+
+
+class NonFinite(ValueError):
+    """A NaN or infinite number, which JSON cannot carry."""
+
+
+class Unsupported(TypeError):
+    """A value with no JSON representation."""
+
+
+_ATOMS = (str, int, bool, type(None))
+
+
+def to_json(value: Any, *, strict: bool = True, _depth: int = 0) -> Any:
+    """Return ``value`` as plain JSON data (dict/list/str/int/float/bool/None), copied.
+
+    Numpy/torch/jax scalars and arrays go through ``.tolist()``; tuples and sets become lists;
+    dates become ISO strings; enums their value; dataclasses dicts; paths strings.
+    Non-finite floats raise :class:`NonFinite`. With ``strict=False`` (config values) non-finite
+    floats become the strings "NaN"/"Infinity"/"-Infinity" and anything else unknown becomes
+    ``str(value)``; with ``strict=True`` unknown objects raise :class:`Unsupported`.
+    """
+    if _depth > 64:
+        raise Unsupported("nested too deeply")
+    t = type(value)
+    if t is float:
+        if value - value == 0.0:
+            return value
+        if strict:
+            raise NonFinite(repr(value))
+        return _nonfinite_text(value)
+    if t in _ATOMS:
+        return value
+    d = _depth + 1
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return to_json(float(value), strict=strict, _depth=d)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v, strict=strict, _depth=d) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v, strict=strict, _depth=d) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [to_json(v, strict=strict, _depth=d) for v in value]
+        try:
+            items.sort()
+        except TypeError:
+            pass
+        return items
+    if isinstance(value, enum.Enum):
+        return to_json(value.value, strict=strict, _depth=d)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value) if isinstance(os.fspath(value), str) else str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_json(dataclasses.asdict(value), strict=strict, _depth=d)
+    # numpy / torch / jax scalars and arrays, decimal.Decimal, fractions.Fraction, ...
+    for method in ("tolist", "item"):
+        fn = getattr(value, method, None)
+        if callable(fn):
+            try:
+                converted = fn()
+            except Exception:
+                continue
+            if converted is not value:
+                return to_json(converted, strict=strict, _depth=d)
+    if isinstance(value, complex):
+        pass
+    elif hasattr(value, "__float__") and not isinstance(value, (bytes, bytearray)):
+        try:
+            return to_json(float(value), strict=strict, _depth=d)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    if strict:
+        raise Unsupported(type(value).__name__)
+    return str(value)
+
+
+def _nonfinite_text(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+_cache = (-1, "")  # (second, formatted prefix), replaced as one object so threads agree
+
+
+def rfc3339(t: float) -> str:
+    """``time.time()`` value -> ``2024-05-01T12:34:56.789012Z``."""
+    global _cache
+    sec = int(t)
+    micros = int((t - sec) * 1_000_000)
+    if micros > 999_999:  # float rounding
+        micros = 999_999
+    cached_sec, prefix = _cache
+    if sec != cached_sec:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        _cache = (sec, prefix)
+    return f"{prefix}.{micros:06d}Z"
