@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace Liftoff.Server.Storage.Sqlite;
 
 /// <summary>The embedded store: one SQLite file in the data directory.</summary>
-internal sealed class SqliteStore(SqliteDatabase database) : IIdentityStore, IRunStore
+internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentityStore, IRunStore
 {
     private const string RunColumns = """
         r.seq, r.id, e.name, p.name, r.name, r.state, r.config, r.summary, r.host, r.os, r.program, r.python_version,
