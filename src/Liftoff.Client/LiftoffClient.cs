@@ -190,6 +190,95 @@ public sealed class LiftoffClient : IDisposable
     /// <summary>Reports an item's progress (starting, running, finished, failed, cancelled) under its fencing token.</summary>
     public Task<ItemInfo> ReportItemAsync(string itemId, ItemProgressRequest progress, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, ItemPath(itemId) + "/progress", JsonContent.Create(progress, LiftoffJsonContext.Default.ItemProgressRequest), LiftoffJsonContext.Default.ItemInfo, cancellationToken);
+    /// <summary>Step 1 of an upload: which of the manifest's blobs the server lacks for the caller.</summary>
+    public Task<BlobCheckReply> CheckBlobsAsync(IReadOnlyList<ManifestEntry> files, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/blobs/check", JsonContent.Create(new BlobCheckRequest(files), LiftoffJsonContext.Default.BlobCheckRequest), LiftoffJsonContext.Default.BlobCheckReply, cancellationToken);
+
+    /// <summary>Step 2: streams one blob of <paramref name="size"/> bytes; the server checks it hashes to <paramref name="sha256"/>.</summary>
+    public async Task PutBlobAsync(string sha256, Stream content, long size, CancellationToken cancellationToken = default)
+    {
+        var body = new StreamContent(content, 1 << 20);
+        body.Headers.ContentLength = size;
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        await SendAsync(HttpMethod.Put, $"api/v1/blobs/{Uri.EscapeDataString(sha256)}", body, cancellationToken);
+    }
+
+    /// <summary>A blob's bytes as a stream; dispose it when done.</summary>
+    public async Task<Stream> OpenBlobAsync(string sha256, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/blobs/{Uri.EscapeDataString(sha256)}");
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new LiftoffException($"cannot reach the Liftoff server at {Settings.BaseUrl}: {ex.Message}", ex);
+        }
+
+        try
+        {
+            await EnsureSuccessAsync(response, cancellationToken);
+            return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellationToken));
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Step 3: commits a version whose blobs are all on the server.</summary>
+    public Task<ArtifactVersionInfo> CommitArtifactAsync(string project, string name, CommitArtifactRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, ArtifactPath(project, name), JsonContent.Create(request, LiftoffJsonContext.Default.CommitArtifactRequest), LiftoffJsonContext.Default.ArtifactVersionInfo, cancellationToken);
+
+    /// <summary>One version (by vK or alias), with its files.</summary>
+    public Task<ArtifactVersionInfo> GetArtifactVersionAsync(string project, string name, string reference, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, ArtifactPath(project, name) + "/" + Uri.EscapeDataString(reference), null, LiftoffJsonContext.Default.ArtifactVersionInfo, cancellationToken);
+
+    /// <summary>The versions of an artifact, newest first.</summary>
+    public Task<ArtifactVersionList> ListArtifactVersionsAsync(string project, string name, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, ArtifactPath(project, name), null, LiftoffJsonContext.Default.ArtifactVersionList, cancellationToken);
+
+    /// <summary>The caller's artifacts, optionally of one project or type.</summary>
+    public Task<ArtifactList> ListArtifactsAsync(string? project = null, string? type = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/artifacts" + Query(("project", project), ("type", type)), null, LiftoffJsonContext.Default.ArtifactList, cancellationToken);
+
+    /// <summary>Points an alias at a version (vK).</summary>
+    public Task<ArtifactVersionInfo> SetArtifactAliasAsync(string project, string name, string alias, string version, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Put, ArtifactPath(project, name) + "/aliases/" + Uri.EscapeDataString(alias), JsonContent.Create(new SetAliasRequest(version), LiftoffJsonContext.Default.SetAliasRequest), LiftoffJsonContext.Default.ArtifactVersionInfo, cancellationToken);
+
+    /// <summary>Records that a run used an artifact version (<c>name:alias</c> or <c>name:vK</c>); returns it with its files.</summary>
+    public Task<ArtifactVersionInfo> UseArtifactAsync(string runId, string artifact, string? project = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, RunPath(runId) + "/artifacts/used", JsonContent.Create(new UseArtifactRequest(artifact, project), LiftoffJsonContext.Default.UseArtifactRequest), LiftoffJsonContext.Default.ArtifactVersionInfo, cancellationToken);
+
+    /// <summary>The artifact versions a run used and produced.</summary>
+    public Task<RunArtifacts> ListRunArtifactsAsync(string runId, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, RunPath(runId) + "/artifacts", null, LiftoffJsonContext.Default.RunArtifacts, cancellationToken);
+
+    /// <summary>
+    /// Uploads a directory (or one file) as a new artifact version: hashes every file, sends only the blobs the server
+    /// lacks, then commits. Symbolic links that lead outside <paramref name="path"/> are refused.
+    /// </summary>
+    public Task<ArtifactVersionInfo> UploadArtifactAsync(string path, string project, string name, ArtifactUploadOptions options, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        ArtifactFiles.UploadAsync(this, path, project, name, options, progress, cancellationToken);
+
+    /// <summary>Downloads a version's files (from <see cref="GetArtifactVersionAsync"/>) into <paramref name="directory"/>, checking every digest; returns the directory.</summary>
+    public Task<string> DownloadArtifactAsync(ArtifactVersionInfo version, string directory, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        ArtifactFiles.DownloadAsync(this, version, directory, progress, cancellationToken);
+
+    /// <summary>Creates a job version (or returns the existing version with the same definition).</summary>
+    public Task<JobVersionInfo> CreateJobAsync(CreateJobRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/jobs", JsonContent.Create(request, LiftoffJsonContext.Default.CreateJobRequest), LiftoffJsonContext.Default.JobVersionInfo, cancellationToken);
+
+    /// <summary>The caller's jobs, optionally of one project.</summary>
+    public Task<JobList> ListJobsAsync(string? project = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/jobs" + Query(("project", project)), null, LiftoffJsonContext.Default.JobList, cancellationToken);
+
+    /// <summary>A job's versions and aliases, and the definition of one version (default latest).</summary>
+    public Task<JobInfo> DescribeJobAsync(string project, string name, string? reference = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, $"api/v1/jobs/{Uri.EscapeDataString(project)}/{Uri.EscapeDataString(name)}" + Query(("ref", reference)), null, LiftoffJsonContext.Default.JobInfo, cancellationToken);
 
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
@@ -201,6 +290,7 @@ public sealed class LiftoffClient : IDisposable
     private static string ItemPath(string id) => $"api/v1/items/{Uri.EscapeDataString(id)}";
 
     private static string AgentPath(string id) => $"api/v1/agents/{Uri.EscapeDataString(id)}";
+    private static string ArtifactPath(string project, string name) => $"api/v1/artifacts/{Uri.EscapeDataString(project)}/{Uri.EscapeDataString(name)}";
 
     private static string Query(params (string Name, string? Value)[] parameters)
     {
@@ -281,5 +371,46 @@ public sealed class LiftoffClient : IDisposable
         }
 
         return $"the server answered {(int)status} {status}";
+    }
+}
+
+/// <summary>A response body that disposes its response with it.</summary>
+internal sealed class ResponseStream(HttpResponseMessage response, Stream inner) : Stream
+{
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => response.Content.Headers.ContentLength ?? throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+            response.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 }

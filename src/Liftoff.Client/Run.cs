@@ -163,6 +163,17 @@ public sealed class Run : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Uploads a file or directory as a version of artifact <paramref name="name"/> in the run's project, produced by this
+    /// run. Content equal to an existing version is that version (nothing is sent twice).
+    /// </summary>
+    public Task<ArtifactVersionInfo> LogArtifactAsync(string path, string name, string type, IReadOnlyList<string>? aliases = null, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        _client.UploadArtifactAsync(path, Project, name, new ArtifactUploadOptions(type) { Aliases = aliases ?? [], RunId = Id }, progress, cancellationToken);
+
+    /// <summary>Records that this run uses an artifact version (<c>name</c>, <c>name:alias</c> or <c>name:vK</c>, in the run's project) and returns it, ready to download.</summary>
+    public async Task<UsedArtifact> UseArtifactAsync(string artifact, CancellationToken cancellationToken = default) =>
+        new(_client, await _client.UseArtifactAsync(Id, artifact, Project, cancellationToken));
+
     /// <summary>Flushes everything logged and ends the run: exit code 0 is finished, anything else failed.</summary>
     public async Task FinishAsync(int exitCode = 0, CancellationToken cancellationToken = default)
     {

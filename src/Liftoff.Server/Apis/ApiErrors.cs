@@ -1,4 +1,5 @@
 using Liftoff.Core.Runs;
+using Liftoff.Server.Blobs;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
@@ -21,12 +22,8 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
             BadHttpRequestException bad => Problem(bad.StatusCode, bad.StatusCode == 413 ? "The request body is too large" : "Bad request", bad.Message),
             RunConflictException conflict => Problem(409, "The run's state does not allow this", conflict.Message),
             DuplicateException duplicate => Problem(409, "Already exists", duplicate.Message),
-            StoreValidationException invalid => new ValidationProblemDetails(new Dictionary<string, string[]> { [invalid.Field] = [invalid.Message] })
-            {
-                Status = 400,
-                Title = "One or more validation errors occurred.",
-                Detail = invalid.Message,
-            },
+            StoreValidationException invalid => FieldProblem(invalid.Field, invalid.Message),
+            BlobMismatchException mismatch => FieldProblem(mismatch.Field, mismatch.Message),
             _ => null,
         };
         if (problem is null)
@@ -40,6 +37,13 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
     }
 
     private static ProblemDetails Problem(int status, string title, string detail) => new() { Status = status, Title = title, Detail = detail };
+
+    private static ValidationProblemDetails FieldProblem(string field, string message) => new(new Dictionary<string, string[]> { [field] = [message] })
+    {
+        Status = 400,
+        Title = "One or more validation errors occurred.",
+        Detail = $"{field}: {message}",
+    };
 
     /// <summary>System.Text.Json names the JSON path and position; keep that, and say the rest without .NET type names.</summary>
     private static string JsonMessage(JsonException json)

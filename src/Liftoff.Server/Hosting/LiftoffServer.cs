@@ -1,6 +1,7 @@
 using Liftoff.Contracts;
 using Liftoff.Server.Apis;
 using Liftoff.Server.Auth;
+using Liftoff.Server.Blobs;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Sdk;
 using Liftoff.Server.Storage;
@@ -105,6 +106,7 @@ internal static class ServerRegistration
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RunSignals>();
+        services.AddSingleton<IBlobStore>(new FileSystemBlobStore(Path.Combine(options.DataDirectory, "blobs")));
         services.AddSingleton(new Lazy<PythonWheel>(PythonWheel.Build));
         services.AddHostedService<RunReaper>();
         services.ConfigureHttpJsonOptions(json => LiftoffJson.Apply(json.SerializerOptions));
@@ -124,6 +126,7 @@ internal static class ServerRegistration
         services.AddSingleton<SqliteStore>();
         services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<SqliteStore>());
         return services;
     }
 
@@ -138,6 +141,9 @@ internal static class ServerRegistration
         app.MapIdentityApi();
         app.MapProjectsApi();
         app.MapRunsApi();
+        app.MapBlobsApi();
+        app.MapArtifactsApi();
+        app.MapJobsApi();
         app.MapSdkApi();
         return app;
     }

@@ -18,4 +18,7 @@ public sealed class ServerOptions
     public TimeSpan RunHeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     public long MaxRequestBodyBytes { get; set; } = 32L * 1024 * 1024;
+
+    /// <summary>The largest artifact file accepted; blob uploads stream, so this bounds disk use, not memory.</summary>
+    public long MaxBlobBytes { get; set; } = 1L << 40;
 }

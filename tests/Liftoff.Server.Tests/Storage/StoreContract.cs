@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Liftoff.Contracts;
+using Liftoff.Core.Artifacts;
 using Liftoff.Core.Json;
 using Liftoff.Core.Runs;
 using Liftoff.Server.Auth;
@@ -20,9 +21,11 @@ public abstract class StoreContract : IAsyncLifetime
 
     private protected IRunStore Runs { get; private set; } = null!;
 
-    private protected abstract Task<(IIdentityStore Identities, IRunStore Runs)> CreateStoreAsync();
+    private protected IArtifactStore Artifacts { get; private set; } = null!;
 
-    public async Task InitializeAsync() => (Identities, Runs) = await CreateStoreAsync();
+    private protected abstract Task<(IIdentityStore Identities, IRunStore Runs, IArtifactStore Artifacts)> CreateStoreAsync();
+
+    public async Task InitializeAsync() => (Identities, Runs, Artifacts) = await CreateStoreAsync();
 
     public virtual Task DisposeAsync() => Task.CompletedTask;
 
@@ -244,6 +247,171 @@ public abstract class StoreContract : IAsyncLifetime
             Assert.Equal(499, (await Runs.GetRunAsync(e.Id, id, default))!.LastStep);
         }
     }
+
+    [Fact]
+    public async Task CommitVersion_NewContent_NumbersFromZeroAndLatestNamesTheNewest()
+    {
+        var e = await NewEntityAsync("e");
+        var first = await CommitAsync(e.Id, "data", Blob("a", 1));
+        var second = await CommitAsync(e.Id, "data", Blob("b", 2));
+
+        Assert.True(first.Created);
+        Assert.True(second.Created);
+        Assert.Equal([0, 1], new[] { first.Version.Version, second.Version.Version });
+        Assert.Equal(["latest"], second.Version.Aliases);
+        Assert.Empty((await Artifacts.GetVersionAsync(e.Id, "proj", "data", "v0", default))!.Aliases);
+        Assert.Equal(1, (await Artifacts.GetVersionAsync(e.Id, "proj", "data", "latest", default))!.Version);
+    }
+
+    [Fact]
+    public async Task CommitVersion_ContentOfAnExistingVersion_IsThatVersionAndTakesTheAliases()
+    {
+        var e = await NewEntityAsync("e");
+        var a = Blob("a", 1);
+        await CommitAsync(e.Id, "data", a);
+        await CommitAsync(e.Id, "data", Blob("b", 2));
+
+        var again = await CommitAsync(e.Id, "data", a, aliases: ["best"]);
+
+        Assert.False(again.Created);
+        Assert.Equal(0, again.Version.Version);
+        Assert.Equal(["best"], again.Version.Aliases);
+        Assert.Equal(2, (await Artifacts.ListVersionsAsync(e.Id, "proj", "data", default))!.Count);
+        Assert.Equal(1, (await Artifacts.GetVersionAsync(e.Id, "proj", "data", "latest", default))!.Version);
+    }
+
+    [Fact]
+    public async Task CommitVersion_BlobUploadedOnlyByAnotherEntity_ThrowsNamingTheFileAndStoresNothing()
+    {
+        var owner = await NewEntityAsync("owner");
+        var thief = await NewEntityAsync("thief");
+        var file = Blob("secret", 6);
+        var mine = Blob("mine", 4);
+        await Artifacts.AddBlobAsync(owner.Id, file.Sha256, file.Size, T0, default);
+        await Artifacts.AddBlobAsync(thief.Id, mine.Sha256, mine.Size, T0, default);
+
+        var error = await Assert.ThrowsAsync<StoreValidationException>(() => Artifacts.CommitVersionAsync(thief.Id, Version("stolen", [mine, file]), default));
+
+        Assert.Equal("files[1].sha256", error.Field);
+        Assert.Null(await Artifacts.ListVersionsAsync(thief.Id, "proj", "stolen", default));
+        Assert.Empty(await Artifacts.FindBlobsAsync(thief.Id, [file.Sha256], default));
+        Assert.Equal(6, (await Artifacts.FindBlobsAsync(owner.Id, [file.Sha256], default))[file.Sha256]);
+    }
+
+    [Fact]
+    public async Task CommitVersion_SizeOtherThanTheBlobs_ThrowsNamingTheSize()
+    {
+        var e = await NewEntityAsync("e");
+        var file = Blob("a", 10);
+        await Artifacts.AddBlobAsync(e.Id, file.Sha256, file.Size, T0, default);
+
+        var error = await Assert.ThrowsAsync<StoreValidationException>(() => Artifacts.CommitVersionAsync(e.Id, Version("data", [file with { Size = 11 }]), default));
+
+        Assert.Equal("files[0].size", error.Field);
+        Assert.Null(await Artifacts.ListVersionsAsync(e.Id, "proj", "data", default));
+    }
+
+    [Fact]
+    public async Task CommitVersion_OtherTypeThanTheCollection_ThrowsNamingTheType()
+    {
+        var e = await NewEntityAsync("e");
+        await CommitAsync(e.Id, "data", Blob("a", 1));
+
+        var error = await Assert.ThrowsAsync<StoreValidationException>(() => CommitAsync(e.Id, "data", Blob("b", 1), type: "model"));
+
+        Assert.Equal("type", error.Field);
+        Assert.Single((await Artifacts.ListVersionsAsync(e.Id, "proj", "data", default))!);
+    }
+
+    [Fact]
+    public async Task GetVersion_ByNumberAliasOrLatest_ReturnsItsFilesSortedByPath()
+    {
+        var e = await NewEntityAsync("e");
+        var files = new[] { Blob("z/b.txt", 3), Blob("a.txt", 5) };
+        foreach (var file in files)
+        {
+            await Artifacts.AddBlobAsync(e.Id, file.Sha256, file.Size, T0, default);
+        }
+
+        await Artifacts.CommitVersionAsync(e.Id, Version("data", files, ["gold"]), default);
+
+        foreach (var reference in new[] { "v0", "gold", "latest" })
+        {
+            var version = (await Artifacts.GetVersionAsync(e.Id, "proj", "data", reference, default))!;
+            Assert.Equal(["a.txt", "z/b.txt"], version.Files!.Select(f => f.Path));
+            Assert.Equal(8, version.Size);
+            Assert.Equal(2, version.FileCount);
+        }
+
+        Assert.Null(await Artifacts.GetVersionAsync(e.Id, "proj", "data", "v1", default));
+        Assert.Null(await Artifacts.GetVersionAsync(e.Id, "proj", "data", "silver", default));
+    }
+
+    [Fact]
+    public async Task SetAlias_MovesItFromTheVersionThatHadIt()
+    {
+        var e = await NewEntityAsync("e");
+        await CommitAsync(e.Id, "data", Blob("a", 1), aliases: ["prod"]);
+        await CommitAsync(e.Id, "data", Blob("b", 1));
+
+        var moved = await Artifacts.SetAliasAsync(e.Id, "proj", "data", "prod", 1, default);
+
+        Assert.Equal(["latest", "prod"], moved!.Aliases);
+        Assert.Empty((await Artifacts.GetVersionAsync(e.Id, "proj", "data", "v0", default))!.Aliases);
+        Assert.Null(await Artifacts.SetAliasAsync(e.Id, "proj", "data", "prod", 7, default));
+    }
+
+    [Fact]
+    public async Task RunArtifacts_RecordWhatARunUsedAndProduced_OnlyForItsEntity()
+    {
+        var e = await NewEntityAsync("e");
+        var other = await NewEntityAsync("other");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r1"), default);
+        await CommitAsync(e.Id, "input", Blob("in", 1));
+        var file = Blob("out", 1);
+        await Artifacts.AddBlobAsync(e.Id, file.Sha256, file.Size, T0, default);
+
+        await Artifacts.CommitVersionAsync(e.Id, Version("output", [file]) with { RunId = "r1" }, default);
+        var used = await Artifacts.RecordUseAsync(e.Id, "r1", "proj", "input", "latest", T0, default);
+
+        Assert.Equal("input", used!.Name);
+        var artifacts = (await Artifacts.ListRunArtifactsAsync(e.Id, "r1", default))!;
+        Assert.Equal(["input"], artifacts.Used.Select(v => v.Name));
+        Assert.Equal(["output"], artifacts.Produced.Select(v => v.Name));
+        Assert.Equal("r1", artifacts.Produced[0].ProducedBy);
+        Assert.Null(await Artifacts.ListRunArtifactsAsync(other.Id, "r1", default));
+        Assert.Null(await Artifacts.RecordUseAsync(other.Id, "r1", "proj", "input", "latest", T0, default));
+        await Assert.ThrowsAsync<StoreValidationException>(() => Artifacts.CommitVersionAsync(other.Id, Version("x", [file]) with { RunId = "r1" }, default));
+    }
+
+    [Fact]
+    public async Task ListCollections_FiltersByProjectAndType()
+    {
+        var e = await NewEntityAsync("e");
+        await CommitAsync(e.Id, "data", Blob("a", 1));
+        await CommitAsync(e.Id, "data", Blob("b", 1));
+        await CommitAsync(e.Id, "weights", Blob("c", 1), type: "model");
+
+        var all = await Artifacts.ListCollectionsAsync(e.Id, null, null, default);
+        var models = await Artifacts.ListCollectionsAsync(e.Id, "proj", "model", default);
+
+        Assert.Equal([("data", 2, (int?)1), ("weights", 1, (int?)0)], all.Select(c => (c.Name, c.VersionCount, c.Latest)));
+        Assert.Equal(["weights"], models.Select(c => c.Name));
+        Assert.Empty(await Artifacts.ListCollectionsAsync(e.Id, "elsewhere", null, default));
+    }
+
+    private async Task<ArtifactCommit> CommitAsync(long entityId, string name, ManifestEntry file, string type = "dataset", string[]? aliases = null)
+    {
+        await Artifacts.AddBlobAsync(entityId, file.Sha256, file.Size, T0, default);
+        return await Artifacts.CommitVersionAsync(entityId, Version(name, [file], aliases ?? []) with { Type = type }, default);
+    }
+
+    private static NewArtifactVersion Version(string name, ManifestEntry[] files, string[]? aliases = null) =>
+        new("proj", name, "dataset", Manifests.Digest(files), files, aliases ?? [], "{}", null, T0);
+
+    /// <summary>A manifest entry whose digest is derived from its path, standing in for real content.</summary>
+    private static ManifestEntry Blob(string path, long size) =>
+        new(path, size, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(path))));
 
     private async Task<EntityRecord> NewEntityAsync(string name) =>
         await Identities.CreateEntityAsync(name, admin: false, ApiKeys.Create("default", T0).Key, default);

@@ -72,6 +72,60 @@ internal static class SqliteMigrations
             ) WITHOUT ROWID;
             """),
         (2, """
+            CREATE TABLE blobs (
+                digest TEXT PRIMARY KEY,
+                size INTEGER NOT NULL,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE entity_blobs (
+                entity_id INTEGER NOT NULL REFERENCES entities(id),
+                digest TEXT NOT NULL REFERENCES blobs(digest),
+                PRIMARY KEY (entity_id, digest)
+            ) WITHOUT ROWID;
+            CREATE TABLE artifact_collections (
+                id INTEGER PRIMARY KEY,
+                project_id INTEGER NOT NULL REFERENCES projects(id),
+                name TEXT NOT NULL,
+                type TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                UNIQUE (project_id, name)
+            );
+            CREATE TABLE artifact_versions (
+                id INTEGER PRIMARY KEY,
+                collection_id INTEGER NOT NULL REFERENCES artifact_collections(id),
+                version INTEGER NOT NULL,
+                digest TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                file_count INTEGER NOT NULL,
+                metadata TEXT NOT NULL,
+                created_by_run_seq INTEGER REFERENCES runs(seq),
+                created_at INTEGER NOT NULL,
+                UNIQUE (collection_id, version),
+                UNIQUE (collection_id, digest)
+            );
+            CREATE TABLE artifact_files (
+                version_id INTEGER NOT NULL REFERENCES artifact_versions(id),
+                path TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                digest TEXT NOT NULL,
+                PRIMARY KEY (version_id, path)
+            ) WITHOUT ROWID;
+            CREATE TABLE artifact_aliases (
+                collection_id INTEGER NOT NULL REFERENCES artifact_collections(id),
+                alias TEXT NOT NULL,
+                version_id INTEGER NOT NULL REFERENCES artifact_versions(id),
+                PRIMARY KEY (collection_id, alias)
+            ) WITHOUT ROWID;
+            CREATE INDEX artifact_aliases_version ON artifact_aliases(version_id);
+            CREATE TABLE run_artifacts (
+                run_seq INTEGER NOT NULL REFERENCES runs(seq),
+                version_id INTEGER NOT NULL REFERENCES artifact_versions(id),
+                role TEXT NOT NULL CHECK (role IN ('used', 'produced')),
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (run_seq, role, version_id)
+            ) WITHOUT ROWID;
+            """),
+        (3, """
             ALTER TABLE api_keys ADD COLUMN run_id TEXT;
             CREATE INDEX api_keys_run ON api_keys(run_id) WHERE run_id IS NOT NULL;
             CREATE TABLE queues (
