@@ -189,6 +189,16 @@ internal static class SqliteMigrations
             );
             CREATE INDEX agents_entity ON agents(entity_id, heartbeat_at);
             """),
+        (4, """
+            CREATE TABLE web_sessions (
+                hash TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL REFERENCES api_keys(id),
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+            CREATE INDEX runs_project_state ON runs(project_id, state, seq);
+            """),
     ];
 
     public static async Task ApplyAsync(SqliteDatabase database, CancellationToken cancellationToken)
