@@ -11,15 +11,16 @@ using Microsoft.Net.Http.Headers;
 namespace Liftoff.Server.Auth;
 
 /// <summary>
-/// <c>Authorization: Bearer KEY</c>. Every request looks the key up (no cache), so a revoked key stops working at
-/// once on every replica.
+/// <c>Authorization: Bearer KEY</c>, or, without that header, the web app's session cookie (<see cref="WebSessions"/>).
+/// Every request looks the key or session up (no cache), so a revoked key stops working at once on every replica.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     IIdentityStore identities,
-    IProblemDetailsService problems)
+    IProblemDetailsService problems,
+    TimeProvider time)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -29,7 +30,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         var header = Request.Headers.Authorization.ToString();
         if (header.Length == 0)
         {
-            return AuthenticateResult.NoResult();
+            return Request.Cookies[WebSessions.CookieName] is { Length: > 0 } session ? await AuthenticateSessionAsync(session) : AuthenticateResult.NoResult();
         }
 
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
@@ -38,11 +39,21 @@ internal sealed class ApiKeyAuthenticationHandler(
         }
 
         var principal = await identities.FindKeyAsync(ApiKeys.Hash(header["Bearer ".Length..].Trim()), Context.RequestAborted);
-        if (principal is null)
-        {
-            return Fail("the API key is not valid or has been revoked: run 'liftoff login' with a current key");
-        }
+        return principal is null
+            ? Fail("the API key is not valid or has been revoked: run 'liftoff login' with a current key")
+            : Success(principal);
+    }
 
+    private async Task<AuthenticateResult> AuthenticateSessionAsync(string secret)
+    {
+        var principal = await identities.FindSessionAsync(WebSessions.Hash(secret), time.GetUtcNow(), Context.RequestAborted);
+        return principal is null
+            ? Fail("the web session has ended (signed out, expired, or its key was revoked): sign in again")
+            : Success(principal, new Claim(WebSessions.SessionClaim, "true"));
+    }
+
+    private AuthenticateResult Success(KeyPrincipal principal, params Claim[] extra)
+    {
         List<Claim> claims =
         [
             new(Caller.EntityIdClaim, principal.EntityId.ToString(CultureInfo.InvariantCulture)),
@@ -55,6 +66,7 @@ internal sealed class ApiKeyAuthenticationHandler(
             claims.Add(new Claim(Caller.RunClaim, runId));
         }
 
+        claims.AddRange(extra);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 

@@ -7,6 +7,7 @@ using Liftoff.Server.Runs;
 using Liftoff.Server.Sdk;
 using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Sqlite;
+using Liftoff.Server.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -141,6 +142,7 @@ internal static class ServerRegistration
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UseCsrfProtection();
         app.UseAuthorization();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
@@ -154,6 +156,8 @@ internal static class ServerRegistration
         app.MapArtifactsApi();
         app.MapJobsApi();
         app.MapSdkApi();
+        app.MapSessionApi();
+        app.MapWebApp();
         return app;
     }
 }

@@ -1,0 +1,1 @@
+namespace Liftoff.Web.Tests;
