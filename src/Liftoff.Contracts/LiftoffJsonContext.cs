@@ -62,4 +62,5 @@ namespace Liftoff.Contracts;
 [JsonSerializable(typeof(JobInfo))]
 [JsonSerializable(typeof(JobList))]
 [JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
 public sealed partial class LiftoffJsonContext : JsonSerializerContext;

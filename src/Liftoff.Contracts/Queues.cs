@@ -82,7 +82,7 @@ public sealed record QueueList(IReadOnlyList<QueueInfo> Queues);
 /// the job's run config defaults; <see cref="ResourceArgs"/> is deep-merged over the queue's resource config.
 /// </summary>
 public sealed record EnqueueRequest(
-    string? Job,
+    string? Job = null,
     string? Project = null,
     JsonElement? Config = null,
     JsonElement? ResourceArgs = null,

@@ -14,6 +14,9 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>Seconds without heartbeat before a run is crashed; short so crash tests finish quickly.</summary>
     protected virtual TimeSpan HeartbeatTimeout => TimeSpan.FromSeconds(60);
 
+    /// <summary>How long a claim holds an item without a heartbeat.</summary>
+    protected virtual TimeSpan ItemLease => TimeSpan.FromSeconds(30);
+
     public LiftoffServer Server => _server ?? throw new InvalidOperationException("the server has not started");
 
     public Uri BaseUrl => Server.BaseUrl;
@@ -25,7 +28,7 @@ public class ServerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await LiftoffServer.StartAsync(
-            new ServerOptions { DataDirectory = _data.Path, Port = 0, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout },
+            new ServerOptions { DataDirectory = _data.Path, Port = 0, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout, ItemLease = ItemLease },
             logging => logging.AddFilter(_ => false));
         AdminKey = _server.InitialAdminKey ?? throw new InvalidOperationException("a fresh server must create its admin key");
     }
@@ -77,4 +80,10 @@ public class ServerFixture : IAsyncLifetime
 public sealed class FastCrashServerFixture : ServerFixture
 {
     protected override TimeSpan HeartbeatTimeout => TimeSpan.FromSeconds(2);
+}
+
+/// <summary>A server whose claims lapse after one second without a heartbeat.</summary>
+public sealed class ShortLeaseServerFixture : ServerFixture
+{
+    protected override TimeSpan ItemLease => TimeSpan.FromSeconds(1);
 }

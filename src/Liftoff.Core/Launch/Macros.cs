@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 
 namespace Liftoff.Core.Launch;
 
-/// <summary>What the launch macros stand for.</summary>
+/// <summary>What the launch macros stand for. An unknown image URI (a code job not built yet) leaves <c>${image_uri}</c> for the builder.</summary>
 public sealed record MacroValues(string Project, string Entity, string Queue, string RunId, string RunName, string? ImageUri, string Author)
 {
     public string? this[string name] => name switch
@@ -13,7 +13,7 @@ public sealed record MacroValues(string Project, string Entity, string Queue, st
         "queue_name" => Queue,
         "run_id" => RunId,
         "run_name" => RunName,
-        "image_uri" => ImageUri ?? "",
+        "image_uri" => ImageUri,
         "author" => Author,
         _ => null,
     };

@@ -1,3 +1,4 @@
+using Liftoff.Core.Launch;
 using Liftoff.Core.Runs;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Storage;
@@ -21,6 +22,7 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
             BadHttpRequestException { InnerException: JsonException json } => Problem(400, "The request body is not valid", JsonMessage(json)),
             BadHttpRequestException bad => Problem(bad.StatusCode, bad.StatusCode == 413 ? "The request body is too large" : "Bad request", bad.Message),
             RunConflictException conflict => Problem(409, "The run's state does not allow this", conflict.Message),
+            ItemConflictException conflict => Problem(409, "The launch item's state does not allow this", conflict.Message),
             DuplicateException duplicate => Problem(409, "Already exists", duplicate.Message),
             StoreValidationException invalid => FieldProblem(invalid.Field, invalid.Message),
             BlobMismatchException mismatch => FieldProblem(mismatch.Field, mismatch.Message),

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Liftoff.Contracts;
+using Liftoff.Core.Launch;
 using Liftoff.Core.Runs;
+using Liftoff.Server.Storage;
 
 namespace Liftoff.Server.Apis;
 
@@ -10,6 +12,17 @@ internal static class Mapping
         run.Id, run.Entity, run.Project, run.Name, run.State, Json(run.ConfigJson), Json(run.SummaryJson),
         run.Host, run.Os, run.Program, run.PythonVersion, run.ExitCode, run.CreatedAt, run.StartedAt, run.EndedAt,
         run.HeartbeatAt, run.StopRequested, run.LastStep, run.LogLines);
+
+    public static ItemInfo ToInfo(ItemRecord item) => new(
+        item.Id, item.Queue, item.Entity, item.State, Priorities.All[item.Priority], item.Attempt, item.MaxAttempts, item.Job, item.Project,
+        item.RunId, Json(item.ConfigJson), Json(item.ResourceArgsJson),
+        JsonSerializer.Deserialize(item.TemplateValuesJson, LiftoffJsonContext.Default.IReadOnlyDictionaryStringString)!.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value, LiftoffJsonContext.Default.String)),
+        item.EntrypointJson is { } e ? JsonSerializer.Deserialize(e, LiftoffJsonContext.Default.IReadOnlyListString) : null,
+        item.Phase, item.Error, item.AgentId, item.CreatedAt, item.ClaimedAt, item.EndedAt, item.LeaseExpiresAt, item.CancelRequested);
+
+    public static AgentInfo ToInfo(AgentRecord agent) => new(
+        agent.Id, agent.Name, agent.Entity, agent.Queues, agent.Version, agent.Host, agent.MaxJobs, agent.State, agent.RunningItems,
+        agent.RegisteredAt, agent.HeartbeatAt, agent.StopRequested);
 
     public static JsonElement Json(string json)
     {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Liftoff.Contracts;
 using Liftoff.Core;
 using Liftoff.Core.Json;
+using Liftoff.Core.Launch;
 using Liftoff.Core.Runs;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Runs;
@@ -22,7 +23,7 @@ internal static class RunsApi
 
     public static IEndpointRouteBuilder MapRunsApi(this IEndpointRouteBuilder app)
     {
-        var runs = app.MapGroup("/api/v1/runs").RequireAuthorization().WithTags("Runs");
+        var runs = app.MapGroup("/api/v1/runs").RequireAuthorization().WithTags("Runs").AddEndpointFilter(OnlyScopedRun);
         runs.MapPost("/", InitRun);
         runs.MapGet("/", ListRuns);
         runs.MapGet("/{id}", GetRun);
@@ -35,6 +36,18 @@ internal static class RunsApi
         runs.MapPost("/{id}/finish", FinishRun);
         runs.MapPost("/{id}/stop", StopRun);
         return app;
+    }
+
+    /// <summary>A run-scoped key (a launched job's) reaches its own run only; any other run does not exist for it.</summary>
+    private static async ValueTask<object?> OnlyScopedRun(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var caller = Caller.From(context.HttpContext.User);
+        if (caller.RunScope is { } scope && context.HttpContext.Request.RouteValues.TryGetValue("id", out var id) && !Equals(id, scope))
+        {
+            return Problems.RunNotFound(id?.ToString() ?? "");
+        }
+
+        return await next(context);
     }
 
     public static async Task<Results<Created<RunInfo>, Ok<RunInfo>, ProblemHttpResult, ValidationProblem>> InitRun(
@@ -55,6 +68,11 @@ internal static class RunsApi
         if (request.Entity is not null && request.Entity != caller.Entity)
         {
             return Problems.NotFound($"entity '{request.Entity}' not found");
+        }
+
+        if (caller.RunScope is { } scope && request.Id != scope)
+        {
+            return Problems.Forbidden($"this key belongs to launched run {scope}; it can only attach to that run");
         }
 
         var now = services.Time.GetUtcNow();
@@ -84,9 +102,14 @@ internal static class RunsApi
             : TypedResults.Ok(Mapping.ToInfo(attached));
     }
 
-    public static async Task<Results<Ok<RunList>, ValidationProblem>> ListRuns(
+    public static async Task<Results<Ok<RunList>, ValidationProblem, ProblemHttpResult>> ListRuns(
         string? project, string? state, int? limit, string? cursor, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
+        if (services.Caller.RunScope is { } scope)
+        {
+            return Problems.Forbidden($"this key belongs to launched run {scope}; it cannot list runs");
+        }
+
         var errors = new Validation();
         errors.Check(limit is null or >= 1 and <= 1000, "limit", "limit is 1 to 1000");
         long before = 0;
@@ -309,13 +332,20 @@ internal static class RunsApi
         return TypedResults.Ok(Mapping.ToInfo(run));
     }
 
+    /// <summary>Asks the run to stop; a launched run's item is cancelled too, so its agent stops the workload.</summary>
     public static async Task<Results<Ok<RunInfo>, ProblemHttpResult>> StopRun(string id, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
         var now = services.Time.GetUtcNow();
-        var run = await services.Store.UpdateRunAsync(services.Caller.EntityId, id, r => RunLifecycle.RequestStop(r, now), cancellationToken);
+        var entityId = services.Caller.EntityId;
+        var run = await services.Store.UpdateRunAsync(entityId, id, r => RunLifecycle.RequestStop(r, now), cancellationToken);
         if (run is null)
         {
             return Problems.RunNotFound(id);
+        }
+
+        if (await services.Queues.FindItemByRunAsync(entityId, id, cancellationToken) is { IsHeld: true } item)
+        {
+            await services.Queues.UpdateItemAsync(entityId, item.Id, i => ItemLifecycle.Cancel(i, now), cancellationToken);
         }
 
         services.Signals.Notify(id);
@@ -361,6 +391,8 @@ internal sealed class RunServices
     public required IRunStore Store { get; init; }
 
     public required RunSignals Signals { get; init; }
+
+    public required IQueueStore Queues { get; init; }
 
     public required TimeProvider Time { get; init; }
 

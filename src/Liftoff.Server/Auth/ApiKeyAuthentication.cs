@@ -43,13 +43,18 @@ internal sealed class ApiKeyAuthenticationHandler(
             return Fail("the API key is not valid or has been revoked: run 'liftoff login' with a current key");
         }
 
-        Claim[] claims =
+        List<Claim> claims =
         [
             new(Caller.EntityIdClaim, principal.EntityId.ToString(CultureInfo.InvariantCulture)),
             new(ClaimTypes.Name, principal.Entity),
             new(Caller.KeyIdClaim, principal.KeyId),
             new(Caller.AdminClaim, principal.Admin ? "true" : "false"),
         ];
+        if (principal.RunId is { } runId)
+        {
+            claims.Add(new Claim(Caller.RunClaim, runId));
+        }
+
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 
@@ -78,16 +83,24 @@ internal sealed class ApiKeyAuthenticationHandler(
     private static readonly object FailureKey = new();
 }
 
-/// <summary>The entity a request speaks for.</summary>
-internal sealed record Caller(long EntityId, string Entity, string KeyId, bool Admin)
+/// <summary>The entity a request speaks for; a run-scoped key (a launched job's) speaks for one run only.</summary>
+internal sealed record Caller(long EntityId, string Entity, string KeyId, bool Admin, string? RunScope = null)
 {
     public const string EntityIdClaim = "liftoff:entity_id";
     public const string KeyIdClaim = "liftoff:key_id";
     public const string AdminClaim = "liftoff:admin";
+    public const string RunClaim = "liftoff:run";
+
+    /// <summary>The authorization policy of routes a run-scoped key may not use (keys, users, queues, agents).</summary>
+    public const string FullKeyPolicy = "full-key";
 
     public static Caller From(ClaimsPrincipal user) => new(
         long.Parse(user.FindFirstValue(EntityIdClaim)!, CultureInfo.InvariantCulture),
         user.FindFirstValue(ClaimTypes.Name)!,
         user.FindFirstValue(KeyIdClaim)!,
-        user.FindFirstValue(AdminClaim) == "true");
+        user.FindFirstValue(AdminClaim) == "true",
+        user.FindFirstValue(RunClaim));
+
+    /// <summary>Whether the key may touch run <paramref name="runId"/>.</summary>
+    public bool MaySee(string runId) => RunScope is null || RunScope == runId;
 }

@@ -1,6 +1,7 @@
 using Liftoff.Contracts;
 using Liftoff.Server.Apis;
 using Liftoff.Server.Auth;
+using Liftoff.Server.Launch;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Sdk;
@@ -109,13 +110,17 @@ internal static class ServerRegistration
         services.AddSingleton<IBlobStore>(new FileSystemBlobStore(Path.Combine(options.DataDirectory, "blobs")));
         services.AddSingleton(new Lazy<PythonWheel>(PythonWheel.Build));
         services.AddHostedService<RunReaper>();
+        services.AddSingleton<QueueSignals>();
+        services.AddSingleton<JobVersions>();
+        services.AddSingleton<LaunchPlanner>();
+        services.AddHostedService<QueueReaper>();
         services.ConfigureHttpJsonOptions(json => LiftoffJson.Apply(json.SerializerOptions));
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiErrors.Describe);
         services.AddExceptionHandler<ApiErrors>();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        services.AddAuthorization();
+        services.AddAuthorization(o => o.AddPolicy(Caller.FullKeyPolicy, p => p.RequireAuthenticatedUser().RequireAssertion(c => !c.User.HasClaim(claim => claim.Type == Caller.RunClaim))));
         services.AddOpenApi();
         return services;
     }
@@ -126,6 +131,7 @@ internal static class ServerRegistration
         services.AddSingleton<SqliteStore>();
         services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<IQueueStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<SqliteStore>());
         return services;
     }
@@ -141,6 +147,9 @@ internal static class ServerRegistration
         app.MapIdentityApi();
         app.MapProjectsApi();
         app.MapRunsApi();
+        app.MapQueuesApi();
+        app.MapItemsApi();
+        app.MapAgentsApi();
         app.MapBlobsApi();
         app.MapArtifactsApi();
         app.MapJobsApi();

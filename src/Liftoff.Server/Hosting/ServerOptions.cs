@@ -17,6 +17,9 @@ public sealed class ServerOptions
     /// <summary>A running run silent for longer than this becomes crashed.</summary>
     public TimeSpan RunHeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long a claim holds an item without a heartbeat from its agent.</summary>
+    public TimeSpan ItemLease { get; set; } = TimeSpan.FromSeconds(30);
+
     public long MaxRequestBodyBytes { get; set; } = 32L * 1024 * 1024;
 
     /// <summary>The largest artifact file accepted; blob uploads stream, so this bounds disk use, not memory.</summary>

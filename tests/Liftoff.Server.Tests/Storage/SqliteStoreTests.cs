@@ -9,12 +9,12 @@ public sealed class SqliteStoreTests : StoreContract
     private readonly TempDirectory _directory = new();
     private SqliteDatabase? _database;
 
-    private protected override async Task<(IIdentityStore Identities, IRunStore Runs, IArtifactStore Artifacts)> CreateStoreAsync()
+    private protected override async Task<(IIdentityStore Identities, IRunStore Runs, IArtifactStore Artifacts, IQueueStore Queues)> CreateStoreAsync()
     {
         _database = new SqliteDatabase(Path.Combine(_directory.Path, "test.db"));
         await SqliteMigrations.ApplyAsync(_database, default);
         var store = new SqliteStore(_database);
-        return (store, store, store);
+        return (store, store, store, store);
     }
 
     public override Task DisposeAsync()

@@ -13,7 +13,7 @@ namespace Liftoff.Server.Tests.Storage;
 /// The store contract: every implementation (SQLite now, PostgreSQL next) runs these by subclassing and providing
 /// a fresh, empty store.
 /// </summary>
-public abstract class StoreContract : IAsyncLifetime
+public abstract partial class StoreContract : IAsyncLifetime
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 24, 9, 0, 0, TimeSpan.Zero);
 
@@ -23,9 +23,11 @@ public abstract class StoreContract : IAsyncLifetime
 
     private protected IArtifactStore Artifacts { get; private set; } = null!;
 
-    private protected abstract Task<(IIdentityStore Identities, IRunStore Runs, IArtifactStore Artifacts)> CreateStoreAsync();
+    private protected IQueueStore Queues { get; private set; } = null!;
 
-    public async Task InitializeAsync() => (Identities, Runs, Artifacts) = await CreateStoreAsync();
+    private protected abstract Task<(IIdentityStore Identities, IRunStore Runs, IArtifactStore Artifacts, IQueueStore Queues)> CreateStoreAsync();
+
+    public async Task InitializeAsync() => (Identities, Runs, Artifacts, Queues) = await CreateStoreAsync();
 
     public virtual Task DisposeAsync() => Task.CompletedTask;
 

@@ -1,0 +1,166 @@
+using Liftoff.Contracts;
+using Liftoff.Core;
+using Liftoff.Core.Json;
+using Liftoff.Core.Runs;
+using Liftoff.Server.Auth;
+using Liftoff.Server.Hosting;
+using Liftoff.Server.Launch;
+using Liftoff.Server.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace Liftoff.Server.Apis;
+
+/// <summary>Agents: registration, heartbeats, operator stop, and the long-poll claim.</summary>
+internal static class AgentsApi
+{
+    private const double MaxWaitSeconds = 60;
+    private static readonly TimeSpan Recheck = TimeSpan.FromSeconds(1);
+
+    public static IEndpointRouteBuilder MapAgentsApi(this IEndpointRouteBuilder app)
+    {
+        var agents = app.MapGroup("/api/v1/agents").RequireAuthorization(Caller.FullKeyPolicy).WithTags("Agents");
+        agents.MapPost("/", Register);
+        agents.MapGet("/", ListAgents);
+        agents.MapPost("/{id}/heartbeat", Heartbeat);
+        agents.MapPost("/{id}/stop", Stop);
+        agents.MapPost("/{id}/claim", Claim);
+        return app;
+    }
+
+    public static async Task<Results<Created<AgentInfo>, ValidationProblem>> Register(RegisterAgentRequest request, [AsParameters] AgentServices services, CancellationToken cancellationToken)
+    {
+        var errors = new Validation();
+        errors.Check(request.Name is { Length: >= 1 and <= 128 }, "name", "an agent name is 1 to 128 characters");
+        errors.Check(request.Queues is { Count: >= 1 }, "queues", "an agent polls at least one queue");
+        errors.Check(request.MaxJobs is >= 1 and <= 1000, "max_jobs", "max_jobs is 1 to 1000");
+        foreach (var (name, i) in (request.Queues ?? []).Select((q, i) => (q, i)))
+        {
+            if (await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is null)
+            {
+                errors.Add($"queues[{i}]", $"queue '{name}' not found; create it with 'liftoff queue create {name} --resource ...'");
+            }
+        }
+
+        if (errors.Any)
+        {
+            return errors.Result;
+        }
+
+        var now = services.Time.GetUtcNow();
+        var agent = await services.Queues.RegisterAgentAsync(services.Caller.EntityId, new AgentRecord(
+            "agent_" + RunIds.NewId() + RunIds.NewId(), services.Caller.Entity, request.Name, request.Queues!, request.Version, request.Host,
+            request.MaxJobs, AgentStates.Polling, 0, now, now, false), cancellationToken);
+        return TypedResults.Created($"/api/v1/agents/{agent.Id}", Mapping.ToInfo(agent));
+    }
+
+    public static async Task<Ok<AgentList>> ListAgents([AsParameters] AgentServices services, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new AgentList([.. (await services.Queues.ListAgentsAsync(services.Caller.EntityId, cancellationToken)).Select(Mapping.ToInfo)]));
+
+    public static async Task<Results<Ok<AgentHeartbeatReply>, ValidationProblem, ProblemHttpResult>> Heartbeat(string id, AgentHeartbeatRequest request, [AsParameters] AgentServices services, CancellationToken cancellationToken)
+    {
+        if (request.State is not (AgentStates.Polling or AgentStates.Running or AgentStates.Stopping or AgentStates.Stopped))
+        {
+            return new Validation().Add("state", "state is polling, running, stopping or stopped").Result;
+        }
+
+        var now = services.Time.GetUtcNow();
+        var agent = await services.Queues.UpdateAgentAsync(services.Caller.EntityId, id, a => a with { State = request.State, RunningItems = request.RunningItems, HeartbeatAt = now }, cancellationToken);
+        return agent is null ? AgentNotFound(id) : TypedResults.Ok(new AgentHeartbeatReply(agent.StopRequested, (int)services.Options.ItemLease.TotalSeconds));
+    }
+
+    public static async Task<Results<Ok<AgentInfo>, ProblemHttpResult>> Stop(string id, [AsParameters] AgentServices services, CancellationToken cancellationToken)
+    {
+        var agent = await services.Queues.UpdateAgentAsync(services.Caller.EntityId, id, a => a with { StopRequested = true }, cancellationToken);
+        return agent is null ? AgentNotFound(id) : TypedResults.Ok(Mapping.ToInfo(agent));
+    }
+
+    /// <summary>
+    /// Long poll: claims at once when an item is pending, else waits for an enqueue on one of the agent's queues (woken
+    /// by <see cref="QueueSignals"/>, re-checking every second for enqueues on other replicas) until the wait ends.
+    /// </summary>
+    public static async Task<Results<Ok<Claim>, NoContent, ProblemHttpResult, ValidationProblem>> Claim(string id, ClaimRequest request, [AsParameters] AgentServices services, CancellationToken cancellationToken)
+    {
+        if (!double.IsFinite(request.WaitSeconds) || request.WaitSeconds is < 0 or > MaxWaitSeconds)
+        {
+            return new Validation().Add("wait_seconds", $"wait_seconds is 0 to {MaxWaitSeconds}").Result;
+        }
+
+        var caller = services.Caller;
+        if (await services.Queues.GetAgentAsync(caller.EntityId, id, cancellationToken) is not { } agent)
+        {
+            return AgentNotFound(id);
+        }
+
+        if (agent.StopRequested)
+        {
+            return Problems.Conflict($"agent {id} was asked to stop claiming");
+        }
+
+        var queueIds = new List<long>();
+        foreach (var name in agent.Queues)
+        {
+            if (await services.Queues.GetQueueAsync(caller.EntityId, name, cancellationToken) is { } queue)
+            {
+                queueIds.Add(queue.Id);
+            }
+        }
+
+        var deadline = services.Time.GetUtcNow() + TimeSpan.FromSeconds(request.WaitSeconds);
+        while (true)
+        {
+            var change = services.Signals.NextChange(queueIds);
+            var now = services.Time.GetUtcNow();
+            var claimed = await ClaimOnceAsync(agent, queueIds, now, services, cancellationToken);
+            if (claimed is not null)
+            {
+                return TypedResults.Ok(claimed);
+            }
+
+            var left = deadline - now;
+            if (left <= TimeSpan.Zero)
+            {
+                return TypedResults.NoContent();
+            }
+
+            await change.WaitAsync(left < Recheck ? left : Recheck, services.Time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private static async Task<Claim?> ClaimOnceAsync(AgentRecord agent, IReadOnlyList<long> queueIds, DateTimeOffset now, AgentServices services, CancellationToken cancellationToken)
+    {
+        string? secret = null;
+        var leaseUntil = now + services.Options.ItemLease;
+        var claimed = await services.Queues.ClaimAsync(agent, queueIds, now, leaseUntil, (item, queue) =>
+        {
+            var run = new RunRecord(RunIds.NewId(), item.Entity, item.Project, RunIds.NewName(), RunStates.Pending, item.ConfigJson, JsonObjects.Empty,
+                null, null, null, null, null, now, null, null, null, false, null, 0);
+            var (key, keySecret) = ApiKeys.Create($"run {run.Id}", now);
+            secret = keySecret;
+            return new ClaimedRun(run, key with { RunId = run.Id });
+        }, cancellationToken);
+        return claimed is null
+            ? null
+            : new Claim(Mapping.ToInfo(claimed.Item), LaunchPlanner.Spec(claimed.Item, claimed.Queue, claimed.Run.Id, claimed.Run.Name, secret!), leaseUntil);
+    }
+
+    private static ProblemHttpResult AgentNotFound(string id) => Problems.NotFound($"agent '{id}' not found; register it again");
+}
+
+internal sealed class AgentServices
+{
+    public required IQueueStore Queues { get; init; }
+
+    public required QueueSignals Signals { get; init; }
+
+    public required ServerOptions Options { get; init; }
+
+    public required TimeProvider Time { get; init; }
+
+    public required HttpContext Http { get; init; }
+
+    public Caller Caller => Caller.From(Http.User);
+}

@@ -1,0 +1,200 @@
+using System.Text.Json;
+using Liftoff.Contracts;
+using Liftoff.Core;
+using Liftoff.Core.Launch;
+using Liftoff.Server.Auth;
+using Liftoff.Server.Launch;
+using Liftoff.Server.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace Liftoff.Server.Apis;
+
+/// <summary>Queues and enqueueing (DESIGN.md §1, §3).</summary>
+internal static class QueuesApi
+{
+    public const int DefaultMaxAttempts = 3;
+    public const int DefaultStartTimeoutSeconds = 30 * 60;
+
+    public static IEndpointRouteBuilder MapQueuesApi(this IEndpointRouteBuilder app)
+    {
+        var queues = app.MapGroup("/api/v1/queues").RequireAuthorization(Caller.FullKeyPolicy).WithTags("Queues");
+        queues.MapPost("/", CreateQueue);
+        queues.MapGet("/", ListQueues);
+        queues.MapGet("/{name}", GetQueue);
+        queues.MapDelete("/{name}", DeleteQueue);
+        queues.MapPost("/{name}/items", Enqueue);
+        queues.MapPost("/{name}/dry-run", DryRun);
+        queues.MapGet("/{name}/items", ListItems);
+        return app;
+    }
+
+    public static async Task<Results<Created<QueueInfo>, ValidationProblem, ProblemHttpResult>> CreateQueue(
+        CreateQueueRequest request, [AsParameters] QueueServices services, CancellationToken cancellationToken)
+    {
+        var errors = new Validation();
+        errors.Check(Names.IsValid(request.Name), "name", $"a queue name is {Names.Rule}");
+        errors.Check(Resources.All.Contains(request.Resource), "resource", $"'{request.Resource}' is not a target resource: {string.Join(", ", Resources.All)}");
+        errors.Check(request.Config is null || request.Config.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, "config", "config must be a JSON object of the resource's default settings");
+        errors.Check(request.MaxAttempts is null or >= 1 and <= 100, "max_attempts", "max_attempts is 1 to 100");
+        errors.Check(request.StartTimeoutSeconds is null or >= 1, "start_timeout_seconds", "start_timeout_seconds is at least 1");
+        var variables = request.TemplateVariables ?? [];
+        foreach (var error in TemplateVariables.ValidateDeclarations(variables, "template_variables"))
+        {
+            errors.Add(error.Field, error.Message);
+        }
+
+        if (!errors.Any && request.Config is { ValueKind: JsonValueKind.Object } config)
+        {
+            var merged = ResourceConfigs.Merge(config, null);
+            foreach (var error in ResourceSchemas.Validate(request.Resource, merged, "config").Concat(Macros.FindUnknown(merged, variables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "config")))
+            {
+                errors.Add(error.Field, error.Message);
+            }
+        }
+
+        if (errors.Any)
+        {
+            return errors.Result;
+        }
+
+        var queue = await services.Queues.CreateQueueAsync(services.Caller.EntityId, new QueueRecord(
+            0, services.Caller.Entity, request.Name, request.Resource,
+            request.Config is { ValueKind: JsonValueKind.Object } given ? given.GetRawText() : "{}", variables,
+            request.MaxAttempts ?? DefaultMaxAttempts, request.StartTimeoutSeconds ?? DefaultStartTimeoutSeconds, services.Time.GetUtcNow()), cancellationToken);
+        return TypedResults.Created($"/api/v1/queues/{queue.Name}", await DescribeAsync(queue, services, cancellationToken));
+    }
+
+    public static async Task<Ok<QueueList>> ListQueues([AsParameters] QueueServices services, CancellationToken cancellationToken)
+    {
+        var queues = await services.Queues.ListQueuesAsync(services.Caller.EntityId, cancellationToken);
+        var agents = await services.Queues.ListAgentsAsync(services.Caller.EntityId, cancellationToken);
+        var infos = new List<QueueInfo>();
+        foreach (var queue in queues)
+        {
+            infos.Add(await DescribeAsync(queue, services, cancellationToken, agents));
+        }
+
+        return TypedResults.Ok(new QueueList(infos));
+    }
+
+    public static async Task<Results<Ok<QueueInfo>, ProblemHttpResult>> GetQueue(string name, [AsParameters] QueueServices services, CancellationToken cancellationToken) =>
+        await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is { } queue
+            ? TypedResults.Ok(await DescribeAsync(queue, services, cancellationToken))
+            : QueueNotFound(name);
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteQueue(string name, bool? force, [AsParameters] QueueServices services, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await services.Queues.DeleteQueueAsync(services.Caller.EntityId, name, force == true, services.Time.GetUtcNow(), cancellationToken)
+                ? TypedResults.NoContent()
+                : QueueNotFound(name);
+        }
+        catch (ItemConflictException conflict)
+        {
+            return Problems.Conflict(conflict.Message);
+        }
+    }
+
+    public static async Task<Results<Created<ItemInfo>, Ok<ItemInfo>, ValidationProblem, ProblemHttpResult>> Enqueue(
+        string name, EnqueueRequest request, HttpRequest http, [AsParameters] QueueServices services, CancellationToken cancellationToken)
+    {
+        if (http.Headers["Idempotency-Key"].ToString() is { Length: > 0 } headerKey && request.IdempotencyKey is null)
+        {
+            request = request with { IdempotencyKey = headerKey };
+        }
+
+        if (await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is not { } queue)
+        {
+            return QueueNotFound(name);
+        }
+
+        var (item, errors) = await services.Planner.PlanAsync(services.Caller, queue, request, services.Time.GetUtcNow(), cancellationToken);
+        if (item is null)
+        {
+            return Refused(errors);
+        }
+
+        var (stored, created) = await services.Queues.EnqueueAsync(services.Caller.EntityId, queue.Id, item, cancellationToken);
+        if (!created)
+        {
+            return TypedResults.Ok(Mapping.ToInfo(stored));
+        }
+
+        services.Signals.Notify(queue.Id);
+        return TypedResults.Created($"/api/v1/items/{stored.Id}", Mapping.ToInfo(stored));
+    }
+
+    public static async Task<Results<Ok<LaunchSpec>, ValidationProblem, ProblemHttpResult>> DryRun(
+        string name, EnqueueRequest request, [AsParameters] QueueServices services, CancellationToken cancellationToken)
+    {
+        if (await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is not { } queue)
+        {
+            return QueueNotFound(name);
+        }
+
+        var (item, errors) = await services.Planner.PlanAsync(services.Caller, queue, request, services.Time.GetUtcNow(), cancellationToken);
+        return item is null
+            ? Refused(errors)
+            : TypedResults.Ok(LaunchPlanner.Spec(item, queue, "<run id, chosen at claim>", "<run name, chosen at claim>", "<run-scoped key, minted at claim>"));
+    }
+
+    public static async Task<Results<Ok<ItemList>, ValidationProblem, ProblemHttpResult>> ListItems(
+        string name, string? state, int? limit, [AsParameters] QueueServices services, CancellationToken cancellationToken)
+    {
+        if (limit is not null and (< 1 or > 1000))
+        {
+            return new Validation().Add("limit", "limit is 1 to 1000").Result;
+        }
+
+        if (await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is not { } queue)
+        {
+            return QueueNotFound(name);
+        }
+
+        var items = await services.Queues.ListItemsAsync(queue.Id, state, limit ?? 100, cancellationToken);
+        return TypedResults.Ok(new ItemList([.. items.Select(Mapping.ToInfo)], null));
+    }
+
+    public static ProblemHttpResult QueueNotFound(string name) => Problems.NotFound($"queue '{name}' not found");
+
+    private static ValidationProblem Refused(IReadOnlyList<FieldError> errors)
+    {
+        var validation = new Validation();
+        foreach (var error in errors)
+        {
+            validation.Add(error.Field, error.Message);
+        }
+
+        return validation.Result;
+    }
+
+    private static async Task<QueueInfo> DescribeAsync(QueueRecord queue, QueueServices services, CancellationToken cancellationToken, IReadOnlyList<AgentRecord>? agents = null)
+    {
+        var stats = await services.Queues.GetQueueStatsAsync(queue.Id, cancellationToken);
+        agents ??= await services.Queues.ListAgentsAsync(services.Caller.EntityId, cancellationToken);
+        var now = services.Time.GetUtcNow();
+        return new QueueInfo(queue.Name, queue.Entity, queue.Resource, Mapping.Json(queue.ConfigJson), queue.TemplateVariables, queue.MaxAttempts,
+            queue.StartTimeoutSeconds, queue.CreatedAt, stats.Counts.GetValueOrDefault(ItemStates.Pending), stats.Counts,
+            stats.OldestPendingAt is { } oldest ? (now - oldest).TotalSeconds : null,
+            [.. agents.Where(a => a.Queues.Contains(queue.Name) && a.State != AgentStates.Stopped).Select(Mapping.ToInfo)]);
+    }
+}
+
+internal sealed class QueueServices
+{
+    public required IQueueStore Queues { get; init; }
+
+    public required LaunchPlanner Planner { get; init; }
+
+    public required QueueSignals Signals { get; init; }
+
+    public required TimeProvider Time { get; init; }
+
+    public required HttpContext Http { get; init; }
+
+    public Caller Caller => Caller.From(Http.User);
+}

@@ -1,0 +1,137 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Liftoff.Contracts;
+using Liftoff.Core;
+using Liftoff.Core.Artifacts;
+using Liftoff.Core.Jobs;
+using Liftoff.Core.Launch;
+using Liftoff.Core.Runs;
+using Liftoff.Server.Auth;
+using Liftoff.Server.Storage;
+
+namespace Liftoff.Server.Launch;
+
+/// <summary>
+/// Turns a launch request into a launch item, refusing at enqueue everything the agent would otherwise discover late
+/// (DESIGN.md §1), and turns a claimed item into the spec its agent runs.
+/// </summary>
+internal sealed class LaunchPlanner(JobVersions jobs)
+{
+    public const string DefaultProject = "uncategorized";
+
+    /// <summary>The item to store, or the fields that are wrong.</summary>
+    public async Task<(ItemRecord? Item, IReadOnlyList<FieldError> Errors)> PlanAsync(Caller caller, QueueRecord queue, EnqueueRequest request, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var errors = new List<FieldError>();
+        var project = request.Project ?? DefaultProject;
+        if (!Names.IsValid(project))
+        {
+            errors.Add(new FieldError("project", $"'{project}' is not a valid project name: {Names.Rule}"));
+        }
+
+        var priority = Priorities.All.ToList().IndexOf(request.Priority ?? Priorities.Medium);
+        if (priority < 0)
+        {
+            errors.Add(new FieldError("priority", $"'{request.Priority}' is not a priority: {string.Join(", ", Priorities.All)}"));
+        }
+
+        if (request.Entrypoint is { } entrypoint && (entrypoint.Count == 0 || entrypoint.Any(string.IsNullOrEmpty)))
+        {
+            errors.Add(new FieldError("entrypoint", "an entrypoint override is a non-empty list of non-empty arguments"));
+        }
+
+        if (request.IdempotencyKey is { Length: 0 or > 200 })
+        {
+            errors.Add(new FieldError("idempotency_key", "an idempotency key is 1 to 200 characters"));
+        }
+
+        JobVersion? job = null;
+        if (ArtifactRefs.Parse(request.Job) is not { } reference)
+        {
+            errors.Add(new FieldError("job", "job is required: NAME, NAME:ALIAS or NAME:vK"));
+        }
+        else if (errors.Count == 0)
+        {
+            job = await jobs.FindAsync(caller.EntityId, project, reference.Name, reference.Reference, cancellationToken);
+            if (job is null)
+            {
+                errors.Add(new FieldError("job", $"job '{reference.Name}:{reference.Reference}' not found in project '{project}'"));
+            }
+            else if (job.Definition.SourceType == JobSourceTypes.Image && queue.Resource == Resources.LocalProcess)
+            {
+                errors.Add(new FieldError("job", $"'{job.Reference}' is an image job, and queue '{queue.Name}' runs local processes; put it on a docker, kubernetes, sagemaker or vertex queue"));
+            }
+        }
+
+        if (job is null)
+        {
+            return (null, errors);
+        }
+
+        var schema = job.Definition.InputTypes is { ValueKind: JsonValueKind.Object } inputs ? inputs : JobDefinitions.AnyConfig;
+        var config = RunConfigs.Resolve(schema, request.Config, "config", errors);
+
+        JsonObject? resource = null;
+        if (request.ResourceArgs is { ValueKind: not (JsonValueKind.Object or JsonValueKind.Null) })
+        {
+            errors.Add(new FieldError("resource_args", $"resource args must be a JSON object of {queue.Resource} settings"));
+        }
+        else
+        {
+            using var defaults = JsonDocument.Parse(queue.ConfigJson);
+            resource = ResourceConfigs.Merge(defaults.RootElement, request.ResourceArgs);
+            errors.AddRange(ResourceSchemas.Validate(queue.Resource, resource, "resource_args"));
+            errors.AddRange(Macros.FindUnknown(resource, queue.TemplateVariables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "resource_args"));
+        }
+
+        var templateValues = TemplateVariables.Resolve(queue.TemplateVariables, request.TemplateValues, "template_values", errors);
+        if (errors.Count > 0)
+        {
+            return (null, errors);
+        }
+
+        var item = new ItemRecord(
+            Id: "item_" + RunIds.NewId() + RunIds.NewId(), Queue: queue.Name, Entity: caller.Entity, State: ItemStates.Pending,
+            Priority: priority, Attempt: 1, MaxAttempts: queue.MaxAttempts, Job: job.Reference,
+            JobDefinitionJson: JsonSerializer.Serialize(job.Definition, LiftoffJsonContext.Default.JobDefinition), Project: project, RunId: null,
+            ConfigJson: config.ToJsonString(), ResourceArgsJson: request.ResourceArgs is { ValueKind: JsonValueKind.Object } args ? args.GetRawText() : "{}",
+            TemplateValuesJson: JsonSerializer.Serialize(templateValues, LiftoffJsonContext.Default.IReadOnlyDictionaryStringString),
+            EntrypointJson: request.Entrypoint is { } e ? JsonSerializer.Serialize(e, LiftoffJsonContext.Default.IReadOnlyListString) : null,
+            Phase: null, Error: null, AgentId: null, IdempotencyKey: request.IdempotencyKey, CreatedAt: now, ClaimedAt: null,
+            StartedAt: null, EndedAt: null, LeaseExpiresAt: null, CancelRequested: false);
+        return (item, errors);
+    }
+
+    /// <summary>What the agent runs for one attempt: the effective resource config and the run's environment.</summary>
+    public static LaunchSpec Spec(ItemRecord item, QueueRecord queue, string runId, string runName, string apiKey)
+    {
+        var definition = JsonSerializer.Deserialize(item.JobDefinitionJson, LiftoffJsonContext.Default.JobDefinition)!;
+        var templateValues = JsonSerializer.Deserialize(item.TemplateValuesJson, LiftoffJsonContext.Default.IReadOnlyDictionaryStringString)!;
+        using var defaults = JsonDocument.Parse(queue.ConfigJson);
+        using var args = JsonDocument.Parse(item.ResourceArgsJson);
+        var imageUri = definition.SourceType == JobSourceTypes.Image && definition.Source is { } source && source.TryGetProperty("image", out var image) ? image.GetString() : null;
+        var resource = Macros.Substitute(ResourceConfigs.Merge(defaults.RootElement, args.RootElement),
+            new MacroValues(item.Project, item.Entity, queue.Name, runId, runName, imageUri, item.Entity), templateValues);
+        var entrypoint = item.EntrypointJson is { } e ? JsonSerializer.Deserialize(e, LiftoffJsonContext.Default.IReadOnlyListString)! : definition.Entrypoint!;
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["LIFTOFF_API_KEY"] = apiKey,
+            ["LIFTOFF_RUN_ID"] = runId,
+            ["LIFTOFF_RUN_NAME"] = runName,
+            ["LIFTOFF_PROJECT"] = item.Project,
+            ["LIFTOFF_ENTITY"] = item.Entity,
+            ["LIFTOFF_CONFIG"] = item.ConfigJson,
+            ["LIFTOFF_QUEUE"] = queue.Name,
+            ["LIFTOFF_ITEM_ID"] = item.Id,
+        };
+        return new LaunchSpec(item.Id, item.Attempt, queue.Name, queue.Resource, item.Entity, item.Project, runId, runName, item.Job,
+            JsonSerializer.SerializeToElement(definition, LiftoffJsonContext.Default.JobDefinition), entrypoint,
+            Element(item.ConfigJson), JsonSerializer.SerializeToElement(resource, LiftoffJsonContext.Default.JsonNode), environment);
+    }
+
+    private static JsonElement Element(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
+}
