@@ -284,7 +284,7 @@ internal static class RunsApi
             return errors.Result;
         }
 
-        var run = await services.Store.AppendLogsAsync(services.Caller.EntityId, id, batch.Offset, stored, r => RunLifecycle.Alive(r, now), cancellationToken);
+        var run = await services.Store.AppendLogsAsync(services.Caller.EntityId, id, batch.Offset, stored, r => RunLifecycle.ConsoleWritten(r, now), cancellationToken);
         if (run is null)
         {
             return Problems.RunNotFound(id);
