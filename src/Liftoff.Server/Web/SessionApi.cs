@@ -18,7 +18,7 @@ internal static class SessionApi
         // Anonymous, and so outside the CSRF check; a cross-site page cannot send it anyway: the body must be JSON
         // (a cross-origin JSON POST needs a CORS preflight, which this server never grants).
         session.MapPost("/", SignIn).AllowAnonymous();
-        session.MapGet("/", GetSession).RequireAuthorization();
+        session.MapGet("/", GetSession).AllowAnonymous();
         session.MapDelete("/", SignOut).RequireAuthorization();
         return app;
     }
@@ -54,12 +54,15 @@ internal static class SessionApi
         return TypedResults.Ok(new WebSession(principal.Entity, principal.Admin, WebSessions.CsrfToken(secret)));
     }
 
-    /// <summary>The app asks on load whether its cookie still holds a session, and learns the CSRF token.</summary>
-    public static Results<Ok<WebSession>, ProblemHttpResult> GetSession(HttpContext http)
+    /// <summary>
+    /// The app asks on load whether its cookie still holds a session, and learns the CSRF token; 204 when it holds none
+    /// (signed out, or a Bearer request), which the app answers with the sign-in page.
+    /// </summary>
+    public static Results<Ok<WebSession>, NoContent> GetSession(HttpContext http)
     {
         if (!http.User.IsSession())
         {
-            return TypedResults.Problem("this route describes a web session; sign in on the web app", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
+            return TypedResults.NoContent();
         }
 
         var caller = Caller.From(http.User);

@@ -57,7 +57,7 @@ public sealed class WebSessionTests(ServerFixture server) : IClassFixture<Server
         using var bearer = await SendAsync(HttpMethod.Get, "/web/session", [("Authorization", "Bearer " + key)]);
 
         Assert.Equal(token, (await session.JsonAsync()).GetProperty("csrf_token").GetString());
-        await bearer.ProblemAsync(HttpStatusCode.Unauthorized);
+        Assert.Equal(HttpStatusCode.NoContent, bearer.StatusCode);
     }
 
     [Fact]
@@ -125,6 +125,9 @@ public sealed class WebSessionTests(ServerFixture server) : IClassFixture<Server
         Assert.Equal("text/javascript", library.Content.Headers.ContentType?.MediaType);
         Assert.Contains("export { uPlot as default }", await library.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = server.BaseUrl };
+        using var runLink = await noRedirects.GetAsync("/runs/abc123");
+        Assert.Equal("/#/runs/abc123", runLink.Headers.Location?.OriginalString);
         using var again = new HttpRequestMessage(HttpMethod.Get, "/");
         again.Headers.IfNoneMatch.Add(index.Headers.ETag!);
         Assert.Equal(HttpStatusCode.NotModified, (await http.SendAsync(again)).StatusCode);

@@ -64,8 +64,8 @@ export function table(headers, rows, { caption, empty = 'Nothing here yet.' } = 
       h('tbody', {}, rows)));
 }
 
-export function facts(pairs) {
-  return h('dl', { class: 'facts' }, pairs.filter(p => p).flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value ?? '—')]));
+export function facts(pairs, wide = false) {
+  return h('dl', { class: wide ? 'facts wide' : 'facts' }, pairs.filter(p => p).flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value ?? '—')]));
 }
 
 export function pre(value) {

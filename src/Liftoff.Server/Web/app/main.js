@@ -149,10 +149,11 @@ document.getElementById('signout').addEventListener('click', async () => {
 
 window.addEventListener('hashchange', render);
 
-try {
-  signedIn(await api('/web/session'));
-} catch {
-  session = null;
+// 204 (null) when the cookie holds no session.
+const existing = await api('/web/session').catch(() => null);
+if (existing) {
+  signedIn(existing);
+} else {
   showChrome();
 }
 render();

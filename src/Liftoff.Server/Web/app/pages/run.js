@@ -72,7 +72,7 @@ export async function runPage(ctx) {
       ['Last heartbeat', run.heartbeat_at ? `${format.time(run.heartbeat_at)} (${format.ago(run.heartbeat_at)})` : '—'],
       ['Last step', run.last_step ?? '—'],
       run.stop_requested ? ['Stop', 'requested'] : null,
-    ]));
+    ], true));
     clear(config, keyValues(run.config, 'No config.'));
     clear(summary, keyValues(run.summary, 'No summary yet.'));
   }

@@ -153,29 +153,29 @@ export async function runsTab(ctx, project, body) {
     summaryLine.textContent = last.total === 0 ? 'No runs match.' : `Runs ${first + 1}–${first + last.runs.length} of ${last.total.toLocaleString('en')}`;
     const chosen = columns ?? [];
     const allOnPage = last.runs.length > 0 && last.runs.every(r => selected.has(r.id));
-    clear(tableHolder, h('div', { class: 'table-wrap' }, h('table', { id: 'runs-table' },
-      h('thead', {}, h('tr', {},
-        h('th', { scope: 'col' }, h('input', { type: 'checkbox', id: 'select-page', 'aria-label': 'Select every run on this page', checked: allOnPage, onchange: e => {
-          for (const run of last.runs) {
-            e.target.checked ? selected.set(run.id, run.name) : selected.delete(run.id);
-          }
-          draw();
-        } })),
-        sortHeader('Name', 'name'), sortHeader('State', 'state'), h('th', { scope: 'col' }, 'Job'), h('th', { scope: 'col' }, 'Queue'),
-        sortHeader('Created', 'created_at'), sortHeader('Duration', 'duration', 'num'),
-        chosen.map(c => sortHeader(c, c, 'num')))),
-      h('tbody', {}, last.runs.map(run => h('tr', { dataset: { run: run.id } },
-        h('td', {}, h('input', { type: 'checkbox', id: `select-${run.id}`, 'aria-label': `Select run ${run.name}`, checked: selected.has(run.id), onchange: e => {
+    const header = h('tr', {},
+      h('th', { scope: 'col' }, h('input', { type: 'checkbox', id: 'select-page', 'aria-label': 'Select every run on this page', checked: allOnPage, onchange: e => {
+        for (const run of last.runs) {
           e.target.checked ? selected.set(run.id, run.name) : selected.delete(run.id);
-          draw();
-        } })),
-        h('td', { class: 'wrap' }, link(['runs', run.id], run.name)),
-        h('td', {}, stateBadge(run.state)),
-        h('td', {}, run.job ? link(['projects', project, 'jobs', run.job.split(':')[0]], run.job) : '—'),
-        h('td', {}, run.queue ? link(['queues', run.queue], run.queue) : '—'),
-        h('td', {}, format.time(run.created_at)),
-        h('td', { class: 'num' }, format.seconds(format.runDuration(run))),
-        chosen.map(c => h('td', { class: 'num' }, format.value(format.at(c.startsWith('config.') ? run.config : run.summary, c.slice(c.indexOf('.') + 1))))))))))));
+        }
+        draw();
+      } })),
+      sortHeader('Name', 'name'), sortHeader('State', 'state'), h('th', { scope: 'col' }, 'Job'), h('th', { scope: 'col' }, 'Queue'),
+      sortHeader('Created', 'created_at'), sortHeader('Duration', 'duration', 'num'),
+      chosen.map(c => sortHeader(c, c, 'num')));
+    const rows = last.runs.map(run => h('tr', { dataset: { run: run.id } },
+      h('td', {}, h('input', { type: 'checkbox', id: `select-${run.id}`, 'aria-label': `Select run ${run.name}`, checked: selected.has(run.id), onchange: e => {
+        e.target.checked ? selected.set(run.id, run.name) : selected.delete(run.id);
+        draw();
+      } })),
+      h('td', { class: 'wrap' }, link(['runs', run.id], run.name)),
+      h('td', {}, stateBadge(run.state)),
+      h('td', {}, run.job ? link(['projects', project, 'jobs', run.job.split(':')[0]], run.job) : '—'),
+      h('td', {}, run.queue ? link(['queues', run.queue], run.queue) : '—'),
+      h('td', {}, format.time(run.created_at)),
+      h('td', { class: 'num' }, format.seconds(format.runDuration(run))),
+      chosen.map(c => h('td', { class: 'num' }, format.value(columnValue(run, c))))));
+    clear(tableHolder, h('div', { class: 'table-wrap' }, h('table', { id: 'runs-table' }, h('thead', {}, header), h('tbody', {}, rows))));
     if (last.runs.length === 0) {
       tableHolder.append(h('p', { class: 'empty' }, view.filters.length || view.state || view.job ? 'No runs match these filters.' : 'No runs in this project yet.'));
     }
@@ -192,6 +192,11 @@ export async function runsTab(ctx, project, body) {
     }
   }
 
+  function columnValue(run, column) {
+    const dot = column.indexOf('.');
+    return format.at(column.startsWith('config.') ? run.config : run.summary, column.slice(dot + 1));
+  }
+
   function chip(text, remove) {
     return h('span', { class: 'chip' }, text, h('button', { type: 'button', 'aria-label': `Remove filter ${text}`, onclick: () => { remove(); view.page = 0; changed(); } }, '×'));
   }
@@ -199,11 +204,10 @@ export async function runsTab(ctx, project, body) {
   function sortHeader(text, field, cls) {
     const dir = view.sort === field ? 'ascending' : view.sort === `-${field}` ? 'descending' : null;
     return h('th', { scope: 'col', class: cls, 'aria-sort': dir ?? 'none' },
-      h('button', { type: 'button', class: 'sort', id: `sort-${field}`, 'data-dir': dir === 'ascending' ? '▲' : dir === 'descending' ? '▼' : null,
-        title: `Sort by ${text}`, onclick: () => {
-          view.sort = dir === null ? field : dir === 'ascending' ? `-${field}` : '';
-          view.page = 0;
-          changed();
-        } }, text));
+      h('button', { type: 'button', class: 'sort', id: `sort-${field}`, title: `Sort by ${text}`, onclick: () => {
+        view.sort = dir === null ? field : dir === 'ascending' ? `-${field}` : '';
+        view.page = 0;
+        changed();
+      } }, text, dir ? h('span', { class: 'dir', 'aria-hidden': 'true' }, dir === 'ascending' ? ' ▲' : ' ▼') : null));
   }
 }
