@@ -72,6 +72,21 @@ public sealed partial class LaunchTests(BrowserFixture server)
         await Expect(page.GetByLabel("lr")).ToHaveAttributeAsync("aria-invalid", "true");
         Assert.Empty((await tools.Client.ListItemsAsync("gpu")).Items);
 
+        // The same values sent straight to the API, with the page's own session and token, are refused again there.
+        var refused = await page.EvaluateAsync<string>("""
+            async () => {
+              const session = await (await fetch('/web/session')).json();
+              const response = await fetch('/api/v1/queues/gpu/items', {
+                method: 'POST',
+                headers: { 'Content-Type': 'application/json', 'X-Liftoff-Csrf': session.csrf_token },
+                body: JSON.stringify({ job: 'train', project: 'vision', config: { lr: 5, epochs: 2.5, tag: 'x' }, template_values: { size: 'large' } }),
+              });
+              return response.status + ' ' + Object.keys((await response.json()).errors).sort().join(',');
+            }
+            """);
+        Assert.Equal("400 config.epochs,config.lr", refused);
+        Assert.Empty((await tools.Client.ListItemsAsync("gpu")).Items);
+
         await page.GetByLabel("lr").FillAsync("0.05");
         await page.GetByLabel("epochs").FillAsync("7");
         await page.GetByLabel("optimizer").SelectOptionAsync("\"sgd\"");

@@ -100,7 +100,7 @@ public sealed class RunsTableTests(BrowserFixture server, ITestOutputHelper outp
         foreach (var (name, scale) in new[] { ("slow", 1.0), ("fast", 3.0) })
         {
             var run = await client.InitRunAsync(new InitRunRequest("duel", Name: name, Config: JsonDocument.Parse($$"""{"scale":{{scale}}}""").RootElement.Clone()));
-            await client.AppendHistoryAsync(run.Id, [.. Enumerable.Range(0, 30).Select(s => new HistoryRow(s, JsonDocument.Parse($$"""{"loss":{{(1.0 / (1 + scale * s)).ToString(CultureInfo.InvariantCulture)}}}""").RootElement.Clone()))]);
+            await client.AppendHistoryAsync(run.Id, [.. Enumerable.Range(0, 30).Select(s => new HistoryRow(s, JsonDocument.Parse($$"""{"loss":{{(1.0 / (1 + scale * s)).ToString(CultureInfo.InvariantCulture)}}}""").RootElement.Clone(), 1_790_000_000 + s))]);
             await client.FinishRunAsync(run.Id, 0);
         }
 
@@ -124,6 +124,9 @@ public sealed class RunsTableTests(BrowserFixture server, ITestOutputHelper outp
         await Expect(chart.Locator(".u-legend .u-value").Nth(1)).ToHaveTextAsync("1");
         await Expect(chart.Locator(".u-legend .u-value").Nth(2)).ToHaveTextAsync("1");
         await site.ScreenshotAsync("compare");
+        await page.GetByLabel("time").CheckAsync();
+        await Expect(page.Locator("figure.chart[data-metric='loss'] canvas")).ToBeVisibleAsync();
+        await Expect(page.Locator("figure.chart[data-metric='loss']")).ToHaveAttributeAsync("aria-label", "loss by time");
         Assert.Empty(site.Errors);
     }
 

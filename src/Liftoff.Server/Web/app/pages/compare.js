@@ -26,7 +26,7 @@ export async function comparePage(ctx) {
     overview,
     h('h2', {}, 'Charts'),
     h('p', { class: 'muted' }, 'Each run is one line; drag to zoom, double-click to zoom out, hover to read every run\'s value.'),
-    h('fieldset', { class: 'toolbar' }, h('legend', {}, 'X axis'),
+    h('fieldset', { class: 'axis' }, h('legend', {}, 'X axis'),
       ['step', 'time'].map(x => h('label', {}, h('input', { type: 'radio', name: 'x-axis', value: x, checked: x === 'step', onchange: () => charts.setX(x) }), ` ${x}`))),
     chartBox);
   drawOverview();

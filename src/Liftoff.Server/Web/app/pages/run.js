@@ -19,7 +19,7 @@ export async function runPage(ctx) {
   const chartBox = h('div', { class: 'charts', id: 'charts' });
   const charts = new MetricCharts(chartBox);
   ctx.signal.addEventListener('abort', () => charts.destroy());
-  const axis = h('fieldset', { class: 'toolbar' }, h('legend', {}, 'X axis'),
+  const axis = h('fieldset', { class: 'axis' }, h('legend', {}, 'X axis'),
     ['step', 'time'].map(x => h('label', {}, h('input', { type: 'radio', name: 'x-axis', value: x, checked: x === 'step', onchange: () => charts.setX(x) }), ` ${x}`)));
   const consoleBox = h('pre', { class: 'console', id: 'console', tabindex: 0, 'aria-label': 'Console output' });
   const consoleState = h('p', { class: 'muted', id: 'console-state' });
