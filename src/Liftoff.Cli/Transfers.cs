@@ -6,12 +6,13 @@ namespace Liftoff.Cli;
 /// <summary>Upload and download progress bars, on stderr so that stdout keeps only data.</summary>
 internal static class Transfers
 {
-    public static async Task<T> WithProgressAsync<T>(Func<IProgress<TransferProgress>, Task<T>> work)
+    /// <summary>Runs <paramref name="work"/> showing its progress; <paramref name="observe"/> sees every report too.</summary>
+    public static async Task<T> WithProgressAsync<T>(Func<IProgress<TransferProgress>, Task<T>> work, Action<TransferProgress>? observe = null)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         if (!console.Profile.Capabilities.Interactive)
         {
-            return await work(new Progress<TransferProgress>(_ => { }));
+            return await work(new Reporter(report => observe?.Invoke(report)));
         }
 
         return await console.Progress()
@@ -25,6 +26,7 @@ internal static class Transfers
                 {
                     lock (gate)
                     {
+                        observe?.Invoke(report);
                         if (!tasks.TryGetValue(report.Phase, out var task))
                         {
                             tasks[report.Phase] = task = context.AddTask(report.Phase, maxValue: Math.Max(1, report.BytesTotal));

@@ -27,7 +27,22 @@ internal sealed class PutArtifactCommand : BaseCommand
         var project = parseResult.GetValue(ProjectOption.Option)!;
         var name = parseResult.GetValue(NameOption)!;
         var options = new ArtifactUploadOptions(parseResult.GetValue(TypeOption)!) { Aliases = parseResult.GetValue(AliasOption) ?? [] };
-        var version = await Transfers.WithProgressAsync(progress => client.UploadArtifactAsync(parseResult.GetValue(PathArgument)!, project, name, options, progress, cancellationToken));
+        TransferProgress? sent = null;
+        var gate = new Lock();
+        var version = await Transfers.WithProgressAsync(
+            progress => client.UploadArtifactAsync(parseResult.GetValue(PathArgument)!, project, name, options, progress, cancellationToken),
+            report =>
+            {
+                // Reports arrive from parallel uploads in any order: keep the furthest.
+                lock (gate)
+                {
+                    if (report.Phase == "uploading" && (sent is null || (report.FilesDone >= sent.FilesDone && report.BytesDone >= sent.BytesDone)))
+                    {
+                        sent = report;
+                    }
+                }
+            });
+        await Console.Error.WriteLineAsync($"Sent {sent?.FilesDone ?? 0} files ({sent?.BytesDone ?? 0} bytes); the server held the rest.");
         if (parseResult.GetValue(JsonOption))
         {
             Output.Json(version, LiftoffJsonContext.Default.ArtifactVersionInfo);
