@@ -222,7 +222,8 @@ def _connection(run: "Run") -> Tuple[http.client.HTTPConnection, str, Dict[str, 
     settings = run.settings
     parts = urlsplit(settings.base_url)
     conn_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = conn_type(parts.hostname or "", parts.port, timeout=300)
+    # A 1 MiB blocksize: http.client streams a file body in blocks of this size (8 KiB by default).
+    conn = conn_type(parts.hostname or "", parts.port, timeout=300, blocksize=_CHUNK)
     headers = {"Authorization": f"Bearer {settings.api_key}", "User-Agent": USER_AGENT}
     return conn, parts.path.rstrip("/"), headers
 
