@@ -26,6 +26,7 @@ try
         Generate(Path.Combine(small, $"d{i % 100:000}", $"f{i:00000}.bin"), smallBytes, seed: i + 2);
     }
 
+    Settle();
     Console.WriteLine($"{"case",-32} {"MB",8} {"seconds",8} {"MB/s",8} {"x copy",7}");
     foreach (var (name, directory) in new[] { ($"1 file of {largeMiB} MiB", large), ($"{smallFiles} files of {smallBytes} B", small) })
     {
@@ -61,14 +62,25 @@ static double Time(Action action)
 {
     var watch = Stopwatch.StartNew();
     action();
-    return watch.Elapsed.TotalSeconds;
+    var seconds = watch.Elapsed.TotalSeconds;
+    Settle();
+    return seconds;
 }
 
 static async Task<double> TimeAsync<T>(Func<Task<T>> action)
 {
     var watch = Stopwatch.StartNew();
     await action();
-    return watch.Elapsed.TotalSeconds;
+    var seconds = watch.Elapsed.TotalSeconds;
+    Settle();
+    return seconds;
+}
+
+// Between measurements, write back every dirty page (untimed), so that no case pays for the previous one's writes.
+static void Settle()
+{
+    using var sync = Process.Start("sync");
+    sync?.WaitForExit();
 }
 
 static void CopyTree(string source, string target, bool flushToDisk)
