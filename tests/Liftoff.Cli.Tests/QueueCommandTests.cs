@@ -15,7 +15,7 @@ public sealed class QueueCommandTests(ServerFixture server) : IClassFixture<Serv
         await cli.RunAsync("login", "--url", server.BaseUrl.ToString(), "--key", key);
         using (var http = server.Http(key))
         {
-            await Jobs.CreateRepoJobAsync(http, "mnist", "train", configDefaults: """{"lr":0.1,"epochs":3}""");
+            await TestJobs.CreateRepoJobAsync(http, "mnist", "train", configDefaults: """{"lr":0.1,"epochs":3}""");
         }
 
         var queueConfig = home.File("queue.yaml", "env:\n  DATA: /data/${project_name}\n  GPUS: \"{{gpus}}\"\n");
