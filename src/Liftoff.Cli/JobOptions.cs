@@ -93,7 +93,7 @@ internal static class JobOptions
     }
 
     /// <summary>A job name from a directory, repository or image name: invalid characters become '-'.</summary>
-    private static string NameFrom(string source)
+    public static string NameFrom(string source)
     {
         var name = new string([.. source.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-')]).TrimStart('-', '_', '.');
         name = name.Length > 64 ? name[..64] : name;
