@@ -5,6 +5,7 @@ using Liftoff.Server.Runs;
 using Liftoff.Server.Sdk;
 using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Sqlite;
+using Liftoff.Server.Wandb;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -112,7 +113,8 @@ internal static class ServerRegistration
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiErrors.Describe);
         services.AddExceptionHandler<ApiErrors>();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+            .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.BasicSchemeName, o => o.AcceptBasic = true);
         services.AddAuthorization();
         services.AddOpenApi();
         return services;
@@ -139,6 +141,7 @@ internal static class ServerRegistration
         app.MapProjectsApi();
         app.MapRunsApi();
         app.MapSdkApi();
+        app.MapWandbApi();
         return app;
     }
 }
