@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Liftoff.Contracts;
 using Liftoff.Core.Json;
 using Liftoff.Core.Runs;
 using Liftoff.Server.Apis;
@@ -16,7 +15,8 @@ namespace Liftoff.Server.Wandb;
 /// <summary>
 /// <c>POST /files/{entity}/{project}/{run}/file_stream</c>: the wandb clients' stream of history, summary and console
 /// lines, then <c>complete</c> with the exit code. Each file is a sparse map <c>line[offset + i]</c>, so a retried
-/// request changes nothing. The answer is always <c>{"stopped": …}</c>, how a stop request reaches the script.
+/// request changes nothing. The summary is the client's own (it sends the whole of it): history does not change it.
+/// The answer is always <c>{"stopped": …}</c>, how a stop request reaches the script.
 /// The clients retry 5xx and 429 and give up the whole stream on other 4xx, so only what no retry can fix is refused.
 /// </summary>
 internal static class WandbFileStreamApi
@@ -24,8 +24,9 @@ internal static class WandbFileStreamApi
     private const string History = "wandb-history.jsonl";
     private const string Summary = "wandb-summary.json";
     private const string Output = "output.log";
-    private const string StepKey = "_step";
-    private const string TimestampKey = "_timestamp";
+    private static ReadOnlySpan<byte> StepKey => "_step"u8;
+
+    private static ReadOnlySpan<byte> TimestampKey => "_timestamp"u8;
 
     /// <summary>
     /// The run is found by id among the caller's runs; the entity and project segments of the path are not checked,
@@ -65,18 +66,14 @@ internal static class WandbFileStreamApi
         var current = stored;
         var summaryStored = summary is null;
         var wrote = false;
-        if (Chunk(files, History) is { } history)
+        if (Chunk(files, History) is { } history && HistoryRows(history, stored.LastStep, now, run, services.Logger) is { Count: > 0 } rows)
         {
-            using var rows = HistoryRows.Parse(history, stored.LastStep, now, run, services.Logger);
-            if (rows.Stored.Count > 0)
+            var appended = await services.Store.AppendHistoryAsync(entityId, run, rows, (r, _) => RunLifecycle.Alive(r, now) with
             {
-                var appended = await services.Store.AppendHistoryAsync(entityId, run, rows.Stored, (r, replayed) => RunLifecycle.Alive(r, now) with
-                {
-                    SummaryJson = summary ?? JsonObjects.WithLastValues(r.SummaryJson, rows.Values.Skip(replayed)),
-                }, cancellationToken);
-                current = appended?.Run;
-                summaryStored = wrote = true;
-            }
+                SummaryJson = summary ?? r.SummaryJson,
+            }, cancellationToken);
+            current = appended?.Run;
+            summaryStored = wrote = true;
         }
 
         if (current is not null && Chunk(files, Output) is { } output)
@@ -207,99 +204,85 @@ internal static class WandbFileStreamApi
 
     /// <summary>
     /// History lines as Liftoff rows. A line's <c>_step</c> is its step (its line number when it has none) and its
-    /// <c>_timestamp</c> its time; both leave the values, which keep everything else (<c>_runtime</c> included).
-    /// Lines at or below the run's last step are replays of stored lines (a retry, or a resumed client's offsets)
-    /// and are skipped rather than refused: a wandb client cannot act on a refusal except by dropping its stream.
+    /// <c>_timestamp</c> its time; the values are the line as the client sent it (bare NaN and Infinity quoted), so
+    /// <c>_step</c>, <c>_runtime</c> and <c>_timestamp</c> stay in them as in wandb's own history. Lines at or below
+    /// the run's last step are replays of stored lines (a retry, or a resumed client's offsets) and are skipped rather
+    /// than refused: a wandb client cannot act on a refusal except by dropping its stream.
     /// </summary>
-    private sealed class HistoryRows : IDisposable
+    private static List<StoredHistoryRow> HistoryRows(FileChunk chunk, long? lastStep, DateTimeOffset now, string run, ILogger logger)
     {
-        private readonly List<JsonDocument> _documents = [];
-
-        public List<StoredHistoryRow> Stored { get; } = [];
-
-        /// <summary>Each stored row's line as the client sent it, for the summary when the request carries none.</summary>
-        public List<JsonElement> Values { get; } = [];
-
-        public static HistoryRows Parse(FileChunk chunk, long? lastStep, DateTimeOffset now, string run, ILogger logger)
+        var rows = new List<StoredHistoryRow>(chunk.Lines.Count);
+        var last = lastStep ?? -1;
+        var dropped = 0;
+        for (var i = 0; i < chunk.Lines.Count; i++)
         {
-            var rows = new HistoryRows();
-            var last = lastStep ?? -1;
-            var dropped = 0;
-            for (var i = 0; i < chunk.Lines.Count; i++)
+            var line = NonFiniteNumbers.Quote(chunk.Lines[i]);
+            if (!TryReadHistoryLine(line, out var given, out var time))
             {
-                JsonDocument document;
-                try
-                {
-                    document = JsonDocument.Parse(NonFiniteNumbers.Quote(chunk.Lines[i]));
-                }
-                catch (JsonException)
-                {
-                    dropped++;
-                    continue;
-                }
-
-                rows._documents.Add(document);
-                var line = document.RootElement;
-                if (line.ValueKind != JsonValueKind.Object)
-                {
-                    dropped++;
-                    continue;
-                }
-
-                var hasStep = line.TryGetProperty(StepKey, out var stepValue) && stepValue.TryGetInt64(out var given) && given >= 0;
-                var step = hasStep ? stepValue.GetInt64() : chunk.Offset + i;
-                var hasTime = line.TryGetProperty(TimestampKey, out var timeValue) && timeValue.TryGetDouble(out var seconds) && double.IsFinite(seconds);
-                if (step <= last)
-                {
-                    continue;
-                }
-
-                last = step;
-                rows.Stored.Add(new StoredHistoryRow(step, hasTime ? timeValue.GetDouble() : now.ToUnixTimeMilliseconds() / 1000.0, Without(line, hasStep, hasTime)));
-                rows.Values.Add(line);
+                dropped++;
+                continue;
             }
 
-            if (dropped > 0)
+            var step = given ?? chunk.Offset + i;
+            if (step <= last)
             {
-                logger.LogWarning("Run {RunId}: dropped {Count} history lines that are not JSON objects", run, dropped);
+                continue;
             }
 
-            return rows;
+            last = step;
+            rows.Add(new StoredHistoryRow(step, time ?? now.ToUnixTimeMilliseconds() / 1000.0, line));
         }
 
-        public void Dispose()
+        if (dropped > 0)
         {
-            foreach (var document in _documents)
-            {
-                document.Dispose();
-            }
+            logger.LogWarning("Run {RunId}: dropped {Count} history lines that are not JSON objects", run, dropped);
         }
 
-        private static string Without(JsonElement line, bool step, bool time)
+        return rows;
+    }
+
+    /// <summary>Checks that the line is one JSON object and reads its <c>_step</c> and <c>_timestamp</c>, in one pass without building a document.</summary>
+    private static bool TryReadHistoryLine(string line, out long? step, out double? time)
+    {
+        step = null;
+        time = null;
+        var buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(line.Length));
+        try
         {
-            if (!step && !time)
+            var reader = new Utf8JsonReader(buffer.AsSpan(0, Encoding.UTF8.GetBytes(line, buffer)));
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
-                return line.GetRawText();
+                return false;
             }
 
-            var buffer = new ArrayBufferWriter<byte>();
-            using (var writer = new Utf8JsonWriter(buffer))
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                writer.WriteStartObject();
-                foreach (var property in line.EnumerateObject())
+                var isStep = reader.ValueTextEquals(StepKey);
+                var isTime = reader.ValueTextEquals(TimestampKey);
+                reader.Read();
+                if (isStep && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var number) && number >= 0)
                 {
-                    if ((step && property.NameEquals(StepKey)) || (time && property.NameEquals(TimestampKey)))
-                    {
-                        continue;
-                    }
-
-                    property.WriteTo(writer);
+                    step = number;
                 }
-
-                writer.WriteEndObject();
+                else if (isTime && reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var seconds) && double.IsFinite(seconds))
+                {
+                    time = seconds;
+                }
+                else
+                {
+                    reader.Skip();
+                }
             }
 
-            return Encoding.UTF8.GetString(buffer.WrittenSpan);
+            return reader.TokenType == JsonTokenType.EndObject && !reader.Read();
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

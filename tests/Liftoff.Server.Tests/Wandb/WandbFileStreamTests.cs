@@ -30,8 +30,8 @@ public sealed class WandbFileStreamTests(ServerFixture server) : IClassFixture<S
 
         Assert.False(answer.GetProperty("stopped").GetBoolean());
         var rows = (await (await native.GetAsync($"/api/v1/runs/{id}/history")).JsonAsync()).GetProperty("rows");
-        Assert.Equal("""{"loss":"NaN","acc":0.5,"_runtime":1.5}""", rows[0].GetProperty("values").GetRawText());
-        Assert.Equal("""{"loss":"Infinity","grad":"-Infinity","_runtime":2.5}""", rows[1].GetProperty("values").GetRawText());
+        Assert.Equal("""{"loss":"NaN","acc":0.5,"_step":0,"_runtime":1.5,"_timestamp":1700000000.25}""", rows[0].GetProperty("values").GetRawText());
+        Assert.Equal("""{"loss":"Infinity","grad":"-Infinity","_step":1,"_runtime":2.5,"_timestamp":1700000001.5}""", rows[1].GetProperty("values").GetRawText());
         Assert.Equal([0L, 1], rows.EnumerateArray().Select(r => r.GetProperty("step").GetInt64()));
         Assert.Equal(1700000001.5, rows[1].GetProperty("time").GetDouble());
         var run = await (await native.GetAsync($"/api/v1/runs/{id}")).JsonAsync();
@@ -40,7 +40,7 @@ public sealed class WandbFileStreamTests(ServerFixture server) : IClassFixture<S
     }
 
     [Fact]
-    public async Task History_LinesWithoutStep_UseTheirLineNumber_AndSummaryTakesLastValues()
+    public async Task History_LinesWithoutStep_UseTheirLineNumber_AndLeaveTheClientsSummaryAlone()
     {
         using var streamed = await NewRunAsync();
         var (wandb, native, id) = streamed;
@@ -49,7 +49,7 @@ public sealed class WandbFileStreamTests(ServerFixture server) : IClassFixture<S
 
         var rows = (await (await native.GetAsync($"/api/v1/runs/{id}/history")).JsonAsync()).GetProperty("rows");
         Assert.Equal([4L, 5], rows.EnumerateArray().Select(r => r.GetProperty("step").GetInt64()));
-        Assert.Equal("""{"a":2,"b":3}""", (await (await native.GetAsync($"/api/v1/runs/{id}")).JsonAsync()).GetProperty("summary").GetRawText());
+        Assert.Equal("{}", (await (await native.GetAsync($"/api/v1/runs/{id}")).JsonAsync()).GetProperty("summary").GetRawText());
     }
 
     [Fact]
@@ -229,6 +229,18 @@ public sealed class WandbFileStreamTests(ServerFixture server) : IClassFixture<S
 
         Assert.True(body.Length > 16 * 1024 * 1024);
         Assert.Equal(1029, (await (await native.GetAsync($"/api/v1/runs/{id}")).JsonAsync()).GetProperty("last_step").GetInt64());
+    }
+
+    [Fact]
+    public async Task History_LinesThatAreNotJsonObjects_AreDroppedAndTheRestStored()
+    {
+        using var streamed = await NewRunAsync();
+        var (wandb, native, id) = streamed;
+
+        await wandb.FileStreamAsync(id, WandbWire.Files((History, 0, ["""{"a": 1}""", "[1]", """{"a": 2""", """{"a": 3} x""", """{"a": 4}"""])));
+
+        var rows = (await (await native.GetAsync($"/api/v1/runs/{id}/history")).JsonAsync()).GetProperty("rows");
+        Assert.Equal([0L, 4], rows.EnumerateArray().Select(r => r.GetProperty("step").GetInt64()));
     }
 
     [Fact]

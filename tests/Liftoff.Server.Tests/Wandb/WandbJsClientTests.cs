@@ -56,6 +56,7 @@ public sealed class WandbJsClientTests(ServerFixture server) : IClassFixture<Ser
             var i = (int)row.Step;
             Assert.Equal(1.0 / (i + 1), row.Values.GetProperty("loss").GetDouble());
             Assert.Equal((double)i / Steps, row.Values.GetProperty("acc").GetDouble());
+            Assert.Equal(i, row.Values.GetProperty("_step").GetInt32());
             Assert.True(row.Values.TryGetProperty("_runtime", out _), row.Values.GetRawText());
             // The client serializes with JSON.stringify, which writes NaN, Infinity and -Infinity as null: they leave
             // the script as null and Liftoff stores what arrives (the bare tokens of the Python client are kept).
