@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Liftoff.Contracts;
+using Liftoff.Testing;
 using Microsoft.Playwright;
 using Xunit;
 using static Microsoft.Playwright.Assertions;
@@ -17,7 +18,7 @@ public sealed class QueuePageTests(BrowserFixture server)
         using var client = server.Client(key);
         using (var http = server.Http(key))
         {
-            await Liftoff.Testing.Jobs.CreateRepoJobAsync(http, "p", "train", configDefaults: """{"lr":0.1}""");
+            await TestJobs.CreateRepoJobAsync(http, "p", "train", configDefaults: """{"lr":0.1}""");
         }
 
         await client.CreateQueueAsync(new CreateQueueRequest("idle", Resources.LocalProcess));
