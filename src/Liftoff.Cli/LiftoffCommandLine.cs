@@ -21,6 +21,15 @@ internal static class LiftoffCommandLine
                 new HistoryRunCommand(),
                 new StopRunCommand(),
             },
+            new LaunchCommand(),
+            new Command("queue", "Create, inspect and delete queues; cancel launch items.")
+            {
+                new CreateQueueCommand(),
+                new ListQueuesCommand(),
+                new DescribeQueueCommand(),
+                new DeleteQueueCommand(),
+                new CancelItemCommand(),
+            },
             new Command("keys", "Create, list and revoke your API keys.")
             {
                 new CreateKeyCommand(),

@@ -14,7 +14,16 @@ internal static class Output
     public static void Json<T>(T value, JsonTypeInfo<T> type) =>
         Console.WriteLine(JsonSerializer.Serialize(value, (JsonTypeInfo<T>)Indented.GetTypeInfo(type.Type)));
 
-    public static void Table(Table table) => AnsiConsole.Write(table);
+    public static void Table(Table table)
+    {
+        // Piped output is read by scripts and greps: never wrap a cell there.
+        if (Console.IsOutputRedirected)
+        {
+            AnsiConsole.Profile.Width = 250;
+        }
+
+        AnsiConsole.Write(table);
+    }
 
     public static string Time(DateTimeOffset? time) =>
         time?.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-";
@@ -29,6 +38,9 @@ internal static class Output
         var span = (end ?? DateTimeOffset.UtcNow) - start.Value;
         return span.TotalHours >= 1 ? $"{(int)span.TotalHours}h{span.Minutes:00}m" : span.TotalMinutes >= 1 ? $"{(int)span.TotalMinutes}m{span.Seconds:00}s" : $"{span.TotalSeconds:0.0}s";
     }
+
+    public static string Age(double seconds) =>
+        seconds >= 3600 ? $"{seconds / 3600:0.#}h" : seconds >= 60 ? $"{seconds / 60:0.#}m" : $"{seconds:0}s";
 
     public static string StateMarkup(string state) => state switch
     {
