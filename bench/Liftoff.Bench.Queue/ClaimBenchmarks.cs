@@ -13,11 +13,13 @@ internal static class ClaimBenchmarks
         await bench.CreateQueueAsync("cycles");
         await bench.CreateRepoJobAsync("noop");
         await bench.BulkEnqueueAsync("cycles", "noop", 60_000);
-        await CycleAsync(bench, clients: 1, Window / 5);
+        await CycleAsync(bench, clients: 1, Window / 5, null);
         foreach (var clients in (int[])[1, 8])
         {
-            var rate = await CycleAsync(bench, clients, Window);
-            Console.WriteLine($"claim -> running -> finished, {clients} bench client(s) as agents: {rate,8:N0} cycles/s");
+            var calls = new[] { new List<double>(), new List<double>(), new List<double>() };
+            var rate = await CycleAsync(bench, clients, Window, calls);
+            Console.WriteLine($"claim -> running -> finished, {clients} bench client(s) as agents: {rate,8:N0} cycles/s " +
+                $"(p50 per call: claim {QueueBench.Ms(QueueBench.Percentile(calls[0], 50))}, running {QueueBench.Ms(QueueBench.Percentile(calls[1], 50))}, finished {QueueBench.Ms(QueueBench.Percentile(calls[2], 50))})");
         }
     }
 
@@ -56,7 +58,7 @@ internal static class ClaimBenchmarks
         }
     }
 
-    private static async Task<double> CycleAsync(QueueBench bench, int clients, TimeSpan window)
+    private static async Task<double> CycleAsync(QueueBench bench, int clients, TimeSpan window, List<double>[]? calls)
     {
         var cycles = 0L;
         var stopAt = Stopwatch.StartNew();
@@ -66,10 +68,23 @@ internal static class ClaimBenchmarks
             var agent = await client.RegisterAgentAsync(new RegisterAgentRequest($"cycler-{clients}-{i}", ["cycles"]));
             while (stopAt.Elapsed < window)
             {
+                var t0 = Stopwatch.GetTimestamp();
                 var claim = await client.ClaimAsync(agent.Id, TimeSpan.Zero) ?? throw new InvalidOperationException("the cycles queue ran dry");
+                var t1 = Stopwatch.GetTimestamp();
                 await client.ReportItemAsync(claim.Item.Id, new ItemProgressRequest(claim.Spec.Attempt, ItemStates.Running));
+                var t2 = Stopwatch.GetTimestamp();
                 await client.ReportItemAsync(claim.Item.Id, new ItemProgressRequest(claim.Spec.Attempt, ItemStates.Finished, ExitCode: 0));
+                var t3 = Stopwatch.GetTimestamp();
                 Interlocked.Increment(ref cycles);
+                if (calls is not null)
+                {
+                    lock (calls)
+                    {
+                        calls[0].Add(Stopwatch.GetElapsedTime(t0, t1).TotalSeconds);
+                        calls[1].Add(Stopwatch.GetElapsedTime(t1, t2).TotalSeconds);
+                        calls[2].Add(Stopwatch.GetElapsedTime(t2, t3).TotalSeconds);
+                    }
+                }
             }
         })));
         return cycles / stopAt.Elapsed.TotalSeconds;
