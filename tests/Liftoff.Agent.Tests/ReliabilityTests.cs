@@ -17,7 +17,7 @@ public sealed class ReliabilityTests(ShortLeaseServerFixture server) : IClassFix
         await using var harness = await AgentHarness.StartAsync(server);
         using (var http = server.Http(harness.Key))
         {
-            await Jobs.CreateRepoJobAsync(http, AgentHarness.Project, "noop");
+            await TestJobs.CreateRepoJobAsync(http, AgentHarness.Project, "noop");
         }
 
         const int Items = 2_000;
