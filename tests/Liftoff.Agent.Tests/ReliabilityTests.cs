@@ -7,7 +7,7 @@ using Xunit;
 
 namespace Liftoff.Agent.Tests;
 
-public sealed class ReliabilityTests(ShortLeaseServerFixture server) : IClassFixture<ShortLeaseServerFixture>
+public sealed class ReliabilityTests(AgentServerFixture server) : IClassFixture<AgentServerFixture>
 {
     private static readonly string[] PythonTrain = ["python", "train.py"];
 

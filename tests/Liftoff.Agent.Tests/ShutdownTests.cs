@@ -6,7 +6,7 @@ using Xunit;
 
 namespace Liftoff.Agent.Tests;
 
-public sealed class ShutdownTests(ShortLeaseServerFixture server) : IClassFixture<ShortLeaseServerFixture>
+public sealed class ShutdownTests(AgentServerFixture server) : IClassFixture<AgentServerFixture>
 {
     private static readonly string[] PythonTrain = ["python", "train.py"];
 
