@@ -68,7 +68,8 @@ internal sealed class AgentWorker(LiftoffClient client, AgentOptions options, IS
             }
         });
 
-        await ClaimLoopAsync(agentId, claiming.Token);
+        using var slots = new SemaphoreSlim(options.MaxJobs, options.MaxJobs);
+        await ClaimLoopAsync(agentId, slots, claiming.Token);
         _claiming = false;
         if (_running.Count > 0)
         {
@@ -141,9 +142,8 @@ internal sealed class AgentWorker(LiftoffClient client, AgentOptions options, IS
         }
     }
 
-    private async Task ClaimLoopAsync(string agentId, CancellationToken stoppingToken)
+    private async Task ClaimLoopAsync(string agentId, SemaphoreSlim slots, CancellationToken stoppingToken)
     {
-        using var slots = new SemaphoreSlim(options.MaxJobs, options.MaxJobs);
         var backoff = Backoff.Default();
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -174,6 +174,12 @@ internal sealed class AgentWorker(LiftoffClient client, AgentOptions options, IS
             {
                 break;
             }
+            catch (LiftoffException ex) when (ex.StatusCode == HttpStatusCode.Conflict)
+            {
+                // The server refuses claims once an operator asked this agent to stop.
+                logger.LogInformation("The server refused a claim: {Reason}; no more claims", ex.Message);
+                break;
+            }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 var delay = backoff.Next();
@@ -188,9 +194,6 @@ internal sealed class AgentWorker(LiftoffClient client, AgentOptions options, IS
                 }
             }
         }
-
-        // Slots still held belong to running items; wait for them before the semaphore goes away.
-        await Task.WhenAll(_running.Values);
     }
 
     private void Start(Claim claim, Action release)

@@ -65,9 +65,9 @@ internal sealed class AgentHarness : IAsyncDisposable
     public Task<ItemInfo> EnqueueAsync(string job, string? configJson = null) =>
         Client.EnqueueAsync(Queue, new EnqueueRequest(job, Project, configJson is null ? null : JsonDocument.Parse(configJson).RootElement.Clone()));
 
-    public AgentOptions Options(int maxJobs = 1, bool drain = false) => new()
+    public AgentOptions Options(int maxJobs = 1, bool drain = false, string name = "test-agent") => new()
     {
-        Name = "test-agent",
+        Name = name,
         Queues = [Queue],
         MaxJobs = maxJobs,
         Drain = drain,
