@@ -44,6 +44,36 @@ public sealed class LocalProcessTests(ServerFixture server) : IClassFixture<Serv
     }
 
     [Fact]
+    public async Task Agent_WhenAGitJobIsEnqueued_RunsItAtTheRecordedCommitInItsSubdir()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var repo = new TempDirectory();
+        repo.File("jobs/train.py", "import os, liftoff\nliftoff.init()\nprint('version one in', os.path.basename(os.getcwd()))\nliftoff.finish()\n");
+        await GitAsync(repo.Path, "init", "-q");
+        await GitAsync(repo.Path, "add", ".");
+        await GitAsync(repo.Path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one");
+        var commit = (await GitAsync(repo.Path, "rev-parse", "HEAD")).Trim();
+        repo.File("jobs/train.py", "print('version two must not run')\n");
+        await GitAsync(repo.Path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "two");
+        await harness.Client.CreateJobAsync(new CreateJobRequest(AgentHarness.Project, "from-git", new JobDefinition(
+            JobSourceTypes.Repo,
+            JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["remote"] = repo.Path, ["commit"] = commit, ["subdir"] = "jobs" }),
+            PythonTrain)));
+        await harness.StartAgentAsync();
+
+        foreach (var attempt in (int[])[1, 2])
+        {
+            var item = await harness.EnqueueAsync("from-git");
+            var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, $"item {attempt} to end");
+
+            Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+            Assert.Contains("version one in jobs", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
+        }
+
+        Assert.Single(Directory.GetDirectories(Path.Combine(harness.Work.Path, "git")));
+    }
+
+    [Fact]
     public async Task Agent_WhenTheEntrypointFails_FailsTheItemInTheRunPhaseWithTheStderrTail()
     {
         await using var harness = await AgentHarness.StartAsync(server);
@@ -113,6 +143,13 @@ public sealed class LocalProcessTests(ServerFixture server) : IClassFixture<Serv
             Environment.SetEnvironmentVariable("PIP_NO_INDEX", null);
             Environment.SetEnvironmentVariable("PIP_FIND_LINKS", previous);
         }
+    }
+
+    private static async Task<string> GitAsync(string directory, params string[] args)
+    {
+        var result = await ProcessRunner.RunAsync("git", ["-C", directory, .. args]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return result.Stdout;
     }
 
     [Theory]
