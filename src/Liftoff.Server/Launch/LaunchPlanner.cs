@@ -123,6 +123,18 @@ internal sealed class LaunchPlanner(JobVersions jobs)
             ["LIFTOFF_CONFIG"] = item.ConfigJson,
             ["LIFTOFF_QUEUE"] = queue.Name,
             ["LIFTOFF_ITEM_ID"] = item.Id,
+
+            // The same run for wandb-instrumented jobs (wandb launch's environment); the agent adds WANDB_BASE_URL.
+            ["WANDB_API_KEY"] = apiKey,
+            ["WANDB_RUN_ID"] = runId,
+            ["WANDB_NAME"] = runName,
+            ["WANDB_PROJECT"] = item.Project,
+            ["WANDB_ENTITY"] = item.Entity,
+            ["WANDB_CONFIG"] = item.ConfigJson,
+            ["WANDB_LAUNCH"] = "True",
+            ["WANDB_LAUNCH_QUEUE_NAME"] = queue.Name,
+            ["WANDB_LAUNCH_QUEUE_ENTITY"] = item.Entity,
+            ["WANDB_LAUNCH_TRACE_ID"] = item.Id,
         };
         return new LaunchSpec(item.Id, item.Attempt, queue.Name, queue.Resource, item.Entity, item.Project, runId, runName, item.Job,
             JsonSerializer.SerializeToElement(definition, LiftoffJsonContext.Default.JobDefinition), entrypoint,

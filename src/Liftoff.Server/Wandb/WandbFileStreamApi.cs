@@ -42,7 +42,7 @@ internal static class WandbFileStreamApi
             return TypedResults.Problem("the body must be a JSON object: {\"files\": {...}, \"complete\": ..., \"exitcode\": ...}", statusCode: 400, title: "Bad request");
         }
 
-        var stored = await services.Store.GetRunAsync(entityId, run, cancellationToken);
+        var stored = services.Caller.MaySee(run) ? await services.Store.GetRunAsync(entityId, run, cancellationToken) : null;
         if (stored is null)
         {
             return Problems.RunNotFound(run);

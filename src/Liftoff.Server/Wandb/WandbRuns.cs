@@ -37,6 +37,11 @@ internal static class WandbRuns
             throw new GraphqlException($"entity '{entity}' not found");
         }
 
+        if (!caller.MaySee(id))
+        {
+            throw new GraphqlException($"this key belongs to launched run {caller.RunScope}; it can only report into that run");
+        }
+
         var project = Given(input.String("modelName"));
         if (project is not null && !Names.IsValid(project))
         {
@@ -117,7 +122,7 @@ internal static class WandbRuns
         GraphqlResolver run = async (arguments, cancellationToken) =>
         {
             var id = Given(arguments.String("name"));
-            var stored = id is null ? null : await services.Store.GetRunAsync(caller.EntityId, id, cancellationToken);
+            var stored = id is null || !caller.MaySee(id) ? null : await services.Store.GetRunAsync(caller.EntityId, id, cancellationToken);
             return stored is null || stored.Project != project ? null : Bucket(services, stored);
         };
         return new GraphqlObject("Project")

@@ -118,6 +118,7 @@ public sealed class QueuesApiTests(ServerFixture server) : IClassFixture<ServerF
         Assert.Equal(["python", "train.py"], spec.Entrypoint);
         Assert.Equal(spec.Config.GetRawText(), spec.Environment["LIFTOFF_CONFIG"]);
         Assert.DoesNotContain("local-", spec.Environment["LIFTOFF_API_KEY"], StringComparison.Ordinal);
+        Assert.Equal(("True", "q", spec.Config.GetRawText(), "p"), (spec.Environment["WANDB_LAUNCH"], spec.Environment["WANDB_LAUNCH_QUEUE_NAME"], spec.Environment["WANDB_CONFIG"], spec.Environment["WANDB_PROJECT"]));
         Assert.Empty((await client.ListItemsAsync("q")).Items);
         http.Dispose();
     }

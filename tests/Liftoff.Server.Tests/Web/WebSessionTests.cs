@@ -37,7 +37,7 @@ public sealed class WebSessionTests(ServerFixture server) : IClassFixture<Server
         var (cookie, token) = await SignInAsync(await server.NewUserKeyAsync());
 
         using var refused = await SendAsync(HttpMethod.Post, "/api/v1/runs", Session(cookie), """{"project":"csrf"}""");
-        using var wrongToken = await SendAsync(HttpMethod.Post, "/api/v1/runs", Session(cookie, "0" + token[1..]), """{"project":"csrf"}""");
+        using var wrongToken = await SendAsync(HttpMethod.Post, "/api/v1/runs", Session(cookie, (token[0] == '0' ? "1" : "0") + token[1..]), """{"project":"csrf"}""");
         using var listed = await SendAsync(HttpMethod.Get, "/api/v1/runs?project=csrf", Session(cookie));
         using var accepted = await SendAsync(HttpMethod.Post, "/api/v1/runs", Session(cookie, token), """{"project":"csrf"}""");
 

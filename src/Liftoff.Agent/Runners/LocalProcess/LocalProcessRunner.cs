@@ -96,6 +96,7 @@ internal sealed class LocalProcessRunner(AgentOptions options, CodeFetcher code,
         }
 
         environment["LIFTOFF_BASE_URL"] = context.Client.Settings.BaseUrl.ToString().TrimEnd('/');
+        environment["WANDB_BASE_URL"] = environment["LIFTOFF_BASE_URL"];
         environment["LIFTOFF_CONSOLE"] = "off";
         environment["PYTHONUNBUFFERED"] = "1";
         environment["VIRTUAL_ENV"] = venv.Directory;

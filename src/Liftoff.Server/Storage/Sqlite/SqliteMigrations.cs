@@ -209,6 +209,14 @@ internal static class SqliteMigrations
 
     public static async Task ApplyAsync(SqliteDatabase database, CancellationToken cancellationToken)
     {
+        // WAL lets readers run beside the one writer; the mode is stored in the file, so once is enough.
+        await using (var connection = await database.OpenAsync(cancellationToken))
+        await using (var wal = connection.CreateCommand())
+        {
+            wal.CommandText = "PRAGMA journal_mode=WAL";
+            await wal.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await database.WriteAsync(async (connection, transaction) =>
         {
             await using (var create = connection.CreateCommand())
