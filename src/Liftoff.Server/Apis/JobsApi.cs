@@ -7,6 +7,7 @@ using Liftoff.Core.Jobs;
 using Liftoff.Core.Json;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Blobs;
+using Liftoff.Server.Launch;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -109,23 +110,20 @@ internal static class JobsApi
     }
 
     /// <summary>A job's versions and aliases, and the definition of the version <paramref name="ref"/> names (default latest).</summary>
+    /// <summary>A job's versions and aliases, the definition of the version <paramref name="ref"/> names (default latest), and the runs launched from the job.</summary>
     public static async Task<Results<Ok<JobInfo>, ProblemHttpResult>> DescribeJob(string project, string name, string? @ref, [AsParameters] JobServices services, CancellationToken cancellationToken)
     {
         var entityId = services.Caller.EntityId;
         var reference = @ref ?? ArtifactRefs.Latest;
-        var selected = await services.Artifacts.GetVersionAsync(entityId, project, name, reference, cancellationToken);
-        if (selected is not { Type: JobDefinitions.ArtifactType, Files: [{ Path: JobDefinitions.FileName } file] })
+        if (await services.Jobs.FindAsync(entityId, project, name, reference, cancellationToken) is not { } selected)
         {
             return Problems.NotFound($"job '{name}:{reference}' not found in project '{project}'");
         }
 
         var versions = await services.Artifacts.ListVersionsAsync(entityId, project, name, cancellationToken) ?? [];
-        await using var stream = await services.Blobs.OpenReadAsync(file.Sha256, cancellationToken)
-            ?? throw new InvalidOperationException($"the blob {file.Sha256} of job {project}/{name}:v{selected.Version} is missing from the blob store");
-        var definition = await JsonSerializer.DeserializeAsync(stream, LiftoffJsonContext.Default.JobDefinition, cancellationToken)
-            ?? throw new InvalidOperationException($"job {project}/{name}:v{selected.Version} holds no definition");
-        // Runs are launched from queues, which come later: until then no job has launched any.
-        return TypedResults.Ok(new JobInfo(selected.Entity, project, name, [.. versions.Select(v => ArtifactsApi.ToInfo(v))], new JobVersionInfo(ArtifactsApi.ToInfo(selected), definition), []));
+        var launched = await services.Runs.ListRunsAsync(new RunQuery(entityId, project, null, 100, null, Job: name), cancellationToken);
+        return TypedResults.Ok(new JobInfo(selected.Artifact.Entity, project, name, [.. versions.Select(v => ArtifactsApi.ToInfo(v))],
+            new JobVersionInfo(ArtifactsApi.ToInfo(selected.Artifact), selected.Definition), [.. launched.Runs.Select(r => r.Id)]));
     }
 
     private static JsonElement Source(params (string Name, string? Value)[] fields)
@@ -145,6 +143,10 @@ internal sealed class JobServices
     public required IArtifactStore Artifacts { get; init; }
 
     public required IBlobStore Blobs { get; init; }
+
+    public required JobVersions Jobs { get; init; }
+
+    public required IRunStore Runs { get; init; }
 
     public required TimeProvider Time { get; init; }
 

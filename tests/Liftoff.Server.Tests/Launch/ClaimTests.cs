@@ -48,6 +48,20 @@ public sealed class ClaimTests(ServerFixture server) : IClassFixture<ServerFixtu
     }
 
     [Fact]
+    public async Task DescribeJob_ListsTheRunsItsLaunchesStarted()
+    {
+        var (key, client) = await SetUpAsync();
+        await client.EnqueueAsync("q", new EnqueueRequest("train", "p"));
+        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest("a", ["q"]));
+        var claim = await client.ClaimAsync(agent.Id, TimeSpan.FromSeconds(5));
+        using var http = server.Http(key);
+
+        var job = await (await http.GetAsync("/api/v1/jobs/p/train")).JsonAsync();
+
+        Assert.Equal([claim!.Spec.RunId], job.GetProperty("runs").EnumerateArray().Select(r => r.GetString()));
+    }
+
+    [Fact]
     public async Task Claim_WaitingOnAnEmptyQueue_ReturnsTheItemEnqueuedDuringTheWait()
     {
         var (_, client) = await SetUpAsync();
