@@ -139,10 +139,7 @@ internal static class ArtifactsApi
         }
 
         var errors = new Validation();
-        foreach (var problem in problems.Take(20))
-        {
-            errors.Add(problem.Field, problem.Message);
-        }
+        errors.AddRange(problems.Take(20));
 
         return errors.Result;
     }

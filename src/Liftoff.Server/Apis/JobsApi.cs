@@ -38,10 +38,7 @@ internal static class JobsApi
         var errors = new Validation();
         ArtifactsApi.CheckName(errors, project, request.Name ?? "");
         ArtifactsApi.CheckAliases(errors, request.Aliases);
-        foreach (var problem in JobDefinitions.Validate(request.Definition))
-        {
-            errors.Add(problem.Field, problem.Message);
-        }
+        errors.AddRange(JobDefinitions.Validate(request.Definition));
 
         if (request.ConfigDefaults is { ValueKind: not JsonValueKind.Null } defaults)
         {

@@ -29,6 +29,16 @@ internal sealed class Validation
         return this;
     }
 
+    public Validation AddRange(IEnumerable<Core.FieldError> errors)
+    {
+        foreach (var error in errors)
+        {
+            Add(error.Field, error.Message);
+        }
+
+        return this;
+    }
+
     public void Check(bool ok, string field, string message)
     {
         if (!ok)

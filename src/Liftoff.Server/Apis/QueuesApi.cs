@@ -41,18 +41,11 @@ internal static class QueuesApi
         errors.Check(request.MaxAttempts is null or >= 1 and <= 100, "max_attempts", "max_attempts is 1 to 100");
         errors.Check(request.StartTimeoutSeconds is null or >= 1, "start_timeout_seconds", "start_timeout_seconds is at least 1");
         var variables = request.TemplateVariables ?? [];
-        foreach (var error in TemplateVariables.ValidateDeclarations(variables, "template_variables"))
-        {
-            errors.Add(error.Field, error.Message);
-        }
-
+        errors.AddRange(TemplateVariables.ValidateDeclarations(variables, "template_variables"));
         if (!errors.Any && request.Config is { ValueKind: JsonValueKind.Object } config)
         {
             var merged = ResourceConfigs.Merge(config, null);
-            foreach (var error in ResourceSchemas.Validate(request.Resource, merged, "config").Concat(Macros.FindUnknown(merged, variables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "config")))
-            {
-                errors.Add(error.Field, error.Message);
-            }
+            errors.AddRange(ResourceSchemas.Validate(request.Resource, merged, "config").Concat(Macros.FindUnknown(merged, variables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "config")));
         }
 
         if (errors.Any)
@@ -161,16 +154,7 @@ internal static class QueuesApi
 
     public static ProblemHttpResult QueueNotFound(string name) => Problems.NotFound($"queue '{name}' not found");
 
-    private static ValidationProblem Refused(IReadOnlyList<FieldError> errors)
-    {
-        var validation = new Validation();
-        foreach (var error in errors)
-        {
-            validation.Add(error.Field, error.Message);
-        }
-
-        return validation.Result;
-    }
+    private static ValidationProblem Refused(IReadOnlyList<FieldError> errors) => new Validation().AddRange(errors).Result;
 
     private static async Task<QueueInfo> DescribeAsync(QueueRecord queue, QueueServices services, CancellationToken cancellationToken, IReadOnlyList<AgentRecord>? agents = null)
     {
