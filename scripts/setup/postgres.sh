@@ -68,5 +68,10 @@ fi
 if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = '$database'")" != 1 ]; then
   psql_admin -c "CREATE DATABASE $database OWNER $role"
 fi
+# A test cluster need not survive an OS crash: commits that wait for the disk would make this VM's fsync, not
+# Liftoff, the bottleneck of the tests. Benchmarks that want durable commits ask for synchronous_commit=on per connection.
+if [ "$(psql_admin -tAc "SHOW synchronous_commit")" != off ]; then
+  psql_admin -c "ALTER SYSTEM SET synchronous_commit = off" -c "SELECT pg_reload_conf()" >/dev/null
+fi
 
 echo "postgres: 127.0.0.1:$port ready (data $data, role and database $database)"
