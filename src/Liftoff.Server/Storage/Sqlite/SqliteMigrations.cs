@@ -191,6 +191,8 @@ internal static class SqliteMigrations
             """),
     ];
 
+    public static int LatestVersion => Steps[^1].Version;
+
     public static async Task ApplyAsync(SqliteDatabase database, CancellationToken cancellationToken)
     {
         await database.WriteAsync(async (connection, transaction) =>
