@@ -24,6 +24,9 @@ internal sealed class PostgresDatabase : IAsyncDisposable
         }
 
         settings.ApplicationName ??= "liftoff";
+        // The store leaves no session state behind (no SET, temporary tables or session locks), so a connection going
+        // back to the pool needs no reset statements sent ahead of its next use.
+        settings.NoResetOnClose = true;
         ConnectionString = settings.ConnectionString;
         DataSource = builder.Build();
     }

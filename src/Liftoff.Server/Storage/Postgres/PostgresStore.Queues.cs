@@ -12,12 +12,13 @@ internal sealed partial class PostgresStore : IQueueStore
         FROM queues q JOIN entities e ON e.id = q.entity_id
         """;
 
-    private const string ItemColumns = """
-        i.id, q.name, e.name, i.state, i.priority, i.attempt, i.max_attempts, i.job, i.job_definition, i.project, i.run_id,
+    private const string ItemSelect = """
+        SELECT i.id, q.name, e.name, i.state, i.priority, i.attempt, i.max_attempts, i.job, i.job_definition, i.project, i.run_id,
         i.config, i.resource_args, i.template_values, i.entrypoint, i.phase, i.error, i.agent_id, i.idempotency_key,
         i.created_at, i.claimed_at, i.started_at, i.ended_at, i.lease_expires_at, i.cancel_requested, i.entity_id, i.queue_id
-        FROM items i JOIN queues q ON q.id = i.queue_id JOIN entities e ON e.id = i.entity_id
         """;
+
+    private const string ItemJoins = "JOIN queues q ON q.id = i.queue_id JOIN entities e ON e.id = i.entity_id";
 
     private const string AgentColumns = """
         a.id, e.name, a.name, a.queues, a.version, a.host, a.max_jobs, a.state, a.running_items, a.registered_at, a.heartbeat_at, a.stop_requested
@@ -86,13 +87,11 @@ internal sealed partial class PostgresStore : IQueueStore
                 throw new ItemConflictException($"queue '{name}' has {active.Count} active item(s); cancel them first or delete with force");
             }
 
-            foreach (var (item, _, _) in active)
-            {
-                await EndRunOfItemAsync(connection, transaction, item with { State = ItemStates.Cancelled }, now, cancellationToken);
-            }
-
-            await Command(connection, transaction, "DELETE FROM items WHERE queue_id = @q", ("q", queue.Id)).ExecuteNonQueryAsync(cancellationToken);
-            await Command(connection, transaction, "DELETE FROM queues WHERE id = @q", ("q", queue.Id)).ExecuteNonQueryAsync(cancellationToken);
+            await ExecuteAsync(connection, transaction, [
+                .. active.SelectMany(a => EndRunOfItem(a.Item with { State = ItemStates.Cancelled }, now)),
+                Statement("DELETE FROM items WHERE queue_id = @q", ("q", queue.Id)),
+                Statement("DELETE FROM queues WHERE id = @q", ("q", queue.Id)),
+            ], cancellationToken);
             return true;
         }, cancellationToken);
 
@@ -157,29 +156,29 @@ internal sealed partial class PostgresStore : IQueueStore
             // each other instead of queueing on one row, and a row another claim just leased fails the re-check of
             // state = 'pending'); then the best head over the agent's queues. Each probe is one index descent, O(log n).
             // The heads of the other queues stay locked only until this transaction ends, milliseconds from now.
-            var seq = await Command(connection, transaction, $"""
-                SELECT h.seq FROM unnest(@queues) AS q(id) CROSS JOIN LATERAL (
-                    SELECT i.seq, i.priority FROM items i WHERE i.queue_id = q.id AND i.state = '{ItemStates.Pending}'
-                    ORDER BY i.priority, i.seq LIMIT 1 FOR UPDATE SKIP LOCKED) h
-                ORDER BY h.priority, h.seq LIMIT 1
-                """, ("queues", queueIds.ToArray())).ExecuteScalarAsync(cancellationToken) as long?;
-            if (seq is null)
+            // The item's columns come from the locking subquery itself: that is the row as locked, the latest version.
+            var found = await ReadItemRowsAsync(connection, transaction, $"""
+                {ItemSelect} FROM (
+                    SELECT h.* FROM unnest(@queues) AS n(id) CROSS JOIN LATERAL (
+                        SELECT p.* FROM items p WHERE p.queue_id = n.id AND p.state = '{ItemStates.Pending}'
+                        ORDER BY p.priority, p.seq LIMIT 1 FOR UPDATE SKIP LOCKED) h
+                    ORDER BY h.priority, h.seq LIMIT 1) i
+                {ItemJoins}
+                """, cancellationToken, ("queues", queueIds.ToArray()));
+            if (found.Count == 0)
             {
                 return null;
             }
 
-            var (item, entityId, queueId) = (await ReadItemsAsync(connection, transaction, "WHERE i.seq = @seq", cancellationToken, ("seq", seq)))[0];
+            var (item, entityId, queueId) = found[0];
             var queue = (await ReadQueuesAsync(connection, transaction, "WHERE q.id = @q", cancellationToken, ("q", queueId)))[0];
             var (run, key) = prepare(item, queue);
             var claimed = ItemLifecycle.Claim(item, agent.Id, run.Id, now, leaseUntil);
-            if (!await InsertRunAsync(connection, transaction, entityId, run, cancellationToken))
-            {
-                throw new DuplicateException($"run id {run.Id} collided; the claim is retried");
-            }
-
-            await InsertKeyAsync(connection, transaction, entityId, key, cancellationToken);
-            await WriteItemAsync(connection, transaction, claimed, cancellationToken);
-            return new ClaimedItem(claimed, queue, run);
+            var (project, insertRun) = RunInserts(entityId, run);
+            await ExecuteAsync(connection, transaction, [project, insertRun, KeyInsert(entityId, key), ItemUpdate(claimed)], cancellationToken);
+            return insertRun.RecordsAffected == 1
+                ? new ClaimedItem(claimed, queue, run)
+                : throw new DuplicateException($"run id {run.Id} collided; the claim is retried");
         }, cancellationToken);
 
     public Task<ItemRecord?> UpdateItemAsync(long entityId, string itemId, Func<ItemRecord, ItemRecord> change, CancellationToken cancellationToken) =>
@@ -195,11 +194,10 @@ internal sealed partial class PostgresStore : IQueueStore
             var after = change(before);
             if (!ReferenceEquals(before, after))
             {
-                await WriteItemAsync(connection, transaction, after, cancellationToken);
-                if (after.IsTerminal && !before.IsTerminal)
-                {
-                    await EndRunOfItemAsync(connection, transaction, after, after.EndedAt ?? DateTimeOffset.UtcNow, cancellationToken);
-                }
+                await ExecuteAsync(connection, transaction, [
+                    ItemUpdate(after),
+                    .. after.IsTerminal && !before.IsTerminal ? EndRunOfItem(after, after.EndedAt ?? DateTimeOffset.UtcNow) : [],
+                ], cancellationToken);
             }
 
             return after;
@@ -213,22 +211,24 @@ internal sealed partial class PostgresStore : IQueueStore
             var expired = await ReadItemsAsync(connection, transaction,
                 "WHERE i.lease_expires_at IS NOT NULL AND i.lease_expires_at < @now FOR UPDATE OF i SKIP LOCKED", cancellationToken, ("now", now));
             var changed = new List<ItemRecord>();
+            var writes = new List<NpgsqlBatchCommand>();
             foreach (var (item, _, queueId) in expired)
             {
                 var next = ItemLifecycle.Expire(item, now);
-                await WriteItemAsync(connection, transaction, next, cancellationToken);
-                await RevokeRunKeysAsync(connection, transaction, item.RunId, now, cancellationToken);
-                await Command(connection, transaction,
+                writes.Add(ItemUpdate(next));
+                writes.AddRange(RevokeRunKeys(item.RunId, now));
+                writes.Add(Statement(
                     $"UPDATE runs SET state = '{RunStates.Crashed}', ended_at = @now WHERE id = @run AND state IN ('{RunStates.Pending}', '{RunStates.Running}')",
-                    ("now", now), ("run", item.RunId)).ExecuteNonQueryAsync(cancellationToken);
+                    ("now", now), ("run", item.RunId)));
                 if (next.State == ItemStates.Pending)
                 {
-                    await Command(connection, transaction, NotifyQueue, ("q", queueId)).ExecuteNonQueryAsync(cancellationToken);
+                    writes.Add(Statement(NotifyQueue, ("q", queueId)));
                 }
 
                 changed.Add(next);
             }
 
+            await ExecuteAsync(connection, transaction, writes, cancellationToken);
             return changed;
         }, cancellationToken);
 
@@ -241,15 +241,17 @@ internal sealed partial class PostgresStore : IQueueStore
                 FOR UPDATE OF i SKIP LOCKED
                 """, cancellationToken, ("now", now));
             var failed = new List<ItemRecord>();
+            var writes = new List<NpgsqlBatchCommand>();
             foreach (var (item, _, queueId) in stuck)
             {
                 var queue = (await ReadQueuesAsync(connection, transaction, "WHERE q.id = @q", cancellationToken, ("q", queueId)))[0];
                 var next = ItemLifecycle.TimeOutStart(item, TimeSpan.FromSeconds(queue.StartTimeoutSeconds), now);
-                await WriteItemAsync(connection, transaction, next, cancellationToken);
-                await EndRunOfItemAsync(connection, transaction, next, now, cancellationToken);
+                writes.Add(ItemUpdate(next));
+                writes.AddRange(EndRunOfItem(next, now));
                 failed.Add(next);
             }
 
+            await ExecuteAsync(connection, transaction, writes, cancellationToken);
             return failed;
         }, cancellationToken);
 
@@ -288,14 +290,18 @@ internal sealed partial class PostgresStore : IQueueStore
         database.ReadAsync(connection => ReadAgentsAsync(connection, null, "WHERE a.entity_id = @e ORDER BY a.registered_at DESC", cancellationToken, ("e", entityId)), cancellationToken);
 
     /// <summary>The run side of an item that ended: its key stops working; cancelled → killed, failed before running → failed.</summary>
-    private static async Task EndRunOfItemAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ItemRecord item, DateTimeOffset now, CancellationToken cancellationToken)
+    private static IEnumerable<NpgsqlBatchCommand> EndRunOfItem(ItemRecord item, DateTimeOffset now)
     {
         if (item.RunId is null)
         {
-            return;
+            yield break;
         }
 
-        await RevokeRunKeysAsync(connection, transaction, item.RunId, now, cancellationToken);
+        foreach (var revoke in RevokeRunKeys(item.RunId, now))
+        {
+            yield return revoke;
+        }
+
         var (state, from) = item.State switch
         {
             ItemStates.Cancelled => (RunStates.Killed, $"'{RunStates.Pending}', '{RunStates.Running}', '{RunStates.Crashed}'"),
@@ -304,25 +310,23 @@ internal sealed partial class PostgresStore : IQueueStore
         };
         if (state is not null)
         {
-            await Command(connection, transaction, $"UPDATE runs SET state = @state, ended_at = @now WHERE id = @run AND state IN ({from})",
-                ("state", state), ("now", now), ("run", item.RunId)).ExecuteNonQueryAsync(cancellationToken);
+            yield return Statement($"UPDATE runs SET state = @state, ended_at = @now WHERE id = @run AND state IN ({from})",
+                ("state", state), ("now", now), ("run", item.RunId));
         }
     }
 
-    private static Task RevokeRunKeysAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string? runId, DateTimeOffset now, CancellationToken cancellationToken) =>
-        runId is null
-            ? Task.CompletedTask
-            : Command(connection, transaction, "UPDATE api_keys SET revoked_at = @now WHERE run_id = @run AND revoked_at IS NULL", ("now", now), ("run", runId)).ExecuteNonQueryAsync(cancellationToken);
+    private static IEnumerable<NpgsqlBatchCommand> RevokeRunKeys(string? runId, DateTimeOffset now) =>
+        runId is null ? [] : [Statement("UPDATE api_keys SET revoked_at = @now WHERE run_id = @run AND revoked_at IS NULL", ("now", now), ("run", runId))];
 
-    private static async Task WriteItemAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ItemRecord item, CancellationToken cancellationToken) =>
-        await Command(connection, transaction, """
+    private static NpgsqlBatchCommand ItemUpdate(ItemRecord item) =>
+        Statement("""
             UPDATE items SET state = @state, attempt = @attempt, run_id = @run, phase = @phase, error = @error, agent_id = @agent,
                 claimed_at = @claimed, started_at = @started, ended_at = @ended, lease_expires_at = @lease, cancel_requested = @cancel
             WHERE id = @id
             """,
             ("state", item.State), ("attempt", item.Attempt), ("run", item.RunId), ("phase", item.Phase), ("error", item.Error),
             ("agent", item.AgentId), ("claimed", item.ClaimedAt), ("started", item.StartedAt), ("ended", item.EndedAt),
-            ("lease", item.LeaseExpiresAt), ("cancel", item.CancelRequested), ("id", item.Id)).ExecuteNonQueryAsync(cancellationToken);
+            ("lease", item.LeaseExpiresAt), ("cancel", item.CancelRequested), ("id", item.Id));
 
     private static async Task<IReadOnlyList<QueueRecord>> ReadQueuesAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string where, CancellationToken cancellationToken, params (string, object?)[] parameters)
     {
@@ -339,9 +343,12 @@ internal sealed partial class PostgresStore : IQueueStore
         return queues;
     }
 
-    private static async Task<IReadOnlyList<(ItemRecord Item, long EntityId, long QueueId)>> ReadItemsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string where, CancellationToken cancellationToken, params (string, object?)[] parameters)
+    private static Task<IReadOnlyList<(ItemRecord Item, long EntityId, long QueueId)>> ReadItemsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string where, CancellationToken cancellationToken, params (string, object?)[] parameters) =>
+        ReadItemRowsAsync(connection, transaction, $"{ItemSelect} FROM items i {ItemJoins} {where}", cancellationToken, parameters);
+
+    private static async Task<IReadOnlyList<(ItemRecord Item, long EntityId, long QueueId)>> ReadItemRowsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken, params (string, object?)[] parameters)
     {
-        await using var command = Command(connection, transaction, $"SELECT {ItemColumns} {where}", parameters);
+        await using var command = Command(connection, transaction, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var items = new List<(ItemRecord, long, long)>();
         while (await reader.ReadAsync(cancellationToken))

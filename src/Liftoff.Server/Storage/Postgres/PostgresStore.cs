@@ -80,7 +80,12 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
         }, cancellationToken);
 
     public Task<bool> TryCreateRunAsync(long entityId, RunRecord run, CancellationToken cancellationToken) =>
-        database.WriteAsync((connection, transaction) => InsertRunAsync(connection, transaction, entityId, run, cancellationToken), cancellationToken);
+        database.WriteAsync(async (connection, transaction) =>
+        {
+            var (project, insert) = RunInserts(entityId, run);
+            await ExecuteAsync(connection, transaction, [project, insert], cancellationToken);
+            return insert.RecordsAffected == 1;
+        }, cancellationToken);
 
     public Task<RunRecord?> GetRunAsync(long entityId, string runId, CancellationToken cancellationToken) =>
         database.ReadAsync(async connection => (await ReadRunAsync(connection, null, entityId, runId, forUpdate: false, cancellationToken))?.Run, cancellationToken);
@@ -136,7 +141,7 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             }
 
             var updated = change(stored.Value.Run);
-            await WriteRunAsync(connection, transaction, stored.Value.Seq, stored.Value.Run, updated, cancellationToken);
+            await ExecuteAsync(connection, transaction, RunUpdate(stored.Value.Seq, stored.Value.Run, updated), cancellationToken);
             return updated;
         }, cancellationToken);
 
@@ -163,6 +168,7 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             }
 
             var updated = change(run, replayed);
+            var writes = new List<NpgsqlBatchCommand>(2);
             if (replayed < rows.Count)
             {
                 var fresh = rows.Count - replayed;
@@ -176,13 +182,14 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
                 }
 
                 // One statement for the whole batch: the rows travel as three arrays and PostgreSQL unpacks them.
-                await Command(connection, transaction,
+                writes.Add(Statement(
                     "INSERT INTO history (run_seq, step, time, data) SELECT @seq, s, t, d FROM unnest(@steps, @times, @values) AS b(s, t, d)",
-                    ("seq", seq), ("steps", steps), ("times", times), ("values", values)).ExecuteNonQueryAsync(cancellationToken);
+                    ("seq", seq), ("steps", steps), ("times", times), ("values", values)));
                 updated = updated with { LastStep = rows[^1].Step };
             }
 
-            await WriteRunAsync(connection, transaction, seq, run, updated, cancellationToken);
+            writes.AddRange(RunUpdate(seq, run, updated));
+            await ExecuteAsync(connection, transaction, writes, cancellationToken);
             return new HistoryAppendResult(rows.Count - replayed, updated);
         }, cancellationToken);
 
@@ -219,20 +226,22 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             }
 
             var updated = change(run);
+            var writes = new List<NpgsqlBatchCommand>(2);
             if (lines.Count > 0)
             {
                 // A line number stored before keeps its first text: a client's retry must not rewrite the log.
-                await Command(connection, transaction, """
+                writes.Add(Statement("""
                     INSERT INTO console (run_seq, line, stream, text, time)
                     SELECT @seq, l, s, x, t FROM unnest(@lines, @streams, @texts, @times) AS b(l, s, x, t)
                     ON CONFLICT DO NOTHING
                     """,
                     ("seq", seq), ("lines", lines.Select(l => l.Line).ToArray()), ("streams", lines.Select(l => l.Stream).ToArray()),
-                    ("texts", lines.Select(l => l.Text).ToArray()), ("times", lines.Select(l => l.Time).ToArray())).ExecuteNonQueryAsync(cancellationToken);
+                    ("texts", lines.Select(l => l.Text).ToArray()), ("times", lines.Select(l => l.Time).ToArray())));
                 updated = updated with { LogLines = Math.Max(run.LogLines, offset + lines.Count) };
             }
 
-            await WriteRunAsync(connection, transaction, seq, run, updated, cancellationToken);
+            writes.AddRange(RunUpdate(seq, run, updated));
+            await ExecuteAsync(connection, transaction, writes, cancellationToken);
             return updated;
         }, cancellationToken);
 
@@ -288,13 +297,11 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             return ids;
         }, cancellationToken);
 
-    /// <summary>Inserts a run, creating its project on first use; false when the id is taken.</summary>
-    private static async Task<bool> InsertRunAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long entityId, RunRecord run, CancellationToken cancellationToken)
-    {
-        await Command(connection, transaction,
-            "INSERT INTO projects (entity_id, name, created_at) VALUES (@e, @name, @at) ON CONFLICT (entity_id, name) DO NOTHING",
-            ("e", entityId), ("name", run.Project), ("at", run.CreatedAt)).ExecuteNonQueryAsync(cancellationToken);
-        var inserted = await Command(connection, transaction, """
+    /// <summary>A run's insert, after its project's (created on first use); the insert affects no row when the id is taken.</summary>
+    private static (NpgsqlBatchCommand Project, NpgsqlBatchCommand Run) RunInserts(long entityId, RunRecord run) => (
+        Statement("INSERT INTO projects (entity_id, name, created_at) VALUES (@e, @name, @at) ON CONFLICT (entity_id, name) DO NOTHING",
+            ("e", entityId), ("name", run.Project), ("at", run.CreatedAt)),
+        Statement("""
             INSERT INTO runs (id, entity_id, project_id, name, state, config, summary, host, os, program, python_version,
                 exit_code, created_at, started_at, ended_at, heartbeat_at, stop_requested, last_step, log_lines)
             VALUES (@id, @e, (SELECT p.id FROM projects p WHERE p.entity_id = @e AND p.name = @project), @name, @state, @config, @summary,
@@ -305,9 +312,7 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             ("config", run.ConfigJson), ("summary", run.SummaryJson), ("host", run.Host), ("os", run.Os),
             ("program", run.Program), ("python", run.PythonVersion), ("exit", run.ExitCode),
             ("created", run.CreatedAt), ("started", run.StartedAt), ("ended", run.EndedAt),
-            ("heartbeat", run.HeartbeatAt), ("stop", run.StopRequested)).ExecuteNonQueryAsync(cancellationToken);
-        return inserted == 1;
-    }
+            ("heartbeat", run.HeartbeatAt), ("stop", run.StopRequested)));
 
     private static async Task EnsureReplayAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long seq, RunRecord run, IReadOnlyList<StoredHistoryRow> rows, int replayed, CancellationToken cancellationToken)
     {
@@ -320,14 +325,15 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
         }
     }
 
-    private static async Task WriteRunAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long seq, RunRecord before, RunRecord after, CancellationToken cancellationToken)
+    /// <summary>The run's update, or nothing when the change left it as it was.</summary>
+    private static IEnumerable<NpgsqlBatchCommand> RunUpdate(long seq, RunRecord before, RunRecord after)
     {
         if (ReferenceEquals(before, after))
         {
-            return;
+            yield break;
         }
 
-        await Command(connection, transaction, """
+        yield return Statement("""
             UPDATE runs SET name = @name, state = @state, config = @config, summary = @summary, host = @host, os = @os,
                 program = @program, python_version = @python, exit_code = @exit, started_at = @started, ended_at = @ended,
                 heartbeat_at = @heartbeat, stop_requested = @stop, last_step = @last, log_lines = @lines
@@ -337,7 +343,7 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             ("host", after.Host), ("os", after.Os), ("program", after.Program), ("python", after.PythonVersion),
             ("exit", after.ExitCode), ("started", after.StartedAt), ("ended", after.EndedAt),
             ("heartbeat", after.HeartbeatAt), ("stop", after.StopRequested), ("last", after.LastStep),
-            ("lines", after.LogLines), ("seq", seq)).ExecuteNonQueryAsync(cancellationToken);
+            ("lines", after.LogLines), ("seq", seq));
     }
 
     private static async Task<(long Seq, RunRecord Run)?> ReadRunAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, long entityId, string runId, bool forUpdate, CancellationToken cancellationToken)
@@ -379,29 +385,64 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
     }
 
     private static Task InsertKeyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long entityId, NewKey key, CancellationToken cancellationToken) =>
-        Command(connection, transaction,
-            "INSERT INTO api_keys (id, entity_id, name, key_hash, created_at, run_id) VALUES (@id, @e, @name, @hash, @at, @run)",
-            ("id", key.Id), ("e", entityId), ("name", key.Name), ("hash", key.Hash), ("at", key.CreatedAt), ("run", key.RunId)).ExecuteNonQueryAsync(cancellationToken);
+        ExecuteAsync(connection, transaction, [KeyInsert(entityId, key)], cancellationToken);
 
-    /// <summary>
-    /// A command with named parameters. Times are written as UTC (timestamptz takes no other offset); nulls go untyped,
-    /// so PostgreSQL takes their type from where they stand (every nullable parameter sits in a VALUES list or a SET).
-    /// </summary>
+    private static NpgsqlBatchCommand KeyInsert(long entityId, NewKey key) =>
+        Statement("INSERT INTO api_keys (id, entity_id, name, key_hash, created_at, run_id) VALUES (@id, @e, @name, @hash, @at, @run)",
+            ("id", key.Id), ("e", entityId), ("name", key.Name), ("hash", key.Hash), ("at", key.CreatedAt), ("run", key.RunId));
+
+    /// <summary>A command with named parameters (see <see cref="Value"/>).</summary>
     private static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {
         var command = new NpgsqlCommand(sql, connection, transaction);
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue(name, value switch
-            {
-                null => DBNull.Value,
-                DateTimeOffset time => time.ToUniversalTime(),
-                _ => value,
-            });
+            command.Parameters.AddWithValue(name, Value(value));
         }
 
         return command;
     }
+
+    /// <summary>One statement of the writes that follow a transaction's reads, sent together by <see cref="ExecuteAsync"/>.</summary>
+    private static NpgsqlBatchCommand Statement(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, Value(value));
+        }
+
+        return command;
+    }
+
+    /// <summary>
+    /// Sends the statements in one round trip (a write is then one lock-taking read, one batch and the commit, however
+    /// many rows it touches); each statement's <see cref="NpgsqlBatchCommand.RecordsAffected"/> is set afterwards.
+    /// </summary>
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<NpgsqlBatchCommand> statements, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var statement in statements)
+        {
+            batch.BatchCommands.Add(statement);
+        }
+
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Times are written as UTC (timestamptz takes no other offset); nulls go untyped, so PostgreSQL takes their type from
+    /// where they stand (every nullable parameter sits in a VALUES list or a SET).
+    /// </summary>
+    private static object Value(object? value) => value switch
+    {
+        null => DBNull.Value,
+        DateTimeOffset time => time.ToUniversalTime(),
+        _ => value,
+    };
 
     private static DateTimeOffset Time(NpgsqlDataReader reader, int ordinal) => reader.GetFieldValue<DateTimeOffset>(ordinal);
 
