@@ -166,7 +166,8 @@ internal static class ServerRegistration
     /// </summary>
     public static IServiceCollection UsePostgresStore(this IServiceCollection services, string connectionString)
     {
-        services.AddSingleton(new PostgresDatabase(connectionString));
+        // Made by the container, so that stopping the server disposes it and closes its pooled connections.
+        services.AddSingleton(_ => new PostgresDatabase(connectionString));
         services.AddSingleton<PostgresStore>();
         services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<PostgresStore>());
         services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<PostgresStore>());

@@ -14,6 +14,9 @@ internal static class PostgresMigrations
 
     // Names, paths and aliases sort and compare byte by byte ("C"), as SQLite does, whatever the database's locale.
     // JSON is stored as text, not jsonb: jsonb reorders keys, and the API hands back configs as the user wrote them.
+    // history and console name their run without a foreign key, unlike SQLite: the check costs ~10 µs a row (3× the
+    // insert itself), and the store only writes them while holding the run's row lock. Runs are never deleted; a step
+    // that deletes them must delete their history and console first.
     private static readonly (int Version, string Sql)[] Steps =
     [
         (1, """
@@ -65,14 +68,14 @@ internal static class PostgresMigrations
             CREATE INDEX runs_project ON runs(project_id, seq);
             CREATE INDEX runs_running ON runs(heartbeat_at) WHERE state = 'running';
             CREATE TABLE history (
-                run_seq bigint NOT NULL REFERENCES runs(seq),
+                run_seq bigint NOT NULL,
                 step bigint NOT NULL,
                 time double precision NOT NULL,
                 data text NOT NULL,
                 PRIMARY KEY (run_seq, step)
             );
             CREATE TABLE console (
-                run_seq bigint NOT NULL REFERENCES runs(seq),
+                run_seq bigint NOT NULL,
                 line bigint NOT NULL,
                 stream text NOT NULL,
                 text text NOT NULL,
