@@ -33,6 +33,15 @@ public sealed class DatabaseLocationTests
     }
 
     [Fact]
+    public void Parse_PostgresUrlParameters_AreNpgsqlSettingsInSnakeCase()
+    {
+        var location = (PostgresDatabaseLocation)DatabaseLocation.Parse("postgresql://u@h/d?ssl_mode=disable&maximum_pool_size=7&connect_timeout=3&application_name=replica-2", "/data");
+        var settings = new NpgsqlConnectionStringBuilder(location.ConnectionString);
+
+        Assert.Equal((SslMode.Disable, 7, 3, "replica-2", 5432), (settings.SslMode, settings.MaxPoolSize, settings.Timeout, settings.ApplicationName, settings.Port));
+    }
+
+    [Fact]
     public void Parse_ConnectionString_IsTakenAsIs()
     {
         var location = Assert.IsType<PostgresDatabaseLocation>(DatabaseLocation.Parse("Host=127.0.0.1;Port=55432;Username=u;Password=secret;Database=d", "/data"));
