@@ -14,6 +14,7 @@ internal static class PostgresMigrations
 
     // Names, paths and aliases sort and compare byte by byte ("C"), as SQLite does, whatever the database's locale.
     // JSON is stored as text, not jsonb: jsonb reorders keys, and the API hands back configs as the user wrote them.
+    // items_starting (not in SQLite) keeps every replica's start time-out sweep off the ended items.
     // history and console name their run without a foreign key, unlike SQLite: the check costs ~10 µs a row (3× the
     // insert itself), and the store only writes them while holding the run's row lock. Runs are never deleted; a step
     // that deletes them must delete their history and console first.
@@ -183,6 +184,7 @@ internal static class PostgresMigrations
             );
             CREATE INDEX items_pending ON items(queue_id, priority, seq) WHERE state = 'pending';
             CREATE INDEX items_held ON items(lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+            CREATE INDEX items_starting ON items(claimed_at) WHERE state IN ('leased', 'starting');
             CREATE INDEX items_queue ON items(queue_id, seq);
             CREATE INDEX items_run ON items(run_id) WHERE run_id IS NOT NULL;
             CREATE TABLE agents (
