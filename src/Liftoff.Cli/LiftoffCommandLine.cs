@@ -39,6 +39,23 @@ internal static class LiftoffCommandLine
             {
                 new CreateUserCommand(),
             },
+            new Command("artifact", "Upload, download and list versioned artifacts.")
+            {
+                new PutArtifactCommand(),
+                new GetArtifactCommand(),
+                new ListArtifactsCommand(),
+            },
+            new Command("job", "Create, list and describe jobs: code, git or image.")
+            {
+                new Command("create", "Create a job version from code, a git repository or an image.")
+                {
+                    new CreateCodeJobCommand(),
+                    new CreateGitJobCommand(),
+                    new CreateImageJobCommand(),
+                },
+                new ListJobsCommand(),
+                new DescribeJobCommand(),
+            },
         };
         return root;
     }

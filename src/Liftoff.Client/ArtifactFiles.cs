@@ -213,7 +213,7 @@ internal static class ArtifactFiles
             await using var stream = OpenRead(files[i].FullPath);
             var digest = await CopyHashingAsync(stream, null, read => progress?.Report(new TransferProgress("hashing", Interlocked.Add(ref hashed, read), total, Volatile.Read(ref done), files.Count)), ct);
             manifest[i] = new ManifestEntry(files[i].Path, stream.Length, digest);
-            Interlocked.Increment(ref done);
+            progress?.Report(new TransferProgress("hashing", Volatile.Read(ref hashed), total, Interlocked.Increment(ref done), files.Count));
         });
         return manifest;
     }

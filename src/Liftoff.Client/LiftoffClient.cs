@@ -16,10 +16,16 @@ public sealed class LiftoffClient : IDisposable
 
     /// <summary>Creates a client for the server and key in <paramref name="settings"/>.</summary>
     public LiftoffClient(LiftoffSettings settings)
+        : this(settings, new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) })
+    {
+    }
+
+    /// <summary>A client over <paramref name="handler"/>: tests and the benchmark count what goes over the wire.</summary>
+    internal LiftoffClient(LiftoffSettings settings, HttpMessageHandler handler)
     {
         ArgumentNullException.ThrowIfNull(settings);
         Settings = settings;
-        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) })
+        _http = new HttpClient(handler)
         {
             BaseAddress = new Uri(settings.BaseUrl.ToString().TrimEnd('/') + "/"),
             Timeout = Timeout.InfiniteTimeSpan,

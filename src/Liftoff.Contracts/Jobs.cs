@@ -14,9 +14,9 @@ public static class JobSourceTypes
 /// artifact <c>{artifact: "name:vK"}</c>, repo <c>{remote, commit, subdir?}</c>, image <c>{image, digest?}</c>.
 /// </summary>
 public sealed record JobDefinition(
-    string? SourceType,
-    JsonElement? Source,
-    IReadOnlyList<string>? Entrypoint,
+    string? SourceType = null,
+    JsonElement? Source = null,
+    IReadOnlyList<string>? Entrypoint = null,
     JsonElement? InputTypes = null,
     JsonElement? OutputTypes = null,
     JobRuntime? Runtime = null);
@@ -31,7 +31,7 @@ public sealed record JobRuntime(string? PythonVersion = null, string? Requiremen
 public sealed record CreateJobRequest(
     string? Project,
     string? Name,
-    JobDefinition? Definition,
+    JobDefinition? Definition = null,
     JsonElement? ConfigDefaults = null,
     IReadOnlyList<string>? Aliases = null,
     string? RunId = null);

@@ -15,7 +15,7 @@ public sealed class QueueCommandTests(ServerFixture server) : IClassFixture<Serv
         await cli.RunAsync("login", "--url", server.BaseUrl.ToString(), "--key", key);
         using (var http = server.Http(key))
         {
-            await Jobs.CreateRepoJobAsync(http, "mnist", "train", configDefaults: """{"lr":0.1,"epochs":3}""");
+            await TestJobs.CreateRepoJobAsync(http, "mnist", "train", configDefaults: """{"lr":0.1,"epochs":3}""");
         }
 
         var queueConfig = home.File("queue.yaml", "env:\n  DATA: /data/${project_name}\n  GPUS: \"{{gpus}}\"\n");
@@ -53,6 +53,27 @@ public sealed class QueueCommandTests(ServerFixture server) : IClassFixture<Serv
         Assert.True(cancel.ExitCode == 0, cancel.ToString());
         Assert.Contains("cancelled", cancel.Stderr, StringComparison.Ordinal);
         Assert.True(delete.ExitCode == 0, delete.ToString());
+    }
+
+    [Fact]
+    public async Task Launch_WithUriOrImage_CreatesTheJobThenEnqueues()
+    {
+        using var home = new TempDirectory();
+        var cli = new Cli(home.Path);
+        await cli.RunAsync("login", "--url", server.BaseUrl.ToString(), "--key", await server.NewUserKeyAsync());
+        home.File("trainer/train.py", "print('hi')\n");
+        await cli.RunAsync("queue", "create", "local", "--resource", "local-process");
+
+        var fromDir = await cli.RunAsync("launch", "--uri", Path.Combine(home.Path, "trainer"), "--entrypoint", "python train.py", "--queue", "local", "--json");
+        var fromImage = await cli.RunAsync("launch", "--image", "registry.example/team/train:3", "--entrypoint", "python train.py", "--queue", "local");
+        var both = await cli.RunAsync("launch", "--job", "trainer", "--image", "x", "--queue", "local");
+
+        Assert.True(fromDir.ExitCode == 0, fromDir.ToString());
+        Assert.Equal("trainer:v0", JsonDocument.Parse(fromDir.Stdout).RootElement.GetProperty("job").GetString());
+        Assert.Equal(1, fromImage.ExitCode);
+        Assert.Contains("is an image job", fromImage.Stderr, StringComparison.Ordinal);
+        Assert.Equal(2, both.ExitCode);
+        Assert.Contains("exactly one of --job", both.Stderr, StringComparison.Ordinal);
     }
 
     private static string Compact(JsonElement element) => System.Text.Json.Nodes.JsonNode.Parse(element.GetRawText())!.ToJsonString();

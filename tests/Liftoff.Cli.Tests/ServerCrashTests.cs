@@ -27,7 +27,7 @@ public sealed class ServerCrashTests
             using (var http = new HttpClient { BaseAddress = url })
             {
                 http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
-                await Jobs.CreateRepoJobAsync(http, "p", "train");
+                await TestJobs.CreateRepoJobAsync(http, "p", "train");
             }
 
             await setupClient.CreateQueueAsync(new CreateQueueRequest("q", Resources.LocalProcess));

@@ -268,6 +268,23 @@ class Run:
     def _summary_changed(self, changes: Dict[str, Any]) -> None:
         self._enqueue_patch("summary", changes)
 
+    # -- artifacts ----------------------------------------------------------------------------
+    def log_artifact(
+        self, path: str, name: str, type: str, aliases: Optional[List[str]] = None
+    ) -> Dict[str, Any]:
+        """Upload a file or directory as a version of artifact ``name`` in this run's project,
+        produced by this run; only files the server lacks are sent. Returns the version."""
+        from ._artifacts import log_artifact
+
+        return log_artifact(self, path, name, type, aliases)
+
+    def use_artifact(self, artifact: str) -> Any:
+        """Record that this run uses ``name``, ``name:alias`` or ``name:vK`` and return it;
+        ``.download(root=None)`` writes its files and returns the directory."""
+        from ._artifacts import use_artifact
+
+        return use_artifact(self, artifact)
+
     # -- lifecycle ----------------------------------------------------------------------------
     def _start(self) -> None:
         settings = self._settings
@@ -618,7 +635,22 @@ def init(
     _hooks.install()
     run._start()
     _publish(run)
+    if _wants_job(resolved):
+        from ._artifacts import create_job_from_checkout
+
+        try:
+            create_job_from_checkout(run, run_config)
+        except Error as exc:
+            say(f"could not create a job from this checkout: {exc}")
     return run
+
+
+def _wants_job(settings: Settings) -> bool:
+    """``settings={"job": True}`` or ``LIFTOFF_JOB=on``: make a job version from the git checkout (off by
+    default, and never in a launched run, whose job already exists)."""
+    if os.environ.get("LIFTOFF_RUN_ID"):
+        return False
+    return settings.job
 
 
 def _host_info() -> Dict[str, str]:

@@ -26,6 +26,7 @@ ENV_CONFIG = "LIFTOFF_CONFIG"
 ENV_CONSOLE = "LIFTOFF_CONSOLE"
 ENV_HEARTBEAT = "LIFTOFF_HEARTBEAT_SECONDS"
 ENV_MODE = "LIFTOFF_MODE"
+ENV_JOB = "LIFTOFF_JOB"
 
 _OFF = {"off", "false", "0", "no", "disabled"}
 _ON = {"on", "true", "1", "yes", "auto", "wrap", "redirect"}
@@ -60,6 +61,8 @@ class Settings:
     mode: str = "online"
     init_timeout: float = DEFAULT_INIT_TIMEOUT
     finish_timeout: float = DEFAULT_FINISH_TIMEOUT
+    #: Make a job version from the git checkout at init (``LIFTOFF_JOB``); never in a launched run.
+    job: bool = False
 
     def __repr__(self) -> str:
         fields = ", ".join(
@@ -236,7 +239,8 @@ def resolve(
     console_value = pick(console, "console", ENV_CONSOLE)
     heartbeat = pick(heartbeat_seconds, "heartbeat_seconds", ENV_HEARTBEAT)
 
-    kwargs: Dict[str, Any] = {}
+    job_value = pick(None, "job", ENV_JOB)
+    kwargs: Dict[str, Any] = {"job": False if job_value is None else _parse_bool("job", job_value)}
     for timeout_field in ("init_timeout", "finish_timeout"):
         if extra.get(timeout_field) is not None:
             kwargs[timeout_field] = _parse_seconds(timeout_field, extra[timeout_field])

@@ -15,20 +15,23 @@ internal sealed class LaunchCommand : BaseCommand
 
     private static readonly Option<string?> JobOption = new("--job", "-j") { Description = "The job: NAME, NAME:ALIAS or NAME:vK (default alias latest)." };
     private static readonly Option<string> QueueOption = new("--queue", "-q") { Description = "The queue to put the item on.", Required = true };
-    private static readonly Option<string?> ProjectOption = new("--project", "-p") { Description = "The job's project, where the run goes (default uncategorized)." };
     private static readonly Option<string[]> ConfigOption = new("--config", "-c") { Description = "A run config override key=value (value parsed as JSON when it is JSON)." };
     private static readonly Option<string?> ConfigFileOption = new("--config-file") { Description = "Run config overrides from a YAML or JSON file (--config pairs win)." };
     private static readonly Option<string?> ResourceArgsOption = new("--resource-args") { Description = "Resource config overrides from a YAML or JSON file, deep-merged over the queue's." };
     private static readonly Option<string[]> SetVarOption = new("--set-var") { Description = "A template variable value name=value." };
     private static readonly Option<string?> PriorityOption = new("--priority") { Description = "critical, high, medium (default) or low." };
     private static readonly Option<string?> EntrypointOption = new("--entrypoint") { Description = "Run this command instead of the job's entrypoint." };
+    private static readonly Option<string?> UriOption = new("--uri") { Description = "Launch code from a directory or a git URL: creates the job (with --entrypoint), then enqueues it." };
+    private static readonly Option<string?> ImageOption = new("--image") { Description = "Launch a container image: creates an image job (with --entrypoint), then enqueues it." };
     private static readonly Option<bool> DryRunOption = new("--dry-run") { Description = "Print the effective resource config, run config and environment; enqueue nothing." };
 
-    public LaunchCommand() : base("launch", "Put a job on a queue for an agent to run.")
+    public LaunchCommand() : base("launch", "Put a job (or code from --uri, an image from --image) on a queue for an agent to run.")
     {
         Options.Add(JobOption);
+        Options.Add(UriOption);
+        Options.Add(ImageOption);
         Options.Add(QueueOption);
-        Options.Add(ProjectOption);
+        Options.Add(Cli.ProjectOption.Option);
         Options.Add(ConfigOption);
         Options.Add(ConfigFileOption);
         Options.Add(ResourceArgsOption);
@@ -42,8 +45,15 @@ internal sealed class LaunchCommand : BaseCommand
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var queue = parseResult.GetValue(QueueOption)!;
-        var request = BuildRequest(parseResult, parseResult.GetValue(JobOption) ?? throw new LiftoffException("--job is required: the job to launch (NAME, NAME:ALIAS or NAME:vK)"));
+        var sources = new[] { parseResult.GetValue(JobOption), parseResult.GetValue(UriOption), parseResult.GetValue(ImageOption) }.Count(s => s is not null);
+        if (sources != 1)
+        {
+            throw new LiftoffException("give exactly one of --job (an existing job), --uri (a directory or git URL) or --image (a container image)");
+        }
+
         using var client = Connect();
+        var job = parseResult.GetValue(JobOption) ?? await CreateJobAsync(client, parseResult, cancellationToken);
+        var request = BuildRequest(parseResult, job) with { Entrypoint = parseResult.GetValue(JobOption) is null ? null : Entrypoint(parseResult) };
         if (parseResult.GetValue(DryRunOption))
         {
             Output.Json(await client.DryRunAsync(queue, request, cancellationToken), LiftoffJsonContext.Default.LaunchSpec);
@@ -90,28 +100,61 @@ internal sealed class LaunchCommand : BaseCommand
 
         var templateValues = ConfigFiles.ReadPairs(parseResult.GetValue(SetVarOption) ?? [], "--set-var")
             .ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value, LiftoffJsonContext.Default.JsonNode));
-        IReadOnlyList<string>? entrypoint = null;
-        if (parseResult.GetValue(EntrypointOption) is { } command)
-        {
-            try
-            {
-                entrypoint = CommandLines.Split(command);
-            }
-            catch (FormatException ex)
-            {
-                throw new LiftoffException($"--entrypoint: {ex.Message}");
-            }
-        }
-
         return new EnqueueRequest(
             job,
-            parseResult.GetValue(ProjectOption),
+            parseResult.GetValue(Cli.ProjectOption.Option),
             config.Count == 0 ? null : Element(config),
             parseResult.GetValue(ResourceArgsOption) is { } args ? Element(ConfigFiles.ReadObject(args, "--resource-args")) : null,
             templateValues,
             parseResult.GetValue(PriorityOption),
-            entrypoint,
             IdempotencyKey: "cli-" + Guid.NewGuid().ToString("N"));
+    }
+
+    /// <summary>A job version made from --uri or --image; its reference (NAME:vK) is what gets enqueued.</summary>
+    private static async Task<string> CreateJobAsync(LiftoffClient client, ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var entrypoint = Entrypoint(parseResult) ?? throw new LiftoffException("--entrypoint is required with --uri or --image: the command that runs the job");
+        var project = parseResult.GetValue(Cli.ProjectOption.Option);
+        string name;
+        JobDefinition definition;
+        if (parseResult.GetValue(ImageOption) is { } image)
+        {
+            name = JobOptions.NameFrom(image.Split('/')[^1].Split(':', '@')[0]);
+            definition = new JobDefinition(JobSourceTypes.Image, JobOptions.Source(("image", image)), entrypoint);
+        }
+        else if (parseResult.GetValue(UriOption) is { } uri && Directory.Exists(uri))
+        {
+            var directory = Path.GetFullPath(uri);
+            name = JobOptions.NameFrom(Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)));
+            var codeName = $"code-{name}";
+            var code = await Transfers.WithProgressAsync(progress => client.UploadArtifactAsync(directory, project!, codeName[..Math.Min(64, codeName.Length)], new ArtifactUploadOptions("code"), progress, cancellationToken));
+            definition = new JobDefinition(JobSourceTypes.Artifact, JobOptions.Source(("artifact", $"{code.Name}:{code.Version}")), entrypoint);
+        }
+        else
+        {
+            var remote = parseResult.GetValue(UriOption)!;
+            var commit = await GitRefs.ResolveAsync(remote, null, Environment.GetEnvironmentVariable("LIFTOFF_GIT_TOKEN") is { Length: > 0 } token ? token : null, cancellationToken);
+            var stripped = GitRemotes.StripCredentials(remote);
+            var repo = stripped.TrimEnd('/').Split('/', ':')[^1];
+            name = JobOptions.NameFrom(repo.EndsWith(".git", StringComparison.Ordinal) ? repo[..^4] : repo);
+            definition = new JobDefinition(JobSourceTypes.Repo, JobOptions.Source(("remote", stripped), ("commit", commit)), entrypoint);
+        }
+
+        var job = await client.CreateJobAsync(new CreateJobRequest(project, name, definition), cancellationToken);
+        await Console.Error.WriteLineAsync($"Job {job.Artifact.Project}/{job.Artifact.Name}:{job.Artifact.Version} ({definition.SourceType})");
+        return $"{job.Artifact.Name}:{job.Artifact.Version}";
+    }
+
+    private static IReadOnlyList<string>? Entrypoint(ParseResult parseResult)
+    {
+        try
+        {
+            return parseResult.GetValue(EntrypointOption) is { } command ? CommandLines.Split(command) : null;
+        }
+        catch (FormatException ex)
+        {
+            throw new LiftoffException($"--entrypoint: {ex.Message}");
+        }
     }
 
     private static JsonElement Element(JsonObject value) => JsonSerializer.SerializeToElement(value, LiftoffJsonContext.Default.JsonObject);

@@ -2,7 +2,13 @@ using Liftoff.Contracts;
 
 namespace Liftoff.Core.Runs;
 
-/// <summary>A run as the store keeps it. Config and summary are JSON object texts.</summary>
+/// <summary>
+/// A run as the store keeps it. Config and summary are JSON object texts.
+/// <see cref="CrashOnSilence"/> is false for runs whose client may go quiet while alive (wandb clients that send no
+/// heartbeats): the crash reaper leaves them alone. <see cref="WandbJson"/> is the wandb client's own <c>_wandb</c>
+/// config section (its telemetry and settings), kept apart from the user's config and handed back on resume;
+/// null for runs no wandb client reported.
+/// </summary>
 public sealed record RunRecord(
     string Id,
     string Entity,
@@ -22,7 +28,9 @@ public sealed record RunRecord(
     DateTimeOffset? HeartbeatAt,
     bool StopRequested,
     long? LastStep,
-    long LogLines)
+    long LogLines,
+    bool CrashOnSilence = true,
+    string? WandbJson = null)
 {
     public bool IsTerminal => RunLifecycle.IsTerminal(State);
 }

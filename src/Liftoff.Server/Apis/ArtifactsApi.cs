@@ -32,7 +32,7 @@ internal static class ArtifactsApi
         return app;
     }
 
-    public static async Task<Results<Ok<ArtifactList>, ValidationProblem>> ListArtifacts(string? project, string? type, HttpContext http, IArtifactStore store, CancellationToken cancellationToken)
+    public static async Task<Ok<ArtifactList>> ListArtifacts(string? project, string? type, HttpContext http, IArtifactStore store, CancellationToken cancellationToken)
     {
         var collections = await store.ListCollectionsAsync(Caller.From(http.User).EntityId, project, type, cancellationToken);
         return TypedResults.Ok(new ArtifactList([.. collections.Select(ToInfo)]));

@@ -11,6 +11,7 @@ using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 
 namespace Liftoff.Server.Apis;
@@ -203,7 +204,7 @@ internal static class RunsApi
     }
 
     public static async Task<Results<Ok<HistoryPage>, ProblemHttpResult, ValidationProblem>> ReadHistory(
-        string id, long? afterStep, int? limit, [AsParameters] RunServices services, CancellationToken cancellationToken)
+        string id, [FromQuery(Name = "after_step")] long? afterStep, int? limit, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
         if (limit is not null and (< 1 or > MaxPage))
         {

@@ -11,18 +11,22 @@ using Microsoft.Net.Http.Headers;
 namespace Liftoff.Server.Auth;
 
 /// <summary>
-/// <c>Authorization: Bearer KEY</c>. Every request looks the key up (no cache), so a revoked key stops working at
-/// once on every replica.
+/// <c>Authorization: Bearer KEY</c>, and under <see cref="BasicSchemeName"/> also HTTP Basic with the key as the
+/// password (<c>api:KEY</c>, what the wandb clients send). Every request looks the key up (no cache), so a revoked key
+/// stops working at once on every replica.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    IOptionsMonitor<ApiKeyAuthenticationOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     IIdentityStore identities,
     IProblemDetailsService problems)
-    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    : AuthenticationHandler<ApiKeyAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
+
+    /// <summary>The scheme of the routes the wandb clients call: Bearer or Basic.</summary>
+    public const string BasicSchemeName = "ApiKeyOrBasic";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -32,12 +36,24 @@ internal sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
 
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        var basic = header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase);
+        if (basic && !Options.AcceptBasic)
         {
-            return Fail("the Authorization header must be 'Bearer <api key>'");
+            // The wandb routes' scheme judges Basic; failing here too would log a failure for each of their requests.
+            return AuthenticateResult.NoResult();
         }
 
-        var principal = await identities.FindKeyAsync(ApiKeys.Hash(header["Bearer ".Length..].Trim()), Context.RequestAborted);
+        var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim()
+            : basic ? BasicPassword(header["Basic ".Length..].Trim())
+            : null;
+        if (key is null)
+        {
+            return Fail(Options.AcceptBasic
+                ? "the Authorization header must be 'Bearer <api key>' or HTTP Basic with the API key as the password"
+                : "the Authorization header must be 'Bearer <api key>'");
+        }
+
+        var principal = await identities.FindKeyAsync(ApiKeys.Hash(key), Context.RequestAborted);
         if (principal is null)
         {
             return Fail("the API key is not valid or has been revoked: run 'liftoff login' with a current key");
@@ -74,6 +90,20 @@ internal sealed class ApiKeyAuthenticationHandler(
         });
     }
 
+    /// <summary>The password of <c>base64(user:password)</c>; the user name (wandb sends "api") does not matter.</summary>
+    private static string? BasicPassword(string credentials)
+    {
+        var bytes = new byte[credentials.Length];
+        if (!Convert.TryFromBase64String(credentials, bytes, out var length))
+        {
+            return null;
+        }
+
+        var decoded = System.Text.Encoding.UTF8.GetString(bytes, 0, length);
+        var colon = decoded.IndexOf(':', StringComparison.Ordinal);
+        return colon < 0 ? null : decoded[(colon + 1)..];
+    }
+
     private AuthenticateResult Fail(string reason)
     {
         Context.Items[FailureKey] = reason;
@@ -81,6 +111,12 @@ internal sealed class ApiKeyAuthenticationHandler(
     }
 
     private static readonly object FailureKey = new();
+}
+
+internal sealed class ApiKeyAuthenticationOptions : AuthenticationSchemeOptions
+{
+    /// <summary>Also accept HTTP Basic (only on the routes the wandb clients call, see <see cref="ApiKeyAuthenticationHandler.BasicSchemeName"/>).</summary>
+    public bool AcceptBasic { get; set; }
 }
 
 /// <summary>The entity a request speaks for; a run-scoped key (a launched job's) speaks for one run only.</summary>

@@ -8,6 +8,7 @@ using Liftoff.Server.Sdk;
 using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Postgres;
 using Liftoff.Server.Storage.Sqlite;
+using Liftoff.Server.Wandb;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -143,7 +144,8 @@ internal static class ServerRegistration
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiErrors.Describe);
         services.AddExceptionHandler<ApiErrors>();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+            .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.BasicSchemeName, o => o.AcceptBasic = true);
         services.AddAuthorization(o => o.AddPolicy(Caller.FullKeyPolicy, p => p.RequireAuthenticatedUser().RequireAssertion(c => !c.User.HasClaim(claim => claim.Type == Caller.RunClaim))));
         services.AddOpenApi();
         return services;
@@ -196,6 +198,7 @@ internal static class ServerRegistration
         app.MapArtifactsApi();
         app.MapJobsApi();
         app.MapSdkApi();
+        app.MapWandbApi();
         return app;
     }
 }

@@ -31,11 +31,22 @@ internal interface IRunStore
     /// <summary>Stores console lines numbered from <paramref name="offset"/>; a line number stored before keeps its first text.</summary>
     Task<RunRecord?> AppendLogsAsync(long entityId, string runId, long offset, IReadOnlyList<StoredLogLine> lines, Func<RunRecord, RunRecord> change, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores console lines at their numbers, replacing any text stored before at the same numbers (a terminal's
+    /// progress bar rewrites its line), and applies <paramref name="change"/> in the same transaction. Numbers may
+    /// leave gaps; <see cref="RunRecord.LogLines"/> becomes one past the highest number stored. Null when the run is
+    /// not the entity's.
+    /// </summary>
+    Task<RunRecord?> WriteLogsAsync(long entityId, string runId, IReadOnlyList<StoredLogLine> lines, Func<RunRecord, RunRecord> change, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<StoredLogLine>> ReadLogsAsync(string runId, long afterLine, int limit, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<ProjectRecord>> ListProjectsAsync(long entityId, CancellationToken cancellationToken);
 
-    /// <summary>Marks running runs whose last sign of life is before <paramref name="silentSince"/> as crashed; returns their ids.</summary>
+    /// <summary>
+    /// Marks running runs whose last sign of life is before <paramref name="silentSince"/> as crashed, except runs
+    /// that do not <see cref="RunRecord.CrashOnSilence"/>; returns their ids.
+    /// </summary>
     Task<IReadOnlyList<string>> CrashSilentRunsAsync(DateTimeOffset silentSince, DateTimeOffset now, CancellationToken cancellationToken);
 }
 

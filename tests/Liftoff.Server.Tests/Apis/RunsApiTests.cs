@@ -74,6 +74,26 @@ public sealed class RunsApiTests(ServerFixture server) : IClassFixture<ServerFix
         Assert.Equal(2, (await (await http.GetAsync($"/api/v1/runs/{id}/history")).JsonAsync()).GetProperty("rows").GetArrayLength());
     }
 
+    [Fact]
+    public async Task ReadHistory_AfterStep_StartsAfterThatStepAndThePagerEnds()
+    {
+        var key = await server.NewUserKeyAsync();
+        using var http = server.Http(key);
+        var id = await InitAsync(http, """{"project":"p"}""");
+        await (await http.PostJsonAsync($"/api/v1/runs/{id}/history", """{"rows":[{"step":0,"values":{"a":0}},{"step":1,"values":{"a":1}},{"step":2,"values":{"a":2}}]}""")).JsonAsync();
+
+        var page = await (await http.GetAsync($"/api/v1/runs/{id}/history?after_step=0&limit=2")).JsonAsync();
+        using var client = server.Client(key);
+        var all = new List<long>();
+        await foreach (var row in client.ReadHistoryAsync(id))
+        {
+            all.Add(row.Step);
+        }
+
+        Assert.Equal([1L, 2], page.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("step").GetInt64()));
+        Assert.Equal([0L, 1, 2], all);
+    }
+
     [Theory]
     [InlineData("""{"rows":[{"step":0,"values":{"loss":NaN}}]}""", "$.rows[0].values")]
     [InlineData("""{"rows":[{"step":0,"values":{"loss":Infinity}}]}""", "$.rows[0].values")]

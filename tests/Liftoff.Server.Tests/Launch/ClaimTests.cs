@@ -180,7 +180,7 @@ public sealed class ClaimTests(ServerFixture server) : IClassFixture<ServerFixtu
     {
         var key = await server.NewUserKeyAsync();
         using var http = server.Http(key);
-        await Jobs.CreateRepoJobAsync(http, "p", "train", configDefaults: """{"lr":0.1}""");
+        await TestJobs.CreateRepoJobAsync(http, "p", "train", configDefaults: """{"lr":0.1}""");
         await (await http.PostJsonAsync("/api/v1/queues", """{"name":"q","resource":"local-process"}""")).JsonAsync(HttpStatusCode.Created);
         return (key, server.Client(key));
     }

@@ -96,7 +96,7 @@ public sealed class LeaseTests(ShortLeaseServerFixture server) : IClassFixture<S
     {
         var key = await server.NewUserKeyAsync();
         using var http = server.Http(key);
-        await Jobs.CreateRepoJobAsync(http, "p", "train");
+        await TestJobs.CreateRepoJobAsync(http, "p", "train");
         await (await http.PostJsonAsync("/api/v1/queues", queue)).JsonAsync(HttpStatusCode.Created);
         return server.Client(key);
     }

@@ -157,8 +157,8 @@ public sealed class QueuesApiTests(ServerFixture server) : IClassFixture<ServerF
     {
         var key = await server.NewUserKeyAsync();
         var http = server.Http(key);
-        await Jobs.CreateRepoJobAsync(http, "p", "train", configDefaults: Defaults);
-        await Jobs.CreateImageJobAsync(http, "p", "image-job");
+        await TestJobs.CreateRepoJobAsync(http, "p", "train", configDefaults: Defaults);
+        await TestJobs.CreateImageJobAsync(http, "p", "image-job");
         var queue = templated
             ? """{"name":"q","resource":"local-process","config":{"env":{"A":"queue-${project_name}-${queue_name}"}},"template_variables":[{"name":"size","type":"string","choices":["small","large"]},{"name":"gpus","type":"integer","min":1,"max":8}]}"""
             : """{"name":"q","resource":"local-process"}""";

@@ -79,10 +79,27 @@ public abstract partial class StoreContract : IAsyncLifetime
     public async Task GetRun_RoundTripsEveryField()
     {
         var e = await NewEntityAsync("e");
-        var run = NewRun("e", "full") with { ConfigJson = """{"lr":0.1}""", Host = "h", Os = "linux", Program = "train.py", PythonVersion = "3.11.7" };
+        var run = NewRun("e", "full") with
+        {
+            ConfigJson = """{"lr":0.1}""", Host = "h", Os = "linux", Program = "train.py", PythonVersion = "3.11.7",
+            CrashOnSilence = false, WandbJson = """{"cli_version":"0.19.0","t":{"1":[1]}}""",
+        };
         await Runs.TryCreateRunAsync(e.Id, run, default);
 
         Assert.Equal(run, await Runs.GetRunAsync(e.Id, "full", default));
+    }
+
+    [Fact]
+    public async Task UpdateRun_WritesCrashOnSilenceAndWandbJson()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r") with { CrashOnSilence = false }, default);
+
+        await Runs.UpdateRunAsync(e.Id, "r", r => r with { CrashOnSilence = true, WandbJson = """{"t":{}}""" }, default);
+
+        var stored = await Runs.GetRunAsync(e.Id, "r", default);
+        Assert.True(stored!.CrashOnSilence);
+        Assert.Equal("""{"t":{}}""", stored.WandbJson);
     }
 
     [Fact]
@@ -188,6 +205,46 @@ public abstract partial class StoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WriteLogs_SameLineTwice_KeepsLastTextAndCountsOnce()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r"), default);
+        await Runs.WriteLogsAsync(e.Id, "r", Lines(0, "epoch 1", " 10%"), r => r, default);
+
+        var run = await Runs.WriteLogsAsync(e.Id, "r", [new StoredLogLine(1, "stderr", "100%", 2000)], r => r, default);
+
+        Assert.Equal(2, run!.LogLines);
+        var lines = await Runs.ReadLogsAsync("r", -1, 100, default);
+        Assert.Equal([("stdout", "epoch 1", 1000.0), ("stderr", "100%", 2000.0)], lines.Select(l => (l.Stream, l.Text, l.Time)));
+    }
+
+    [Fact]
+    public async Task WriteLogs_WithGap_StoresLinesAtTheirNumbersAndCountsToTheHighest()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "r"), default);
+
+        var run = await Runs.WriteLogsAsync(e.Id, "r", Lines(5, "five", "six"), r => r with { Name = "changed" }, default);
+        await Runs.WriteLogsAsync(e.Id, "r", Lines(2, "two"), r => r, default);
+
+        Assert.Equal(7, run!.LogLines);
+        Assert.Equal("changed", (await Runs.GetRunAsync(e.Id, "r", default))!.Name);
+        Assert.Equal([2L, 5, 6], (await Runs.ReadLogsAsync("r", -1, 100, default)).Select(l => l.Line));
+        Assert.Equal(7, (await Runs.GetRunAsync(e.Id, "r", default))!.LogLines);
+    }
+
+    [Fact]
+    public async Task WriteLogs_RunOfAnotherEntity_ReturnsNullAndWritesNothing()
+    {
+        var owner = await NewEntityAsync("owner");
+        var other = await NewEntityAsync("other");
+        await Runs.TryCreateRunAsync(owner.Id, NewRun("owner", "r"), default);
+
+        Assert.Null(await Runs.WriteLogsAsync(other.Id, "r", Lines(0, "x"), r => r, default));
+        Assert.Empty(await Runs.ReadLogsAsync("r", -1, 100, default));
+    }
+
+    [Fact]
     public async Task ListRuns_PagesNewestFirstAndFilters()
     {
         var e = await NewEntityAsync("e");
@@ -223,6 +280,19 @@ public abstract partial class StoreContract : IAsyncLifetime
         Assert.Equal(T0.AddMinutes(6), (await Runs.GetRunAsync(e.Id, "silent", default))!.EndedAt);
         Assert.Equal(RunStates.Running, (await Runs.GetRunAsync(e.Id, "alive", default))!.State);
         Assert.Equal(RunStates.Finished, (await Runs.GetRunAsync(e.Id, "done", default))!.State);
+    }
+
+    [Fact]
+    public async Task CrashSilentRuns_LeavesRunsThatDoNotCrashOnSilence()
+    {
+        var e = await NewEntityAsync("e");
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "quiet") with { HeartbeatAt = T0, CrashOnSilence = false }, default);
+        await Runs.TryCreateRunAsync(e.Id, NewRun("e", "native") with { HeartbeatAt = T0 }, default);
+
+        var crashed = await Runs.CrashSilentRunsAsync(T0.AddMinutes(1), T0.AddMinutes(6), default);
+
+        Assert.Equal(["native"], crashed);
+        Assert.Equal(RunStates.Running, (await Runs.GetRunAsync(e.Id, "quiet", default))!.State);
     }
 
     [Fact]

@@ -189,6 +189,12 @@ internal static class SqliteMigrations
             );
             CREATE INDEX agents_entity ON agents(entity_id, heartbeat_at);
             """),
+        (4, """
+            ALTER TABLE runs ADD COLUMN crash_on_silence INTEGER NOT NULL DEFAULT 1;
+            ALTER TABLE runs ADD COLUMN wandb TEXT;
+            DROP INDEX runs_running;
+            CREATE INDEX runs_running ON runs(heartbeat_at) WHERE state = 'running' AND crash_on_silence = 1;
+            """),
     ];
 
     public static int LatestVersion => Steps[^1].Version;

@@ -9,7 +9,8 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
 {
     private const string RunColumns = """
         r.seq, r.id, e.name, p.name, r.name, r.state, r.config, r.summary, r.host, r.os, r.program, r.python_version,
-        r.exit_code, r.created_at, r.started_at, r.ended_at, r.heartbeat_at, r.stop_requested, r.last_step, r.log_lines
+        r.exit_code, r.created_at, r.started_at, r.ended_at, r.heartbeat_at, r.stop_requested, r.last_step, r.log_lines,
+        r.crash_on_silence, r.wandb
         FROM runs r JOIN entities e ON e.id = r.entity_id JOIN projects p ON p.id = r.project_id
         """;
 
@@ -227,6 +228,41 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
             return updated;
         }, cancellationToken);
 
+    public Task<RunRecord?> WriteLogsAsync(long entityId, string runId, IReadOnlyList<StoredLogLine> lines, Func<RunRecord, RunRecord> change, CancellationToken cancellationToken) =>
+        database.WriteAsync(async (connection, transaction) =>
+        {
+            var stored = await ReadRunAsync(connection, transaction, entityId, runId, cancellationToken);
+            if (stored is null)
+            {
+                return null;
+            }
+
+            var (seq, run) = stored.Value;
+            var updated = change(run);
+            if (lines.Count > 0)
+            {
+                await using var upsert = Command(connection, transaction, """
+                    INSERT INTO console (run_seq, line, stream, text, time) VALUES ($seq, $line, $stream, $text, $time)
+                    ON CONFLICT (run_seq, line) DO UPDATE SET stream = excluded.stream, text = excluded.text, time = excluded.time
+                    """,
+                    ("$seq", seq), ("$line", 0L), ("$stream", ""), ("$text", ""), ("$time", 0.0));
+                upsert.Prepare();
+                foreach (var line in lines)
+                {
+                    upsert.Parameters[1].Value = line.Line;
+                    upsert.Parameters[2].Value = line.Stream;
+                    upsert.Parameters[3].Value = line.Text;
+                    upsert.Parameters[4].Value = line.Time;
+                    await upsert.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                updated = updated with { LogLines = Math.Max(run.LogLines, lines.Max(l => l.Line) + 1) };
+            }
+
+            await WriteRunAsync(connection, transaction, seq, run, updated, cancellationToken);
+            return updated;
+        }, cancellationToken);
+
     public Task<IReadOnlyList<StoredLogLine>> ReadLogsAsync(string runId, long afterLine, int limit, CancellationToken cancellationToken) =>
         database.ReadAsync<IReadOnlyList<StoredLogLine>>(async connection =>
         {
@@ -265,7 +301,7 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
         database.WriteAsync<IReadOnlyList<string>>(async (connection, transaction) =>
         {
             await using var command = Command(connection, transaction,
-                $"UPDATE runs SET state = '{RunStates.Crashed}', ended_at = $now WHERE state = '{RunStates.Running}' AND heartbeat_at < $since RETURNING id",
+                $"UPDATE runs SET state = '{RunStates.Crashed}', ended_at = $now WHERE state = '{RunStates.Running}' AND crash_on_silence = 1 AND heartbeat_at < $since RETURNING id",
                 ("$now", Ms(now)), ("$since", Ms(silentSince)));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var ids = new List<string>();
@@ -285,9 +321,10 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
             ("$e", entityId), ("$name", run.Project), ("$at", Ms(run.CreatedAt))).ExecuteNonQueryAsync(cancellationToken);
         var inserted = await Command(connection, transaction, """
             INSERT INTO runs (id, entity_id, project_id, name, state, config, summary, host, os, program, python_version,
-                exit_code, created_at, started_at, ended_at, heartbeat_at, stop_requested, last_step, log_lines)
+                exit_code, created_at, started_at, ended_at, heartbeat_at, stop_requested, last_step, log_lines,
+                crash_on_silence, wandb)
             SELECT $id, $e, p.id, $name, $state, $config, $summary, $host, $os, $program, $python,
-                $exit, $created, $started, $ended, $heartbeat, $stop, NULL, 0
+                $exit, $created, $started, $ended, $heartbeat, $stop, NULL, 0, $crash, $wandb
             FROM projects p WHERE p.entity_id = $e AND p.name = $project
             ON CONFLICT (id) DO NOTHING
             """,
@@ -295,7 +332,8 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
             ("$config", run.ConfigJson), ("$summary", run.SummaryJson), ("$host", run.Host), ("$os", run.Os),
             ("$program", run.Program), ("$python", run.PythonVersion), ("$exit", run.ExitCode),
             ("$created", Ms(run.CreatedAt)), ("$started", Ms(run.StartedAt)), ("$ended", Ms(run.EndedAt)),
-            ("$heartbeat", Ms(run.HeartbeatAt)), ("$stop", run.StopRequested)).ExecuteNonQueryAsync(cancellationToken);
+            ("$heartbeat", Ms(run.HeartbeatAt)), ("$stop", run.StopRequested), ("$crash", run.CrashOnSilence),
+            ("$wandb", run.WandbJson)).ExecuteNonQueryAsync(cancellationToken);
         return inserted == 1;
     }
 
@@ -320,14 +358,16 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
         await Command(connection, transaction, """
             UPDATE runs SET name = $name, state = $state, config = $config, summary = $summary, host = $host, os = $os,
                 program = $program, python_version = $python, exit_code = $exit, started_at = $started, ended_at = $ended,
-                heartbeat_at = $heartbeat, stop_requested = $stop, last_step = $last, log_lines = $lines
+                heartbeat_at = $heartbeat, stop_requested = $stop, last_step = $last, log_lines = $lines,
+                crash_on_silence = $crash, wandb = $wandb
             WHERE seq = $seq
             """,
             ("$name", after.Name), ("$state", after.State), ("$config", after.ConfigJson), ("$summary", after.SummaryJson),
             ("$host", after.Host), ("$os", after.Os), ("$program", after.Program), ("$python", after.PythonVersion),
             ("$exit", after.ExitCode), ("$started", Ms(after.StartedAt)), ("$ended", Ms(after.EndedAt)),
             ("$heartbeat", Ms(after.HeartbeatAt)), ("$stop", after.StopRequested), ("$last", after.LastStep),
-            ("$lines", after.LogLines), ("$seq", seq)).ExecuteNonQueryAsync(cancellationToken);
+            ("$lines", after.LogLines), ("$crash", after.CrashOnSilence), ("$wandb", after.WandbJson),
+            ("$seq", seq)).ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static async Task<(long Seq, RunRecord Run)?> ReadRunAsync(SqliteConnection connection, SqliteTransaction? transaction, long entityId, string runId, CancellationToken cancellationToken)
@@ -356,7 +396,9 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
         HeartbeatAt: NullableTime(reader, 16),
         StopRequested: reader.GetBoolean(17),
         LastStep: reader.IsDBNull(18) ? null : reader.GetInt64(18),
-        LogLines: reader.GetInt64(19)));
+        LogLines: reader.GetInt64(19),
+        CrashOnSilence: reader.GetBoolean(20),
+        WandbJson: NullableString(reader, 21)));
 
     private static async Task<EntityRecord?> ReadEntityAsync(SqliteConnection connection, string where, (string, object?) parameter, CancellationToken cancellationToken)
     {

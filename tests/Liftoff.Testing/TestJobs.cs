@@ -4,7 +4,7 @@ using System.Text;
 namespace Liftoff.Testing;
 
 /// <summary>Jobs made through the real API, for tests that launch them.</summary>
-public static class Jobs
+public static class TestJobs
 {
     public const string Commit = "0123456789abcdef0123456789abcdef01234567";
 

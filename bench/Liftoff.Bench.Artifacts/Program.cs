@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Globalization;
+using Liftoff.Client;
+using Liftoff.Server.Hosting;
+using Microsoft.Extensions.Logging;
+
+// Artifact throughput: one large file and many small files, uploaded to and downloaded from a real server on
+// 127.0.0.1 whose data directory is on the same disk, each compared with a plain copy of the same files.
+// Usage: dotnet run -c Release --project bench/Liftoff.Bench.Artifacts [-- --large-mib 1024 --small-files 10000 --small-bytes 4096]
+var largeMiB = Argument("--large-mib", 1024);
+var smallFiles = Argument("--small-files", 10_000);
+var smallBytes = Argument("--small-bytes", 4096);
+var work = Directory.CreateTempSubdirectory("liftoff-bench-").FullName;
+try
+{
+    await using var server = await LiftoffServer.StartAsync(
+        new ServerOptions { DataDirectory = Path.Combine(work, "server"), Port = 0 }, logging => logging.AddFilter(_ => false));
+    var counting = new CountingHandler();
+    using var client = new LiftoffClient(new LiftoffSettings(server.BaseUrl, server.InitialAdminKey!), counting);
+
+    var large = Directory.CreateDirectory(Path.Combine(work, "large")).FullName;
+    Generate(Path.Combine(large, "data.bin"), largeMiB * (1L << 20), seed: 1);
+    var small = Directory.CreateDirectory(Path.Combine(work, "small")).FullName;
+    for (var i = 0; i < smallFiles; i++)
+    {
+        Generate(Path.Combine(small, $"d{i % 100:000}", $"f{i:00000}.bin"), smallBytes, seed: i + 2);
+    }
+
+    Settle();
+    Console.WriteLine($"{"case",-32} {"MB",8} {"seconds",8} {"MB/s",8} {"x copy",7}");
+    foreach (var (name, directory) in new[] { ($"1 file of {largeMiB} MiB", large), ($"{smallFiles} files of {smallBytes} B", small) })
+    {
+        var megabytes = Directory.GetFiles(directory, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) / 1e6;
+        var copy = Time(() => CopyTree(directory, Path.Combine(work, "copy-" + Path.GetFileName(directory)), flushToDisk: false));
+        Report($"{name}: plain copy", megabytes, copy, copy);
+        var durableCopy = Time(() => CopyTree(directory, Path.Combine(work, "durable-" + Path.GetFileName(directory)), flushToDisk: true));
+        Report($"{name}: copy + fsync", megabytes, durableCopy, copy);
+        var artifact = Path.GetFileName(directory);
+        var watch = Stopwatch.StartNew();
+        var hashed = TimeSpan.Zero;
+        var phases = new Progress(report => hashed = report.Phase == "hashing" ? watch.Elapsed : hashed);
+        var upload = await TimeAsync(() => client.UploadArtifactAsync(directory, "bench", artifact, new ArtifactUploadOptions("dataset"), phases));
+        Report($"{name}: upload", megabytes, upload, copy);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  of which hashing on the client {hashed.TotalSeconds:0.00} s; vs copy + fsync {durableCopy / upload:0.00}x"));
+        var version = await client.GetArtifactVersionAsync("bench", artifact, "latest");
+        var download = await TimeAsync(() => client.DownloadArtifactAsync(version, Path.Combine(work, "down-" + artifact)));
+        Report($"{name}: download", megabytes, download, copy);
+        var (puts, bytes) = (counting.BlobPuts, counting.BlobBytes);
+        var again = await TimeAsync(() => client.UploadArtifactAsync(directory, "bench", artifact, new ArtifactUploadOptions("dataset")));
+        Console.WriteLine($"{name}: re-upload unchanged: {again:0.00} s, blob uploads {counting.BlobPuts - puts}, file bytes sent {counting.BlobBytes - bytes}");
+    }
+}
+finally
+{
+    Directory.Delete(work, recursive: true);
+}
+
+static void Report(string name, double megabytes, double seconds, double copySeconds) =>
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-32} {megabytes,8:0} {seconds,8:0.00} {megabytes / seconds,8:0} {copySeconds / seconds,7:0.00}"));
+
+static double Time(Action action)
+{
+    var watch = Stopwatch.StartNew();
+    action();
+    var seconds = watch.Elapsed.TotalSeconds;
+    Settle();
+    return seconds;
+}
+
+static async Task<double> TimeAsync<T>(Func<Task<T>> action)
+{
+    var watch = Stopwatch.StartNew();
+    await action();
+    var seconds = watch.Elapsed.TotalSeconds;
+    Settle();
+    return seconds;
+}
+
+// Between measurements, write back every dirty page (untimed), so that no case pays for the previous one's writes.
+static void Settle()
+{
+    using var sync = Process.Start("sync");
+    sync?.WaitForExit();
+}
+
+static void CopyTree(string source, string target, bool flushToDisk)
+{
+    foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
+    {
+        var destination = Path.Combine(target, Path.GetRelativePath(source, file));
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        File.Copy(file, destination);
+        if (flushToDisk)
+        {
+            using var copied = new FileStream(destination, FileMode.Open, FileAccess.ReadWrite);
+            copied.Flush(flushToDisk: true);
+        }
+    }
+}
+
+static void Generate(string path, long size, int seed)
+{
+    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+    var random = new Random(seed);
+    var buffer = new byte[(int)Math.Min(size, 1 << 20)];
+    using var file = File.Create(path);
+    for (long written = 0; written < size; written += buffer.Length)
+    {
+        random.NextBytes(buffer);
+        file.Write(buffer, 0, (int)Math.Min(buffer.Length, size - written));
+    }
+}
+
+int Argument(string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+/// <summary>Reports synchronously, on the thread that reports.</summary>
+internal sealed class Progress(Action<TransferProgress> report) : IProgress<TransferProgress>
+{
+    public void Report(TransferProgress value) => report(value);
+}
+
+/// <summary>Counts blob uploads and their bytes as they go over the wire.</summary>
+internal sealed class CountingHandler() : DelegatingHandler(new SocketsHttpHandler())
+{
+    private long _blobPuts;
+    private long _blobBytes;
+
+    public long BlobPuts => Interlocked.Read(ref _blobPuts);
+
+    public long BlobBytes => Interlocked.Read(ref _blobBytes);
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (request.Method == HttpMethod.Put && request.RequestUri!.AbsolutePath.Contains("/api/v1/blobs/", StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref _blobPuts);
+            Interlocked.Add(ref _blobBytes, request.Content?.Headers.ContentLength ?? 0);
+        }
+
+        return base.SendAsync(request, cancellationToken);
+    }
+}
