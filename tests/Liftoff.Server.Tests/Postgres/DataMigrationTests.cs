@@ -14,27 +14,31 @@ namespace Liftoff.Server.Tests.Postgres;
 public sealed class DataMigrationTests
 {
     [Fact]
-    public async Task TheCopy_CoversEveryTableOfTheSqliteSchema()
+    public async Task TheCopy_CoversEveryColumnOfTheSqliteSchema()
     {
         using var directory = new TempDirectory();
         using var database = new SqliteDatabase(Path.Combine(directory.Path, "liftoff.db"));
         await SqliteMigrations.ApplyAsync(database, default);
 
-        var tables = await database.ReadAsync(async connection =>
+        var schema = await database.ReadAsync(async connection =>
         {
             await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name";
+            command.CommandText = """
+                SELECT t.name, c.name FROM sqlite_master t JOIN pragma_table_info(t.name) c
+                WHERE t.type = 'table' AND t.name NOT LIKE 'sqlite_%' AND t.name <> 'schema_migrations' ORDER BY t.name, c.cid
+                """;
             await using var reader = await command.ExecuteReaderAsync();
-            var names = new List<string>();
+            var columns = new List<(string, string)>();
             while (await reader.ReadAsync())
             {
-                names.Add(reader.GetString(0));
+                columns.Add((reader.GetString(0), reader.GetString(1)));
             }
 
-            return names;
+            return columns;
         }, default);
 
-        Assert.Equal(tables, SqliteToPostgres.TableNames.Order(StringComparer.Ordinal));
+        var copied = SqliteToPostgres.Columns.SelectMany(t => t.Value.Select(c => (t.Key, c)));
+        Assert.Equal(schema.Order(), copied.Order());
     }
 
     [Fact]
@@ -110,7 +114,7 @@ public sealed class DataMigrationTests
         using (var http = new HttpClient { BaseAddress = baseUrl })
         {
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", userKey);
-            await Jobs.CreateRepoJobAsync(http, "vision", "train", configDefaults: """{"lr":0.1}""");
+            await TestJobs.CreateRepoJobAsync(http, "vision", "train", configDefaults: """{"lr":0.1}""");
         }
 
         await user.CreateQueueAsync(new CreateQueueRequest("gpu", Resources.LocalProcess, MaxAttempts: 2));

@@ -93,7 +93,7 @@ public sealed class PostgresApiTests(PostgresServerFixture server) : IClassFixtu
     {
         var key = await server.NewUserKeyAsync();
         using var http = server.Http(key);
-        await Jobs.CreateRepoJobAsync(http, "p", "train");
+        await TestJobs.CreateRepoJobAsync(http, "p", "train");
         await (await http.PostJsonAsync("/api/v1/queues", """{"name":"q","resource":"local-process"}""")).JsonAsync(HttpStatusCode.Created);
         return server.Client(key);
     }

@@ -71,7 +71,7 @@ public sealed class ReplicaTests(PostgresServerFixture a) : IClassFixture<Postgr
     {
         var key = await a.NewUserKeyAsync(name);
         using var http = a.Http(key);
-        await Jobs.CreateRepoJobAsync(http, "p", "train");
+        await TestJobs.CreateRepoJobAsync(http, "p", "train");
         using var client = a.Client(key);
         await client.CreateQueueAsync(new CreateQueueRequest("q", Resources.LocalProcess));
         return key;

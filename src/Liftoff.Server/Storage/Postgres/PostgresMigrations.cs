@@ -203,6 +203,12 @@ internal static class PostgresMigrations
             );
             CREATE INDEX agents_entity ON agents(entity_id, heartbeat_at);
             """),
+        (4, """
+            ALTER TABLE runs ADD COLUMN crash_on_silence boolean NOT NULL DEFAULT TRUE;
+            ALTER TABLE runs ADD COLUMN wandb text;
+            DROP INDEX runs_running;
+            CREATE INDEX runs_running ON runs(heartbeat_at) WHERE state = 'running' AND crash_on_silence;
+            """),
     ];
 
     public static int LatestVersion => Steps[^1].Version;

@@ -13,7 +13,8 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
 {
     private const string RunColumns = """
         r.seq, r.id, e.name, p.name, r.name, r.state, r.config, r.summary, r.host, r.os, r.program, r.python_version,
-        r.exit_code, r.created_at, r.started_at, r.ended_at, r.heartbeat_at, r.stop_requested, r.last_step, r.log_lines
+        r.exit_code, r.created_at, r.started_at, r.ended_at, r.heartbeat_at, r.stop_requested, r.last_step, r.log_lines,
+        r.crash_on_silence, r.wandb
         FROM runs r JOIN entities e ON e.id = r.entity_id JOIN projects p ON p.id = r.project_id
         """;
 
@@ -245,6 +246,43 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             return updated;
         }, cancellationToken);
 
+    public Task<RunRecord?> WriteLogsAsync(long entityId, string runId, IReadOnlyList<StoredLogLine> lines, Func<RunRecord, RunRecord> change, CancellationToken cancellationToken) =>
+        database.WriteAsync(async (connection, transaction) =>
+        {
+            var stored = await ReadRunAsync(connection, transaction, entityId, runId, forUpdate: true, cancellationToken);
+            if (stored is null)
+            {
+                return null;
+            }
+
+            var (seq, run) = stored.Value;
+            var updated = change(run);
+            var writes = new List<NpgsqlBatchCommand>(2);
+            if (lines.Count > 0)
+            {
+                // One upsert may touch a row once: of a line number sent twice in the batch, the later text stands.
+                var last = new Dictionary<long, StoredLogLine>();
+                foreach (var line in lines)
+                {
+                    last[line.Line] = line;
+                }
+
+                var unique = last.Values.ToArray();
+                writes.Add(Statement("""
+                    INSERT INTO console (run_seq, line, stream, text, time)
+                    SELECT @seq, l, s, x, t FROM unnest(@lines, @streams, @texts, @times) AS b(l, s, x, t)
+                    ON CONFLICT (run_seq, line) DO UPDATE SET stream = excluded.stream, text = excluded.text, time = excluded.time
+                    """,
+                    ("seq", seq), ("lines", unique.Select(l => l.Line).ToArray()), ("streams", unique.Select(l => l.Stream).ToArray()),
+                    ("texts", unique.Select(l => l.Text).ToArray()), ("times", unique.Select(l => l.Time).ToArray())));
+                updated = updated with { LogLines = Math.Max(run.LogLines, last.Keys.Max() + 1) };
+            }
+
+            writes.AddRange(RunUpdate(seq, run, updated));
+            await ExecuteAsync(connection, transaction, writes, cancellationToken);
+            return updated;
+        }, cancellationToken);
+
     public Task<IReadOnlyList<StoredLogLine>> ReadLogsAsync(string runId, long afterLine, int limit, CancellationToken cancellationToken) =>
         database.ReadAsync<IReadOnlyList<StoredLogLine>>(async connection =>
         {
@@ -285,7 +323,7 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             // PostgreSQL re-checks the condition on a row another transaction just changed, so a run whose heartbeat
             // commits first (on any replica) is not crashed.
             await using var command = Command(connection, transaction,
-                $"UPDATE runs SET state = '{RunStates.Crashed}', ended_at = @now WHERE state = '{RunStates.Running}' AND heartbeat_at < @since RETURNING id",
+                $"UPDATE runs SET state = '{RunStates.Crashed}', ended_at = @now WHERE state = '{RunStates.Running}' AND crash_on_silence AND heartbeat_at < @since RETURNING id",
                 ("now", now), ("since", silentSince));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var ids = new List<string>();
@@ -303,16 +341,16 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             ("e", entityId), ("name", run.Project), ("at", run.CreatedAt)),
         Statement("""
             INSERT INTO runs (id, entity_id, project_id, name, state, config, summary, host, os, program, python_version,
-                exit_code, created_at, started_at, ended_at, heartbeat_at, stop_requested, last_step, log_lines)
+                exit_code, created_at, started_at, ended_at, heartbeat_at, stop_requested, last_step, log_lines, crash_on_silence, wandb)
             VALUES (@id, @e, (SELECT p.id FROM projects p WHERE p.entity_id = @e AND p.name = @project), @name, @state, @config, @summary,
-                @host, @os, @program, @python, @exit, @created, @started, @ended, @heartbeat, @stop, NULL, 0)
+                @host, @os, @program, @python, @exit, @created, @started, @ended, @heartbeat, @stop, NULL, 0, @crash, @wandb)
             ON CONFLICT (id) DO NOTHING
             """,
             ("id", run.Id), ("e", entityId), ("project", run.Project), ("name", run.Name), ("state", run.State),
             ("config", run.ConfigJson), ("summary", run.SummaryJson), ("host", run.Host), ("os", run.Os),
             ("program", run.Program), ("python", run.PythonVersion), ("exit", run.ExitCode),
             ("created", run.CreatedAt), ("started", run.StartedAt), ("ended", run.EndedAt),
-            ("heartbeat", run.HeartbeatAt), ("stop", run.StopRequested)));
+            ("heartbeat", run.HeartbeatAt), ("stop", run.StopRequested), ("crash", run.CrashOnSilence), ("wandb", run.WandbJson)));
 
     private static async Task EnsureReplayAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long seq, RunRecord run, IReadOnlyList<StoredHistoryRow> rows, int replayed, CancellationToken cancellationToken)
     {
@@ -336,14 +374,15 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
         yield return Statement("""
             UPDATE runs SET name = @name, state = @state, config = @config, summary = @summary, host = @host, os = @os,
                 program = @program, python_version = @python, exit_code = @exit, started_at = @started, ended_at = @ended,
-                heartbeat_at = @heartbeat, stop_requested = @stop, last_step = @last, log_lines = @lines
+                heartbeat_at = @heartbeat, stop_requested = @stop, last_step = @last, log_lines = @lines,
+                crash_on_silence = @crash, wandb = @wandb
             WHERE seq = @seq
             """,
             ("name", after.Name), ("state", after.State), ("config", after.ConfigJson), ("summary", after.SummaryJson),
             ("host", after.Host), ("os", after.Os), ("program", after.Program), ("python", after.PythonVersion),
             ("exit", after.ExitCode), ("started", after.StartedAt), ("ended", after.EndedAt),
             ("heartbeat", after.HeartbeatAt), ("stop", after.StopRequested), ("last", after.LastStep),
-            ("lines", after.LogLines), ("seq", seq));
+            ("lines", after.LogLines), ("crash", after.CrashOnSilence), ("wandb", after.WandbJson), ("seq", seq));
     }
 
     private static async Task<(long Seq, RunRecord Run)?> ReadRunAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, long entityId, string runId, bool forUpdate, CancellationToken cancellationToken)
@@ -373,7 +412,9 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
         HeartbeatAt: NullableTime(reader, 16),
         StopRequested: reader.GetBoolean(17),
         LastStep: reader.IsDBNull(18) ? null : reader.GetInt64(18),
-        LogLines: reader.GetInt64(19)));
+        LogLines: reader.GetInt64(19),
+        CrashOnSilence: reader.GetBoolean(20),
+        WandbJson: NullableString(reader, 21)));
 
     private static async Task<EntityRecord?> ReadEntityAsync(NpgsqlConnection connection, string where, (string, object?) parameter, CancellationToken cancellationToken)
     {

@@ -15,7 +15,7 @@ namespace Liftoff.Server.Storage.Postgres;
 internal static class SqliteToPostgres
 {
     /// <summary>The schema version these tables describe; a newer one must teach this copy its new columns first.</summary>
-    public const int SchemaVersion = 3;
+    public const int SchemaVersion = 4;
 
     private enum Kind
     {
@@ -39,7 +39,7 @@ internal static class SqliteToPostgres
             ("seq", Kind.Long), ("id", Kind.Text), ("entity_id", Kind.Long), ("project_id", Kind.Long), ("name", Kind.Text), ("state", Kind.Text),
             ("config", Kind.Text), ("summary", Kind.Text), ("host", Kind.Text), ("os", Kind.Text), ("program", Kind.Text), ("python_version", Kind.Text),
             ("exit_code", Kind.Int), ("created_at", Kind.Time), ("started_at", Kind.Time), ("ended_at", Kind.Time), ("heartbeat_at", Kind.Time),
-            ("stop_requested", Kind.Bool), ("last_step", Kind.Long), ("log_lines", Kind.Long)], "seq"),
+            ("stop_requested", Kind.Bool), ("last_step", Kind.Long), ("log_lines", Kind.Long), ("crash_on_silence", Kind.Bool), ("wandb", Kind.Text)], "seq"),
         new("history", "run_seq, step", [("run_seq", Kind.Long), ("step", Kind.Long), ("time", Kind.Double), ("data", Kind.Text)]),
         new("console", "run_seq, line", [("run_seq", Kind.Long), ("line", Kind.Long), ("stream", Kind.Text), ("text", Kind.Text), ("time", Kind.Double)]),
         new("blobs", "digest", [("digest", Kind.Text), ("size", Kind.Long), ("created_at", Kind.Time)]),
@@ -66,8 +66,9 @@ internal static class SqliteToPostgres
             ("stop_requested", Kind.Bool)]),
     ];
 
-    /// <summary>The tables copied, in order; a test holds this against the SQLite schema so none is forgotten.</summary>
-    public static IReadOnlyList<string> TableNames => [.. Tables.Select(t => t.Name)];
+    /// <summary>The tables and columns copied; a test holds them against the SQLite schema so that none is forgotten.</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Columns =>
+        Tables.ToDictionary(t => t.Name, t => (IReadOnlyList<string>)[.. t.Columns.Select(c => c.Column)]);
 
     public static async Task<IReadOnlyList<(string Table, long Rows)>> CopyAsync(SqliteDatabase source, PostgresDatabase target, CancellationToken cancellationToken)
     {
