@@ -135,7 +135,8 @@ public sealed class Run : IAsyncDisposable
                 }
                 else
                 {
-                    Warn(key, $"liftoff: '{key}' was {value}, which JSON cannot carry; that value was dropped");
+                    // JSON has no NaN or Infinity: the server stores these names, as it does for wandb clients.
+                    writer.WriteString(key, double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
                 }
             }
 

@@ -51,7 +51,7 @@ public sealed class RunTests(ServerFixture server) : IClassFixture<ServerFixture
     }
 
     [Fact]
-    public async Task Log_NonFiniteValueOrStepGoingBack_IsDroppedNotThrown()
+    public async Task Log_NonFiniteValueIsStoredByName_AndAStepGoingBackIsDropped()
     {
         var key = await server.NewUserKeyAsync();
         string id;
@@ -66,7 +66,7 @@ public sealed class RunTests(ServerFixture server) : IClassFixture<ServerFixture
         using var client = server.Client(key);
         var history = await client.ReadHistoryAsync(id).ToListAsync();
         Assert.Equal([5L, 6], history.Select(r => r.Step));
-        Assert.Equal("""{"acc":0.5}""", history[0].Values.GetRawText());
+        Assert.Equal("""{"loss":"NaN","acc":0.5}""", history[0].Values.GetRawText());
     }
 
     [Fact]

@@ -23,7 +23,7 @@ from ._config import Config, Summary, _items
 from ._console import ConsoleCapture, OnceWarner, say
 from ._sender import Sender
 from ._settings import Settings, resolve
-from ._values import NonFinite, Unsupported, to_json
+from ._values import Unsupported, nonfinite_text, to_json
 
 # Exit code reported for a KeyboardInterrupt (as wandb does), and for the interrupt the SDK
 # itself raises when the server asks the run to stop (128 + SIGINT; the server maps any code
@@ -176,7 +176,8 @@ class Run:
         which accumulates values into the current step until a committing call. With ``step``
         the values go to that step, which is committed once a later step is logged (or
         ``commit=True``); a step lower than the current one is dropped with a warning.
-        NaN/Infinity values are dropped (JSON cannot carry them), with one warning per key.
+        NaN/Infinity values are sent as the strings "NaN"/"Infinity"/"-Infinity", which the server
+        stores and shows as such.
         Never touches the network.
         """
         if self._finished:
@@ -191,9 +192,8 @@ class Run:
                 raise TypeError(f"log() keys must be strings, got {type(key).__name__}: {key!r}")
             tv = type(value)
             if tv is float:
-                if value - value != 0.0:  # NaN or +-Infinity
-                    self._drop_nonfinite(key)
-                    continue
+                if value - value != 0.0:  # NaN or +-Infinity: JSON has no such numbers
+                    value = nonfinite_text(value)
             elif not (tv is int or tv is str or tv is bool or value is None):
                 value = self._convert(key, value)
                 if value is _DROP:
@@ -237,17 +237,9 @@ class Run:
         self._pending_touched = False
         self._step += 1
 
-    def _drop_nonfinite(self, key: str) -> None:
-        self._warn_once(
-            ("nonfinite", key),
-            f"dropping a NaN/Infinity value of {key!r}: JSON cannot carry it (warned once per key)",
-        )
-
     def _convert(self, key: str, value: Any) -> Any:
         try:
-            return to_json(value)
-        except NonFinite:
-            self._drop_nonfinite(key)
+            return to_json(value, nonfinite_text=True)
         except Unsupported as exc:
             self._warn_once(
                 ("unsupported", key),

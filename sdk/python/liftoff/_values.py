@@ -9,7 +9,7 @@ import math
 import os
 from typing import Any, Mapping
 
-__all__ = ["NonFinite", "Unsupported", "to_json"]
+__all__ = ["NonFinite", "Unsupported", "nonfinite_text", "to_json"]
 
 
 class NonFinite(ValueError):
@@ -23,12 +23,13 @@ class Unsupported(TypeError):
 _ATOMS = (str, int, bool, type(None))
 
 
-def to_json(value: Any, *, strict: bool = True, _depth: int = 0) -> Any:
+def to_json(value: Any, *, strict: bool = True, nonfinite_text: bool = False, _depth: int = 0) -> Any:
     """Return ``value`` as plain JSON data (dict/list/str/int/float/bool/None), copied.
 
     Numpy/torch/jax scalars and arrays go through ``.tolist()``; tuples and sets become lists;
     dates become ISO strings; enums their value; dataclasses dicts; paths strings.
-    Non-finite floats raise :class:`NonFinite`. With ``strict=False`` (config values) non-finite
+    Non-finite floats raise :class:`NonFinite`, or with ``nonfinite_text`` become the strings the server
+    stores them as ("NaN", "Infinity", "-Infinity", as wandb runs have them). With ``strict=False`` (config values) non-finite
     floats become the strings "NaN"/"Infinity"/"-Infinity" and anything else unknown becomes
     ``str(value)``; with ``strict=True`` unknown objects raise :class:`Unsupported`.
     """
@@ -38,9 +39,9 @@ def to_json(value: Any, *, strict: bool = True, _depth: int = 0) -> Any:
     if t is float:
         if value - value == 0.0:
             return value
-        if strict:
+        if strict and not nonfinite_text:
             raise NonFinite(repr(value))
-        return _nonfinite_text(value)
+        return nonfinite_text(value)
     if t in _ATOMS:
         return value
     d = _depth + 1
@@ -49,22 +50,22 @@ def to_json(value: Any, *, strict: bool = True, _depth: int = 0) -> Any:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return to_json(float(value), strict=strict, _depth=d)
+        return to_json(float(value), strict=strict, nonfinite_text=nonfinite_text, _depth=d)
     if isinstance(value, str):
         return str(value)
     if isinstance(value, Mapping):
-        return {str(k): to_json(v, strict=strict, _depth=d) for k, v in value.items()}
+        return {str(k): to_json(v, strict=strict, nonfinite_text=nonfinite_text, _depth=d) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_json(v, strict=strict, _depth=d) for v in value]
+        return [to_json(v, strict=strict, nonfinite_text=nonfinite_text, _depth=d) for v in value]
     if isinstance(value, (set, frozenset)):
-        items = [to_json(v, strict=strict, _depth=d) for v in value]
+        items = [to_json(v, strict=strict, nonfinite_text=nonfinite_text, _depth=d) for v in value]
         try:
             items.sort()
         except TypeError:
             pass
         return items
     if isinstance(value, enum.Enum):
-        return to_json(value.value, strict=strict, _depth=d)
+        return to_json(value.value, strict=strict, nonfinite_text=nonfinite_text, _depth=d)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
@@ -72,7 +73,7 @@ def to_json(value: Any, *, strict: bool = True, _depth: int = 0) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value) if isinstance(os.fspath(value), str) else str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_json(dataclasses.asdict(value), strict=strict, _depth=d)
+        return to_json(dataclasses.asdict(value), strict=strict, nonfinite_text=nonfinite_text, _depth=d)
     # numpy / torch / jax scalars and arrays, decimal.Decimal, fractions.Fraction, ...
     for method in ("tolist", "item"):
         fn = getattr(value, method, None)
@@ -82,12 +83,12 @@ def to_json(value: Any, *, strict: bool = True, _depth: int = 0) -> Any:
             except Exception:
                 continue
             if converted is not value:
-                return to_json(converted, strict=strict, _depth=d)
+                return to_json(converted, strict=strict, nonfinite_text=nonfinite_text, _depth=d)
     if isinstance(value, complex):
         pass
     elif hasattr(value, "__float__") and not isinstance(value, (bytes, bytearray)):
         try:
-            return to_json(float(value), strict=strict, _depth=d)
+            return to_json(float(value), strict=strict, nonfinite_text=nonfinite_text, _depth=d)
         except (TypeError, ValueError, OverflowError):
             pass
     if strict:
@@ -95,7 +96,7 @@ def to_json(value: Any, *, strict: bool = True, _depth: int = 0) -> Any:
     return str(value)
 
 
-def _nonfinite_text(value: float) -> str:
+def nonfinite_text(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     return "Infinity" if value > 0 else "-Infinity"
