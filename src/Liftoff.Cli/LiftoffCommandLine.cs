@@ -12,6 +12,7 @@ internal static class LiftoffCommandLine
             new UpCommand(),
             new ServerCommand(),
             new LoginCommand(),
+            new AgentCommand(),
             new Command("runs", "List, inspect and stop runs.")
             {
                 new ListRunsCommand(),

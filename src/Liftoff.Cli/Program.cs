@@ -1,3 +1,6 @@
+using System.CommandLine;
 using Liftoff.Cli;
 
-return await LiftoffCommandLine.Build().Parse(args).InvokeAsync();
+// Commands handle SIGINT/SIGTERM themselves (BaseCommand, TerminationSignals): System.CommandLine's own handling would
+// end the process two seconds after the first signal, cutting an agent's drain short.
+return await LiftoffCommandLine.Build().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -14,3 +14,9 @@ public sealed record CreatedUser(string Entity, CreatedKey Key);
 public sealed record ApiKeyInfo(string Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
 
 public sealed record ApiKeyList(IReadOnlyList<ApiKeyInfo> Keys);
+
+/// <summary>Signs the web app in: the key is sent once, in the body, and exchanged for an HttpOnly session cookie.</summary>
+public sealed record SignInRequest(string? Key);
+
+/// <summary>The signed-in web session: who it speaks for and the CSRF token its state-changing requests carry.</summary>
+public sealed record WebSession(string Entity, bool Admin, string CsrfToken);

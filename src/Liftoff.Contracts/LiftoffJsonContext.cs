@@ -14,6 +14,8 @@ namespace Liftoff.Contracts;
 [JsonSerializable(typeof(CreatedKey))]
 [JsonSerializable(typeof(CreatedUser))]
 [JsonSerializable(typeof(ApiKeyList))]
+[JsonSerializable(typeof(SignInRequest))]
+[JsonSerializable(typeof(WebSession))]
 [JsonSerializable(typeof(InitRunRequest))]
 [JsonSerializable(typeof(RunInfo))]
 [JsonSerializable(typeof(RunList))]

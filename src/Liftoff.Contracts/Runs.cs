@@ -23,6 +23,7 @@ public sealed record InitRunRequest(
     string? Program = null,
     string? PythonVersion = null);
 
+/// <summary>A run; <see cref="Job"/>, <see cref="Queue"/> and <see cref="ItemId"/> name the launch that started it, if any.</summary>
 public sealed record RunInfo(
     string Id,
     string Entity,
@@ -42,9 +43,13 @@ public sealed record RunInfo(
     DateTimeOffset? HeartbeatAt,
     bool StopRequested,
     long? LastStep,
-    long LogLines);
+    long LogLines,
+    string? Job = null,
+    string? Queue = null,
+    string? ItemId = null);
 
-public sealed record RunList(IReadOnlyList<RunInfo> Runs, string? NextCursor);
+/// <summary><see cref="Total"/> is the number of matching runs, when the list was asked to count them.</summary>
+public sealed record RunList(IReadOnlyList<RunInfo> Runs, string? NextCursor, long? Total = null);
 
 public sealed record PatchRunRequest(string? Name = null, JsonElement? Config = null, JsonElement? Summary = null);
 

@@ -4,7 +4,10 @@ using Liftoff.Client;
 
 namespace Liftoff.Cli.Commands;
 
-/// <summary>One verb: sets the single action, turns failures into a one-line reason on stderr and a named exit code.</summary>
+/// <summary>
+/// One verb: sets the single action, turns failures into a one-line reason on stderr and a named exit code. The
+/// cancellation token passed to <see cref="ExecuteAsync"/> is cancelled by the first SIGINT/SIGTERM (see <see cref="TerminationSignals"/>).
+/// </summary>
 internal abstract class BaseCommand : Command
 {
     public static readonly Option<bool> JsonOption = new("--json") { Description = "Write the result as JSON to stdout (data only)." };
@@ -13,9 +16,11 @@ internal abstract class BaseCommand : Command
     {
         SetAction(async (parseResult, cancellationToken) =>
         {
+            using var signals = new TerminationSignals(cancellationToken, HandlesSecondSignal);
+            ShutdownToken = signals.Shutdown;
             try
             {
-                return await ExecuteAsync(parseResult, cancellationToken);
+                return await ExecuteAsync(parseResult, signals.Stopping);
             }
             catch (LiftoffException ex)
             {
@@ -29,12 +34,18 @@ internal abstract class BaseCommand : Command
                     _ => ExitCodes.Failed,
                 };
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (signals.Stopping.IsCancellationRequested)
             {
                 return ExitCodes.Success;
             }
         });
     }
+
+    /// <summary>Commands that stop in two phases (agent, up) see the second SIGINT/SIGTERM in <see cref="ShutdownToken"/>; others are ended by it.</summary>
+    protected virtual bool HandlesSecondSignal => false;
+
+    /// <summary>Cancelled by the second signal, for commands that <see cref="HandlesSecondSignal"/>.</summary>
+    protected CancellationToken ShutdownToken { get; private set; }
 
     protected abstract Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken);
 

@@ -1,13 +1,18 @@
 using System.CommandLine;
+using System.Net;
+using Liftoff.Agent;
 using Liftoff.Client;
+using Liftoff.Contracts;
 using Liftoff.Core;
 using Liftoff.Server.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Liftoff.Cli.Commands;
 
 /// <summary>
 /// <c>liftoff up</c>: the zero-configuration start. Server on the embedded store, a user named after the OS user,
-/// and the user config written so that the CLI and SDK scripts on this machine work with no further step.
+/// the user config written so that the CLI and SDK scripts on this machine work with no further step, and the
+/// <c>default</c> local-process queue with an agent on it in this process.
 /// </summary>
 internal sealed class UpCommand : BaseCommand
 {
@@ -18,6 +23,10 @@ internal sealed class UpCommand : BaseCommand
         Options.Add(ServerCommand.HostOption);
         Options.Add(ServerCommand.HeartbeatTimeoutOption);
     }
+
+    public const string DefaultQueue = "default";
+
+    protected override bool HandlesSecondSignal => true;
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
@@ -49,8 +58,32 @@ internal sealed class UpCommand : BaseCommand
             Console.WriteLine(shownKey);
         }
 
-        await Console.Error.WriteLineAsync("Press Ctrl+C to stop.");
-        await server.WaitForShutdownAsync(cancellationToken);
+        using var client = new LiftoffClient(new LiftoffSettings(baseUrl, shownKey ?? saved!.ApiKey));
+        await EnsureDefaultQueueAsync(client, cancellationToken);
+        var agentOptions = new AgentOptions
+        {
+            Name = $"up-{Environment.MachineName}",
+            Queues = [DefaultQueue],
+            WorkDirectory = Path.Combine(options.DataDirectory, "agent"),
+        };
+        await using var agentServices = AgentCommand.BuildServices(client, agentOptions);
+        var agent = agentServices.GetRequiredService<AgentWorker>().ExecuteAsync(cancellationToken, ShutdownToken);
+        await Console.Error.WriteLineAsync($"Queue '{DefaultQueue}' runs jobs on this machine (local-process). Press Ctrl+C to stop.");
+        await Task.WhenAny(server.WaitForShutdownAsync(cancellationToken), agent);
+        // The agent stops first: its workloads end (the items return to the queue) while the server still answers.
+        await agent;
         return ExitCodes.Success;
+    }
+
+    private static async Task EnsureDefaultQueueAsync(LiftoffClient client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.GetQueueAsync(DefaultQueue, cancellationToken);
+        }
+        catch (LiftoffException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            await client.CreateQueueAsync(new CreateQueueRequest(DefaultQueue, Resources.LocalProcess), cancellationToken);
+        }
     }
 }

@@ -59,6 +59,14 @@ public static class RunLifecycle
         return run with { State = state, ExitCode = exitCode, EndedAt = now, HeartbeatAt = now };
     }
 
+    /// <summary>
+    /// Console lines arrived. Unlike metrics they are accepted in every state: a launched run's console is captured by its
+    /// agent, which sees output before the job calls init, after the SDK finishes the run, and from jobs that never call
+    /// init (DESIGN.md §3 keeps that output). Only a live run counts them as a sign of life.
+    /// </summary>
+    public static RunRecord ConsoleWritten(RunRecord run, DateTimeOffset now) =>
+        run.State is RunStates.Running or RunStates.Crashed ? Alive(run, now) : run;
+
     public static RunRecord RequestStop(RunRecord run, DateTimeOffset now) => run.State switch
     {
         RunStates.Pending => run with { State = RunStates.Killed, StopRequested = true, EndedAt = now },

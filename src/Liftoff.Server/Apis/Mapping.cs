@@ -8,10 +8,13 @@ namespace Liftoff.Server.Apis;
 
 internal static class Mapping
 {
-    public static RunInfo ToInfo(RunRecord run) => new(
+    public static RunInfo ToInfo(RunRecord run) => ToInfo(run, null);
+
+    /// <summary>A run with the launch item that started it, when it was launched from a queue.</summary>
+    public static RunInfo ToInfo(RunRecord run, ItemRecord? launchedBy) => new(
         run.Id, run.Entity, run.Project, run.Name, run.State, Json(run.ConfigJson), Json(run.SummaryJson),
         run.Host, run.Os, run.Program, run.PythonVersion, run.ExitCode, run.CreatedAt, run.StartedAt, run.EndedAt,
-        run.HeartbeatAt, run.StopRequested, run.LastStep, run.LogLines);
+        run.HeartbeatAt, run.StopRequested, run.LastStep, run.LogLines, launchedBy?.Job, launchedBy?.Queue, launchedBy?.Id);
 
     public static ItemInfo ToInfo(ItemRecord item) => new(
         item.Id, item.Queue, item.Entity, item.State, Priorities.All[item.Priority], item.Attempt, item.MaxAttempts, item.Job, item.Project,

@@ -103,8 +103,13 @@ internal static class RunsApi
             : TypedResults.Ok(Mapping.ToInfo(attached));
     }
 
+    /// <summary>
+    /// Newest first and paged by cursor, or, with <paramref name="sort"/> or <paramref name="offset"/>, sorted and paged by
+    /// offset; <paramref name="count"/> adds the number of matching runs.
+    /// </summary>
     public static async Task<Results<Ok<RunList>, ValidationProblem, ProblemHttpResult>> ListRuns(
-        string? project, string? state, int? limit, string? cursor, [AsParameters] RunServices services, CancellationToken cancellationToken)
+        string? project, string? state, int? limit, string? cursor, string? sort, string[]? filter, int? offset, bool? count, string? job, string? queue,
+        [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
         if (services.Caller.RunScope is { } scope)
         {
@@ -117,19 +122,50 @@ internal static class RunsApi
         errors.Check(cursor is null || (long.TryParse(cursor, out before) && before > 0), "cursor", "cursor must be a next_cursor from an earlier page");
         errors.Check(state is null or RunStates.Pending or RunStates.Running or RunStates.Finished or RunStates.Failed or RunStates.Killed or RunStates.Crashed,
             "state", "state is one of pending, running, finished, failed, killed, crashed");
+        errors.Check(offset is null or >= 0, "offset", "offset is 0 or more");
+        errors.Check(cursor is null || (sort is null && offset is null), "cursor", "cursor pages the default order; with sort or offset, page with offset");
+        RunSort? order = null;
+        if (sort is not null)
+        {
+            (order, var sortError) = RunListQueries.ParseSort(sort);
+            errors.Check(sortError is null, "sort", sortError ?? "");
+        }
+
+        var filters = new List<RunFilter>();
+        foreach (var (text, i) in (filter ?? []).Select((f, i) => (f, i)))
+        {
+            var (parsed, filterError) = RunListQueries.ParseFilter(text);
+            if (parsed is null)
+            {
+                errors.Add($"filter[{i}]", filterError!);
+            }
+            else
+            {
+                filters.Add(parsed);
+            }
+        }
+
         if (errors.Any)
         {
             return errors.Result;
         }
 
-        var page = await services.Store.ListRunsAsync(new RunQuery(services.Caller.EntityId, project, state, limit ?? 100, cursor is null ? null : before), cancellationToken);
-        return TypedResults.Ok(new RunList([.. page.Runs.Select(Mapping.ToInfo)], page.NextBefore?.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var entityId = services.Caller.EntityId;
+        var page = await services.Store.ListRunsAsync(
+            new RunQuery(entityId, project, state, limit ?? 100, cursor is null ? null : before, order, filters, offset, count == true, job, queue), cancellationToken);
+        var items = await services.Queues.FindItemsByRunsAsync(entityId, [.. page.Runs.Select(r => r.Id)], cancellationToken);
+        return TypedResults.Ok(new RunList(
+            [.. page.Runs.Select(r => Mapping.ToInfo(r, items.GetValueOrDefault(r.Id)))],
+            page.NextBefore?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            page.Total));
     }
 
     public static async Task<Results<Ok<RunInfo>, ProblemHttpResult>> GetRun(string id, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
         var run = await services.Store.GetRunAsync(services.Caller.EntityId, id, cancellationToken);
-        return run is null ? Problems.RunNotFound(id) : TypedResults.Ok(Mapping.ToInfo(run));
+        return run is null
+            ? Problems.RunNotFound(id)
+            : TypedResults.Ok(Mapping.ToInfo(run, await services.Queues.FindItemByRunAsync(services.Caller.EntityId, id, cancellationToken)));
     }
 
     public static async Task<Results<Ok<RunInfo>, ProblemHttpResult, ValidationProblem>> PatchRun(
@@ -249,7 +285,7 @@ internal static class RunsApi
             return errors.Result;
         }
 
-        var run = await services.Store.AppendLogsAsync(services.Caller.EntityId, id, batch.Offset, stored, r => RunLifecycle.Alive(r, now), cancellationToken);
+        var run = await services.Store.AppendLogsAsync(services.Caller.EntityId, id, batch.Offset, stored, r => RunLifecycle.ConsoleWritten(r, now), cancellationToken);
         if (run is null)
         {
             return Problems.RunNotFound(id);

@@ -12,15 +12,17 @@ namespace Liftoff.Server.Auth;
 
 /// <summary>
 /// <c>Authorization: Bearer KEY</c>, and under <see cref="BasicSchemeName"/> also HTTP Basic with the key as the
-/// password (<c>api:KEY</c>, what the wandb clients send). Every request looks the key up (no cache), so a revoked key
-/// stops working at once on every replica.
+/// password (<c>api:KEY</c>, what the wandb clients send). Without an Authorization header, the default scheme takes the
+/// web app's session cookie (<see cref="WebSessions"/>). Every request looks the key or session up (no cache), so a
+/// revoked key stops working at once on every replica.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<ApiKeyAuthenticationOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     IIdentityStore identities,
-    IProblemDetailsService problems)
+    IProblemDetailsService problems,
+    TimeProvider time)
     : AuthenticationHandler<ApiKeyAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -33,7 +35,10 @@ internal sealed class ApiKeyAuthenticationHandler(
         var header = Request.Headers.Authorization.ToString();
         if (header.Length == 0)
         {
-            return AuthenticateResult.NoResult();
+            // The wandb routes' scheme is for wandb clients, which never hold the web app's cookie.
+            return !Options.AcceptBasic && Request.Cookies[WebSessions.CookieName] is { Length: > 0 } session
+                ? await AuthenticateSessionAsync(session)
+                : AuthenticateResult.NoResult();
         }
 
         var basic = header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase);
@@ -54,11 +59,21 @@ internal sealed class ApiKeyAuthenticationHandler(
         }
 
         var principal = await identities.FindKeyAsync(ApiKeys.Hash(key), Context.RequestAborted);
-        if (principal is null)
-        {
-            return Fail("the API key is not valid or has been revoked: run 'liftoff login' with a current key");
-        }
+        return principal is null
+            ? Fail("the API key is not valid or has been revoked: run 'liftoff login' with a current key")
+            : Success(principal);
+    }
 
+    private async Task<AuthenticateResult> AuthenticateSessionAsync(string secret)
+    {
+        var principal = await identities.FindSessionAsync(WebSessions.Hash(secret), time.GetUtcNow(), Context.RequestAborted);
+        return principal is null
+            ? Fail("the web session has ended (signed out, expired, or its key was revoked): sign in again")
+            : Success(principal, new Claim(WebSessions.SessionClaim, "true"));
+    }
+
+    private AuthenticateResult Success(KeyPrincipal principal, params Claim[] extra)
+    {
         List<Claim> claims =
         [
             new(Caller.EntityIdClaim, principal.EntityId.ToString(CultureInfo.InvariantCulture)),
@@ -71,6 +86,7 @@ internal sealed class ApiKeyAuthenticationHandler(
             claims.Add(new Claim(Caller.RunClaim, runId));
         }
 
+        claims.AddRange(extra);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 

@@ -9,6 +9,7 @@ using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Postgres;
 using Liftoff.Server.Storage.Sqlite;
 using Liftoff.Server.Wandb;
+using Liftoff.Server.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -185,6 +186,7 @@ internal static class ServerRegistration
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UseCsrfProtection();
         app.UseAuthorization();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
@@ -199,6 +201,8 @@ internal static class ServerRegistration
         app.MapJobsApi();
         app.MapSdkApi();
         app.MapWandbApi();
+        app.MapSessionApi();
+        app.MapWebApp();
         return app;
     }
 }

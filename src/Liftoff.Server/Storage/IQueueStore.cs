@@ -32,6 +32,9 @@ internal interface IQueueStore
 
     Task<ItemRecord?> FindItemByRunAsync(long entityId, string runId, CancellationToken cancellationToken);
 
+    /// <summary>The items that launched the given runs, by run id; runs not launched from a queue are absent.</summary>
+    Task<IReadOnlyDictionary<string, ItemRecord>> FindItemsByRunsAsync(long entityId, IReadOnlyCollection<string> runIds, CancellationToken cancellationToken);
+
     /// <summary>Pending items in claim order (priority, then age) first, then the others newest first.</summary>
     Task<IReadOnlyList<ItemRecord>> ListItemsAsync(long queueId, string? state, int limit, CancellationToken cancellationToken);
 

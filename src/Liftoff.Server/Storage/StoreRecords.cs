@@ -9,9 +9,64 @@ internal sealed record KeyPrincipal(string KeyId, long EntityId, string Entity, 
 
 internal sealed record ProjectRecord(string Entity, string Name, DateTimeOffset CreatedAt, long RunCount);
 
-internal sealed record RunQuery(long EntityId, string? Project, string? State, int Limit, long? Before);
+/// <summary>
+/// A page of an entity's runs. Without <paramref name="Sort"/> and <paramref name="Offset"/>, newest first paged by
+/// <paramref name="Before"/> (keyset); with either, paged by offset. <paramref name="Job"/> matches runs launched from any
+/// version of that job (<c>name</c>) or from one (<c>name:vK</c>); <paramref name="Queue"/>, runs launched from that queue.
+/// </summary>
+internal sealed record RunQuery(
+    long EntityId,
+    string? Project,
+    string? State,
+    int Limit,
+    long? Before,
+    RunSort? Sort = null,
+    IReadOnlyList<RunFilter>? Filters = null,
+    int? Offset = null,
+    bool CountTotal = false,
+    string? Job = null,
+    string? Queue = null);
 
-internal sealed record RunPage(IReadOnlyList<Liftoff.Core.Runs.RunRecord> Runs, long? NextBefore);
+/// <summary>Where a run's sort or filter value comes from: a column, or a path of keys into its config or summary.</summary>
+internal sealed record RunField(RunFieldKind Kind, IReadOnlyList<string> Path)
+{
+    public static RunField Column(RunFieldKind kind) => new(kind, []);
+}
+
+internal enum RunFieldKind
+{
+    CreatedAt,
+    Name,
+    State,
+    /// <summary>Seconds from start (or creation) to end, or to the last sign of life while the run is not over.</summary>
+    Duration,
+    Config,
+    Summary,
+}
+
+/// <summary>Runs without a value at the field sort last, in either direction; ties go newest first.</summary>
+internal sealed record RunSort(RunField Field, bool Descending);
+
+internal enum RunFilterOperator
+{
+    Equal,
+    NotEqual,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+    /// <summary>Case-insensitive substring of a text value.</summary>
+    Contains,
+}
+
+/// <summary>
+/// A condition on a field. <paramref name="Value"/> is a double (compared as a number), a bool or a string (compared
+/// ordinally). A run without a value at the field matches no filter, whatever the operator.
+/// </summary>
+internal sealed record RunFilter(RunField Field, RunFilterOperator Operator, object Value);
+
+/// <summary><paramref name="NextBefore"/> for keyset paging; <paramref name="Total"/> when the query asked for it.</summary>
+internal sealed record RunPage(IReadOnlyList<Liftoff.Core.Runs.RunRecord> Runs, long? NextBefore, long? Total = null);
 
 internal sealed record StoredHistoryRow(long Step, double Time, string ValuesJson);
 

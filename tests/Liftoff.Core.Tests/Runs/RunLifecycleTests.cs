@@ -50,6 +50,15 @@ public sealed class RunLifecycleTests
     }
 
     [Fact]
+    public void ConsoleWritten_InAnyState_IsAcceptedAndOnlyLiveRunsCountItAsLife()
+    {
+        Assert.Equal(RunStates.Running, RunLifecycle.ConsoleWritten(Run(RunStates.Crashed), T0).State);
+        Assert.Equal(T0, RunLifecycle.ConsoleWritten(Run(RunStates.Running), T0).HeartbeatAt);
+        Assert.Equal(Run(RunStates.Pending), RunLifecycle.ConsoleWritten(Run(RunStates.Pending), T0));
+        Assert.Equal(Run(RunStates.Finished), RunLifecycle.ConsoleWritten(Run(RunStates.Finished), T0));
+    }
+
+    [Fact]
     public void RequestStop_KillsPendingAtOnceAndFlagsRunning()
     {
         Assert.Equal(RunStates.Killed, RunLifecycle.RequestStop(Run(RunStates.Pending), T0).State);

@@ -261,6 +261,38 @@ public sealed class RunsApiTests(ServerFixture server) : IClassFixture<ServerFix
     }
 
     [Fact]
+    public async Task ListRuns_SortFilterAndOffset_AreAppliedByTheServerAndCounted()
+    {
+        using var http = server.Http(await server.NewUserKeyAsync());
+        for (var i = 0; i < 6; i++)
+        {
+            var opt = i % 2 == 0 ? "adam" : "sgd";
+            await InitAsync(http, $$$"""{"project":"grid","name":"r{{{i}}}","config":{"lr":{{{(i + 1) / 10.0}}},"opt":"{{{opt}}}"}}""");
+        }
+
+        var page = await (await http.GetAsync("/api/v1/runs?project=grid&sort=-config.lr&filter=config.opt%3Dadam&filter=config.lr%3E%3D0.2&limit=1&offset=1&count=true")).JsonAsync();
+
+        Assert.Equal(["r2"], page.GetProperty("runs").EnumerateArray().Select(r => r.GetProperty("name").GetString()));
+        Assert.Equal(2, page.GetProperty("total").GetInt64());
+        Assert.Equal(JsonValueKind.Null, page.GetProperty("runs")[0].GetProperty("job").ValueKind);
+    }
+
+    [Theory]
+    [InlineData("sort=config.", "sort")]
+    [InlineData("sort=colour", "sort")]
+    [InlineData("filter=config.lr", "filter[0]")]
+    [InlineData("filter=state%3Drunning", "filter[0]")]
+    [InlineData("filter=name%3Dx&filter=summary.best%3Etrue", "filter[1]")]
+    [InlineData("sort=name&cursor=5", "cursor")]
+    [InlineData("offset=-1", "offset")]
+    public async Task ListRuns_BadSortOrFilter_Is400NamingTheParameter(string query, string field)
+    {
+        using var http = server.Http(await server.NewUserKeyAsync());
+        var problem = await (await http.GetAsync($"/api/v1/runs?{query}")).ProblemAsync(HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
+    }
+
+    [Fact]
     public async Task OpenApiDocument_DescribesTheRunsApi()
     {
         using var http = server.Http();

@@ -153,6 +153,25 @@ public sealed class QueuesApiTests(ServerFixture server) : IClassFixture<ServerF
         http.Dispose();
     }
 
+    [Fact]
+    public async Task LaunchedRun_NamesItsJobQueueAndItem_AndIsFoundByJobAndQueue()
+    {
+        var (http, client) = await SetUpAsync();
+        var item = await client.EnqueueAsync("q", new EnqueueRequest("train", "p"));
+        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest("a1", ["q"], MaxJobs: 1));
+        var claim = (await client.ClaimAsync(agent.Id, TimeSpan.Zero))!;
+
+        var run = await (await http.GetAsync($"/api/v1/runs/{claim.Spec.RunId}")).JsonAsync();
+        var byJob = await (await http.GetAsync("/api/v1/runs?project=p&job=train")).JsonAsync();
+        var byQueue = await (await http.GetAsync("/api/v1/runs?queue=elsewhere")).JsonAsync();
+
+        Assert.Equal(("train:v0", "q", item.Id), (run.GetProperty("job").GetString(), run.GetProperty("queue").GetString(), run.GetProperty("item_id").GetString()));
+        var listed = Assert.Single(byJob.GetProperty("runs").EnumerateArray());
+        Assert.Equal((claim.Spec.RunId, "q"), (listed.GetProperty("id").GetString(), listed.GetProperty("queue").GetString()));
+        Assert.Empty(byQueue.GetProperty("runs").EnumerateArray());
+        http.Dispose();
+    }
+
     private async Task<(HttpClient Http, Liftoff.Client.LiftoffClient Client)> SetUpAsync(bool templated = false)
     {
         var key = await server.NewUserKeyAsync();

@@ -46,12 +46,12 @@ public sealed class DataMigrationTests
     {
         using var data = new TempDirectory();
         await using var schema = await PostgresSchema.CreateAsync();
-        string adminKey, userKey, runKey, launchedRun, pendingItem, artifactFile;
+        string adminKey, userKey, runKey, launchedRun, pendingItem, artifactFile, sessionCookie;
         IReadOnlyList<string> before;
         await using (var sqlite = await StartAsync(data.Path, database: null))
         {
             adminKey = sqlite.InitialAdminKey!;
-            (userKey, runKey, launchedRun, pendingItem, artifactFile) = await PopulateAsync(sqlite.BaseUrl, adminKey, data.Path);
+            (userKey, runKey, launchedRun, pendingItem, artifactFile, sessionCookie) = await PopulateAsync(sqlite.BaseUrl, adminKey, data.Path);
             before = await SnapshotAsync(sqlite.BaseUrl, adminKey, userKey);
         }
 
@@ -73,6 +73,11 @@ public sealed class DataMigrationTests
         Assert.Equal(pendingItem, (await user.EnqueueAsync("gpu", new EnqueueRequest("train", "vision", IdempotencyKey: "nightly"))).Id);
         var agent = await user.RegisterAgentAsync(new RegisterAgentRequest("after", ["gpu"]));
         Assert.Equal(pendingItem, (await user.ClaimAsync(agent.Id, TimeSpan.Zero))?.Item.Id);
+        using var web = new HttpClient { BaseAddress = postgres.BaseUrl };
+        web.DefaultRequestHeaders.Add("Cookie", sessionCookie);
+        using var session = await web.GetAsync(new Uri("/web/session", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.OK, session.StatusCode);
+        Assert.Equal("alice", JsonDocument.Parse(await session.Content.ReadAsStringAsync()).RootElement.GetProperty("entity").GetString());
     }
 
     [Fact]
@@ -91,8 +96,8 @@ public sealed class DataMigrationTests
     private static Task<LiftoffServer> StartAsync(string data, string? database) => LiftoffServer.StartAsync(
         new ServerOptions { DataDirectory = data, Database = database, Port = 0 }, logging => logging.AddFilter(_ => false));
 
-    /// <summary>A bit of everything: users and keys, runs with history and console, an artifact, a job, a queue with items in several states, an agent.</summary>
-    private static async Task<(string UserKey, string RunKey, string LaunchedRun, string PendingItem, string ArtifactFile)> PopulateAsync(Uri baseUrl, string adminKey, string data)
+    /// <summary>A bit of everything: users and keys, a web session, runs with history and console, an artifact, a job, a queue with items in several states, an agent.</summary>
+    private static async Task<(string UserKey, string RunKey, string LaunchedRun, string PendingItem, string ArtifactFile, string SessionCookie)> PopulateAsync(Uri baseUrl, string adminKey, string data)
     {
         using var admin = new LiftoffClient(new LiftoffSettings(baseUrl, adminKey));
         var userKey = (await admin.CreateUserAsync("alice")).Key.Key;
@@ -110,6 +115,15 @@ public sealed class DataMigrationTests
         await user.FinishRunAsync(run.Id, 0);
         var second = await user.InitRunAsync(new InitRunRequest("text"));
         await user.UseArtifactAsync(second.Id, "weights:best", "vision");
+
+        string sessionCookie;
+        using (var web = new HttpClient { BaseAddress = baseUrl })
+        {
+            using var signIn = await web.PostAsync(new Uri("/web/session", UriKind.Relative), new StringContent($$"""{"key":"{{userKey}}"}""", System.Text.Encoding.UTF8, "application/json"));
+            signIn.EnsureSuccessStatusCode();
+            var setCookie = Assert.Single(signIn.Headers.GetValues("Set-Cookie"));
+            sessionCookie = setCookie[..setCookie.IndexOf(';', StringComparison.Ordinal)];
+        }
 
         using (var http = new HttpClient { BaseAddress = baseUrl })
         {
@@ -131,7 +145,7 @@ public sealed class DataMigrationTests
         }
 
         await user.ReportItemAsync(claim.Item.Id, new ItemProgressRequest(1, ItemStates.Running));
-        return (userKey, claim.Spec.Environment["LIFTOFF_API_KEY"], claim.Spec.RunId, pending.Id, Path.Combine("nested", "model.bin"));
+        return (userKey, claim.Spec.Environment["LIFTOFF_API_KEY"], claim.Spec.RunId, pending.Id, Path.Combine("nested", "model.bin"), sessionCookie);
     }
 
     /// <summary>What the API shows of the installation, as JSON texts, leaving out only what depends on the clock.</summary>

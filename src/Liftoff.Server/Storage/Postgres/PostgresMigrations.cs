@@ -209,6 +209,16 @@ internal static class PostgresMigrations
             DROP INDEX runs_running;
             CREATE INDEX runs_running ON runs(heartbeat_at) WHERE state = 'running' AND crash_on_silence;
             """),
+        (5, """
+            CREATE TABLE web_sessions (
+                hash text PRIMARY KEY,
+                key_id text NOT NULL REFERENCES api_keys(id),
+                created_at timestamptz NOT NULL,
+                expires_at timestamptz NOT NULL
+            );
+            CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+            CREATE INDEX runs_project_state ON runs(project_id, state, seq);
+            """),
     ];
 
     public static int LatestVersion => Steps[^1].Version;

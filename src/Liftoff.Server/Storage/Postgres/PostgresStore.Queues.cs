@@ -128,6 +128,18 @@ internal sealed partial class PostgresStore : IQueueStore
     public Task<ItemRecord?> FindItemByRunAsync(long entityId, string runId, CancellationToken cancellationToken) =>
         database.ReadAsync(async connection => (await ReadItemsAsync(connection, null, "WHERE i.entity_id = @e AND i.run_id = @run", cancellationToken, ("e", entityId), ("run", runId))).Select(r => r.Item).FirstOrDefault(), cancellationToken);
 
+    public Task<IReadOnlyDictionary<string, ItemRecord>> FindItemsByRunsAsync(long entityId, IReadOnlyCollection<string> runIds, CancellationToken cancellationToken) =>
+        database.ReadAsync<IReadOnlyDictionary<string, ItemRecord>>(async connection =>
+        {
+            if (runIds.Count == 0)
+            {
+                return new Dictionary<string, ItemRecord>(StringComparer.Ordinal);
+            }
+
+            var items = await ReadItemsAsync(connection, null, "WHERE i.entity_id = @e AND i.run_id = ANY(@runs)", cancellationToken, ("e", entityId), ("runs", runIds.ToArray()));
+            return items.Select(r => r.Item).ToDictionary(i => i.RunId!, StringComparer.Ordinal);
+        }, cancellationToken);
+
     public Task<IReadOnlyList<ItemRecord>> ListItemsAsync(long queueId, string? state, int limit, CancellationToken cancellationToken) =>
         database.ReadAsync<IReadOnlyList<ItemRecord>>(async connection =>
         {

@@ -80,6 +80,34 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             return changed == 1;
         }, cancellationToken);
 
+    public Task CreateSessionAsync(NewSession session, CancellationToken cancellationToken) =>
+        database.WriteAsync(async (connection, transaction) =>
+        {
+            await Command(connection, transaction, "DELETE FROM web_sessions WHERE expires_at <= @now", ("now", session.CreatedAt)).ExecuteNonQueryAsync(cancellationToken);
+            await Command(connection, transaction,
+                "INSERT INTO web_sessions (hash, key_id, created_at, expires_at) VALUES (@hash, @key, @at, @expires)",
+                ("hash", session.Hash), ("key", session.KeyId), ("at", session.CreatedAt), ("expires", session.ExpiresAt)).ExecuteNonQueryAsync(cancellationToken);
+            return 0;
+        }, cancellationToken);
+
+    public Task<KeyPrincipal?> FindSessionAsync(string sessionHash, DateTimeOffset now, CancellationToken cancellationToken) =>
+        database.ReadAsync(async connection =>
+        {
+            await using var command = Command(connection, null, """
+                SELECT k.id, e.id, e.name, e.admin, k.run_id FROM web_sessions s
+                JOIN api_keys k ON k.id = s.key_id JOIN entities e ON e.id = k.entity_id
+                WHERE s.hash = @hash AND s.expires_at > @now AND k.revoked_at IS NULL
+                """, ("hash", sessionHash), ("now", now));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            return await reader.ReadAsync(cancellationToken)
+                ? new KeyPrincipal(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetBoolean(3), NullableString(reader, 4))
+                : null;
+        }, cancellationToken);
+
+    public Task DeleteSessionAsync(string sessionHash, CancellationToken cancellationToken) =>
+        database.WriteAsync((connection, transaction) =>
+            Command(connection, transaction, "DELETE FROM web_sessions WHERE hash = @hash", ("hash", sessionHash)).ExecuteNonQueryAsync(cancellationToken), cancellationToken);
+
     public Task<bool> TryCreateRunAsync(long entityId, RunRecord run, CancellationToken cancellationToken) =>
         database.WriteAsync(async (connection, transaction) =>
         {
@@ -94,43 +122,175 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
     public Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken) =>
         database.ReadAsync(async connection =>
         {
-            var parameters = new List<(string, object?)> { ("e", query.EntityId), ("limit", query.Limit + 1) };
-            var where = "WHERE r.entity_id = @e";
-            if (query.Project is not null)
+            var parameters = new List<(string, object?)> { ("e", query.EntityId) };
+            var where = RunWhere(query, parameters);
+            var keyset = query.Sort is null && query.Offset is null;
+            var order = query.Sort is { } sort ? RunOrder(sort, parameters) : "ORDER BY r.seq DESC";
+            var page = "";
+            if (keyset && query.Before is not null)
             {
-                where += " AND p.name = @project";
-                parameters.Add(("project", query.Project));
-            }
-
-            if (query.State is not null)
-            {
-                where += " AND r.state = @state";
-                parameters.Add(("state", query.State));
-            }
-
-            if (query.Before is not null)
-            {
-                where += " AND r.seq < @before";
+                page = " AND r.seq < @before";
                 parameters.Add(("before", query.Before));
             }
 
-            await using var command = Command(connection, null, $"SELECT {RunColumns} {where} ORDER BY r.seq DESC LIMIT @limit", [.. parameters]);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            parameters.AddRange([("limit", query.Limit + 1), ("offset", keyset ? 0 : query.Offset ?? 0)]);
             var runs = new List<RunRecord>();
             long? next = null;
-            while (await reader.ReadAsync(cancellationToken))
+            await using (var command = Command(connection, null, $"SELECT {RunColumns} {where}{page} {order} LIMIT @limit OFFSET @offset", [.. parameters]))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
             {
-                if (runs.Count == query.Limit)
+                while (await reader.ReadAsync(cancellationToken))
                 {
-                    next = ReadRun(reader).Seq + 1;
-                    break;
-                }
+                    if (runs.Count == query.Limit)
+                    {
+                        next = keyset ? ReadRun(reader).Seq + 1 : null;
+                        break;
+                    }
 
-                runs.Add(ReadRun(reader).Run);
+                    runs.Add(ReadRun(reader).Run);
+                }
             }
 
-            return new RunPage(runs, next);
+            long? total = null;
+            if (query.CountTotal)
+            {
+                await using var count = Command(connection, null, $"SELECT COUNT(*) FROM runs r JOIN projects p ON p.id = r.project_id {where}", [.. parameters]);
+                total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+            }
+
+            return new RunPage(runs, next, total);
         }, cancellationToken);
+
+    /// <summary>The WHERE clause of a run listing, without paging; adds its parameters.</summary>
+    private static string RunWhere(RunQuery query, List<(string, object?)> parameters)
+    {
+        var where = new System.Text.StringBuilder("WHERE r.entity_id = @e");
+        if (query.Project is not null)
+        {
+            where.Append(" AND p.name = @project");
+            parameters.Add(("project", query.Project));
+        }
+
+        if (query.State is not null)
+        {
+            where.Append(" AND r.state = @state");
+            parameters.Add(("state", query.State));
+        }
+
+        if (query.Job is not null)
+        {
+            // A bare name matches every version ("name:vK"); "name:vK" matches that version only.
+            where.Append(" AND r.id IN (SELECT i.run_id FROM items i WHERE i.entity_id = @e AND i.run_id IS NOT NULL AND (i.job = @job OR starts_with(i.job, @job || ':')))");
+            parameters.Add(("job", query.Job));
+        }
+
+        if (query.Queue is not null)
+        {
+            where.Append(" AND r.id IN (SELECT i.run_id FROM items i JOIN queues q ON q.id = i.queue_id WHERE i.entity_id = @e AND i.run_id IS NOT NULL AND q.name = @queue)");
+            parameters.Add(("queue", query.Queue));
+        }
+
+        foreach (var filter in query.Filters ?? [])
+        {
+            var value = $"@f{parameters.Count}";
+            parameters.Add((value[1..], filter.Value));
+            // Only a value of the filter's own type matches: a string never equals a number, a missing key nothing.
+            var field = TypedField(filter.Field, filter.Value, parameters);
+            if (field is null)
+            {
+                where.Append(" AND FALSE");
+                continue;
+            }
+
+            var condition = filter.Operator switch
+            {
+                RunFilterOperator.Equal => $"{field} = {value}",
+                RunFilterOperator.NotEqual => $"{field} <> {value}",
+                RunFilterOperator.Less => $"{field} < {value}",
+                RunFilterOperator.LessOrEqual => $"{field} <= {value}",
+                RunFilterOperator.Greater => $"{field} > {value}",
+                RunFilterOperator.GreaterOrEqual => $"{field} >= {value}",
+                RunFilterOperator.Contains when filter.Value is string => $"strpos(lower({field}), lower({value})) > 0",
+                RunFilterOperator.Contains => "FALSE",
+                _ => throw new ArgumentOutOfRangeException(nameof(query), filter.Operator, "unknown filter operator"),
+            };
+            where.Append(" AND COALESCE(").Append(condition).Append(", FALSE)");
+        }
+
+        return where.ToString();
+    }
+
+    /// <summary>
+    /// The field as SQL of the filter value's type (double precision, boolean, or text compared ordinally), NULL where the
+    /// run's value has another type; null when the column never has the value's type.
+    /// </summary>
+    private static string? TypedField(RunField field, object value, List<(string, object?)> parameters)
+    {
+        if (field.Kind is RunFieldKind.Config or RunFieldKind.Summary)
+        {
+            var json = JsonField(field, parameters);
+            return value switch
+            {
+                double => $"(CASE WHEN jsonb_typeof({json}) = 'number' THEN ({json})::double precision END)",
+                bool => $"(CASE WHEN jsonb_typeof({json}) = 'boolean' THEN ({json})::boolean END)",
+                _ => $"(CASE WHEN jsonb_typeof({json}) = 'string' THEN ({json} #>> '{{}}') END) COLLATE \"C\"",
+            };
+        }
+
+        return (field.Kind, value) switch
+        {
+            (RunFieldKind.Name, string) => "r.name COLLATE \"C\"",
+            (RunFieldKind.State, string) => "r.state COLLATE \"C\"",
+            (RunFieldKind.CreatedAt, double) => "r.seq::double precision",
+            (RunFieldKind.Duration, double) => Duration,
+            (RunFieldKind.Name or RunFieldKind.State or RunFieldKind.CreatedAt or RunFieldKind.Duration, _) => null,
+            _ => throw new ArgumentOutOfRangeException(nameof(field), field.Kind, "unknown run field"),
+        };
+    }
+
+    /// <summary>Seconds from start (or creation) to end, or to the last sign of life.</summary>
+    private const string Duration =
+        "EXTRACT(EPOCH FROM (COALESCE(r.ended_at, r.heartbeat_at, r.started_at, r.created_at) - COALESCE(r.started_at, r.created_at)))::double precision";
+
+    /// <summary>
+    /// Runs without a value sort last in either direction, ties newest first. Config and summary values sort as SQLite's
+    /// do: numbers (booleans as 0 and 1) before strings, strings ordinally.
+    /// </summary>
+    private static string RunOrder(RunSort sort, List<(string, object?)> parameters)
+    {
+        var direction = sort.Descending ? "DESC" : "ASC";
+        if (sort.Field.Kind is RunFieldKind.Config or RunFieldKind.Summary)
+        {
+            var json = JsonField(sort.Field, parameters);
+            var type = $"jsonb_typeof({json})";
+            return $"ORDER BY {json} IS NULL, CASE {type} WHEN 'number' THEN 0 WHEN 'boolean' THEN 0 WHEN 'string' THEN 1 ELSE 2 END {direction}, "
+                + $"CASE {type} WHEN 'number' THEN ({json})::double precision WHEN 'boolean' THEN CASE WHEN ({json})::boolean THEN 1 ELSE 0 END END {direction}, "
+                + $"(CASE WHEN {type} = 'string' THEN {json} #>> '{{}}' END) COLLATE \"C\" {direction}, r.seq DESC";
+        }
+
+        var column = sort.Field.Kind switch
+        {
+            RunFieldKind.CreatedAt => "r.seq",
+            RunFieldKind.Name => "r.name COLLATE \"C\"",
+            RunFieldKind.State => "r.state COLLATE \"C\"",
+            RunFieldKind.Duration => Duration,
+            _ => throw new ArgumentOutOfRangeException(nameof(sort), sort.Field.Kind, "unknown run field"),
+        };
+        return $"ORDER BY {column} {direction} NULLS LAST, r.seq DESC";
+    }
+
+    /// <summary>The jsonb value at the field's keys (a parameter holds the path), SQL NULL where missing or JSON null.</summary>
+    private static string JsonField(RunField field, List<(string, object?)> parameters)
+    {
+        if (field.Path.Count == 0 || field.Path.Any(k => k.Contains('"', StringComparison.Ordinal)))
+        {
+            throw new ArgumentException("a config or summary field names one or more keys without double quotes", nameof(field));
+        }
+
+        var name = $"p{parameters.Count}";
+        parameters.Add((name, field.Path.ToArray()));
+        return $"NULLIF(({(field.Kind == RunFieldKind.Config ? "r.config" : "r.summary")})::jsonb #> @{name}, 'null'::jsonb)";
+    }
 
     public Task<RunRecord?> UpdateRunAsync(long entityId, string runId, Func<RunRecord, RunRecord> change, CancellationToken cancellationToken) =>
         database.WriteAsync(async (connection, transaction) =>

@@ -15,7 +15,7 @@ namespace Liftoff.Server.Storage.Postgres;
 internal static class SqliteToPostgres
 {
     /// <summary>The schema version these tables describe; a newer one must teach this copy its new columns first.</summary>
-    public const int SchemaVersion = 4;
+    public const int SchemaVersion = 5;
 
     private enum Kind
     {
@@ -34,6 +34,7 @@ internal static class SqliteToPostgres
     [
         new("entities", "id", [("id", Kind.Long), ("name", Kind.Text), ("admin", Kind.Bool), ("created_at", Kind.Time)], "id"),
         new("api_keys", "id", [("id", Kind.Text), ("entity_id", Kind.Long), ("name", Kind.Text), ("key_hash", Kind.Text), ("created_at", Kind.Time), ("revoked_at", Kind.Time), ("run_id", Kind.Text)]),
+        new("web_sessions", "hash", [("hash", Kind.Text), ("key_id", Kind.Text), ("created_at", Kind.Time), ("expires_at", Kind.Time)]),
         new("projects", "id", [("id", Kind.Long), ("entity_id", Kind.Long), ("name", Kind.Text), ("created_at", Kind.Time)], "id"),
         new("runs", "seq", [
             ("seq", Kind.Long), ("id", Kind.Text), ("entity_id", Kind.Long), ("project_id", Kind.Long), ("name", Kind.Text), ("state", Kind.Text),

@@ -195,6 +195,16 @@ internal static class SqliteMigrations
             DROP INDEX runs_running;
             CREATE INDEX runs_running ON runs(heartbeat_at) WHERE state = 'running' AND crash_on_silence = 1;
             """),
+        (5, """
+            CREATE TABLE web_sessions (
+                hash TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL REFERENCES api_keys(id),
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
+            CREATE INDEX runs_project_state ON runs(project_id, state, seq);
+            """),
     ];
 
     public static int LatestVersion => Steps[^1].Version;

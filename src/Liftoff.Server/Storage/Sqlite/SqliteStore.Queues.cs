@@ -124,6 +124,19 @@ internal sealed partial class SqliteStore : IQueueStore
     public Task<ItemRecord?> FindItemByRunAsync(long entityId, string runId, CancellationToken cancellationToken) =>
         database.ReadAsync(async connection => (await ReadItemsAsync(connection, null, "WHERE i.entity_id = $e AND i.run_id = $run", cancellationToken, ("$e", entityId), ("$run", runId))).Select(r => r.Item).FirstOrDefault(), cancellationToken);
 
+    public Task<IReadOnlyDictionary<string, ItemRecord>> FindItemsByRunsAsync(long entityId, IReadOnlyCollection<string> runIds, CancellationToken cancellationToken) =>
+        database.ReadAsync<IReadOnlyDictionary<string, ItemRecord>>(async connection =>
+        {
+            if (runIds.Count == 0)
+            {
+                return new Dictionary<string, ItemRecord>(StringComparer.Ordinal);
+            }
+
+            var parameters = runIds.Select((id, i) => ($"$r{i}", (object?)id)).Prepend(("$e", entityId)).ToArray();
+            var items = await ReadItemsAsync(connection, null, $"WHERE i.entity_id = $e AND i.run_id IN ({string.Join(", ", parameters.Skip(1).Select(p => p.Item1))})", cancellationToken, parameters);
+            return items.Select(r => r.Item).ToDictionary(i => i.RunId!, StringComparer.Ordinal);
+        }, cancellationToken);
+
     public Task<IReadOnlyList<ItemRecord>> ListItemsAsync(long queueId, string? state, int limit, CancellationToken cancellationToken) =>
         database.ReadAsync<IReadOnlyList<ItemRecord>>(async connection =>
         {

@@ -84,6 +84,34 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
             return changed == 1;
         }, cancellationToken);
 
+    public Task CreateSessionAsync(NewSession session, CancellationToken cancellationToken) =>
+        database.WriteAsync(async (connection, transaction) =>
+        {
+            await Command(connection, transaction, "DELETE FROM web_sessions WHERE expires_at <= $now", ("$now", Ms(session.CreatedAt))).ExecuteNonQueryAsync(cancellationToken);
+            await Command(connection, transaction,
+                "INSERT INTO web_sessions (hash, key_id, created_at, expires_at) VALUES ($hash, $key, $at, $expires)",
+                ("$hash", session.Hash), ("$key", session.KeyId), ("$at", Ms(session.CreatedAt)), ("$expires", Ms(session.ExpiresAt))).ExecuteNonQueryAsync(cancellationToken);
+            return 0;
+        }, cancellationToken);
+
+    public Task<KeyPrincipal?> FindSessionAsync(string sessionHash, DateTimeOffset now, CancellationToken cancellationToken) =>
+        database.ReadAsync(async connection =>
+        {
+            await using var command = Command(connection, null, """
+                SELECT k.id, e.id, e.name, e.admin, k.run_id FROM web_sessions s
+                JOIN api_keys k ON k.id = s.key_id JOIN entities e ON e.id = k.entity_id
+                WHERE s.hash = $hash AND s.expires_at > $now AND k.revoked_at IS NULL
+                """, ("$hash", sessionHash), ("$now", Ms(now)));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            return await reader.ReadAsync(cancellationToken)
+                ? new KeyPrincipal(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetBoolean(3), NullableString(reader, 4))
+                : null;
+        }, cancellationToken);
+
+    public Task DeleteSessionAsync(string sessionHash, CancellationToken cancellationToken) =>
+        database.WriteAsync((connection, transaction) =>
+            Command(connection, transaction, "DELETE FROM web_sessions WHERE hash = $hash", ("$hash", sessionHash)).ExecuteNonQueryAsync(cancellationToken), cancellationToken);
+
     public Task<bool> TryCreateRunAsync(long entityId, RunRecord run, CancellationToken cancellationToken) =>
         database.WriteAsync((connection, transaction) => InsertRunAsync(connection, transaction, entityId, run, cancellationToken), cancellationToken);
 
@@ -93,28 +121,126 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
     public Task<RunPage> ListRunsAsync(RunQuery query, CancellationToken cancellationToken) =>
         database.ReadAsync(async connection =>
         {
-            var where = "WHERE r.entity_id = $e"
-                + (query.Project is null ? "" : " AND p.name = $project")
-                + (query.State is null ? "" : " AND r.state = $state")
-                + (query.Before is null ? "" : " AND r.seq < $before");
-            await using var command = Command(connection, null, $"SELECT {RunColumns} {where} ORDER BY r.seq DESC LIMIT $limit",
-                ("$e", query.EntityId), ("$project", query.Project), ("$state", query.State), ("$before", query.Before), ("$limit", query.Limit + 1));
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var parameters = new List<(string, object?)> { ("$e", query.EntityId) };
+            var where = RunWhere(query, parameters);
+            var keyset = query.Sort is null && query.Offset is null;
+            var order = query.Sort is { } sort
+                ? $"ORDER BY ({RunFieldSql(sort.Field, parameters)}) IS NULL, {RunFieldSql(sort.Field, parameters)} {(sort.Descending ? "DESC" : "ASC")}, r.seq DESC"
+                : "ORDER BY r.seq DESC";
+            var page = keyset && query.Before is not null ? " AND r.seq < $before" : "";
+            parameters.AddRange([("$before", query.Before), ("$limit", query.Limit + 1), ("$offset", keyset ? 0 : query.Offset ?? 0)]);
             var runs = new List<RunRecord>();
             long? next = null;
-            while (await reader.ReadAsync(cancellationToken))
+            await using (var command = Command(connection, null, $"SELECT {RunColumns} {where}{page} {order} LIMIT $limit OFFSET $offset", [.. parameters]))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
             {
-                if (runs.Count == query.Limit)
+                while (await reader.ReadAsync(cancellationToken))
                 {
-                    next = ReadRun(reader).Seq + 1;
-                    break;
-                }
+                    if (runs.Count == query.Limit)
+                    {
+                        next = keyset ? ReadRun(reader).Seq + 1 : null;
+                        break;
+                    }
 
-                runs.Add(ReadRun(reader).Run);
+                    runs.Add(ReadRun(reader).Run);
+                }
             }
 
-            return new RunPage(runs, next);
+            long? total = null;
+            if (query.CountTotal)
+            {
+                await using var count = Command(connection, null, $"SELECT COUNT(*) FROM runs r JOIN projects p ON p.id = r.project_id {where}", [.. parameters]);
+                total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+            }
+
+            return new RunPage(runs, next, total);
         }, cancellationToken);
+
+    /// <summary>The WHERE clause of a run listing, without paging; adds its parameters.</summary>
+    private static string RunWhere(RunQuery query, List<(string, object?)> parameters)
+    {
+        var where = new System.Text.StringBuilder("WHERE r.entity_id = $e");
+        if (query.Project is not null)
+        {
+            where.Append(" AND p.name = $project");
+            parameters.Add(("$project", query.Project));
+        }
+
+        if (query.State is not null)
+        {
+            where.Append(" AND r.state = $state");
+            parameters.Add(("$state", query.State));
+        }
+
+        if (query.Job is not null)
+        {
+            // A bare name matches every version ("name:vK"); "name:vK" matches that version only.
+            where.Append(" AND r.id IN (SELECT i.run_id FROM items i WHERE i.entity_id = $e AND i.run_id IS NOT NULL AND (i.job = $job OR substr(i.job, 1, length($job) + 1) = $job || ':'))");
+            parameters.Add(("$job", query.Job));
+        }
+
+        if (query.Queue is not null)
+        {
+            where.Append(" AND r.id IN (SELECT i.run_id FROM items i JOIN queues q ON q.id = i.queue_id WHERE i.entity_id = $e AND i.run_id IS NOT NULL AND q.name = $queue)");
+            parameters.Add(("$queue", query.Queue));
+        }
+
+        foreach (var filter in query.Filters ?? [])
+        {
+            var field = RunFieldSql(filter.Field, parameters);
+            var value = $"$f{parameters.Count}";
+            parameters.Add((value, filter.Value is bool b ? (b ? 1 : 0) : filter.Value));
+            var type = filter.Field.Kind is RunFieldKind.Config or RunFieldKind.Summary
+                ? $"json_type({(filter.Field.Kind == RunFieldKind.Config ? "r.config" : "r.summary")}, {JsonPathParameter(filter.Field, parameters)})"
+                : null;
+            // Only a value of the filter's own type matches: a string never equals a number, a missing key nothing.
+            var typed = (type, filter.Value) switch
+            {
+                (null, _) => "",
+                (_, double) => $"{type} IN ('integer', 'real') AND ",
+                (_, bool) => $"{type} IN ('true', 'false') AND ",
+                _ => $"{type} = 'text' AND ",
+            };
+            var condition = filter.Operator switch
+            {
+                RunFilterOperator.Equal => $"{field} = {value}",
+                RunFilterOperator.NotEqual => $"{field} <> {value}",
+                RunFilterOperator.Less => $"{field} < {value}",
+                RunFilterOperator.LessOrEqual => $"{field} <= {value}",
+                RunFilterOperator.Greater => $"{field} > {value}",
+                RunFilterOperator.GreaterOrEqual => $"{field} >= {value}",
+                RunFilterOperator.Contains => $"instr(lower({field}), lower({value})) > 0",
+                _ => throw new ArgumentOutOfRangeException(nameof(query), filter.Operator, "unknown filter operator"),
+            };
+            where.Append(" AND (").Append(typed).Append(condition).Append(')');
+        }
+
+        return where.ToString();
+    }
+
+    private static string RunFieldSql(RunField field, List<(string, object?)> parameters) => field.Kind switch
+    {
+        RunFieldKind.CreatedAt => "r.seq",
+        RunFieldKind.Name => "r.name",
+        RunFieldKind.State => "r.state",
+        RunFieldKind.Duration => "(COALESCE(r.ended_at, r.heartbeat_at, r.started_at, r.created_at) - COALESCE(r.started_at, r.created_at))",
+        RunFieldKind.Config => $"json_extract(r.config, {JsonPathParameter(field, parameters)})",
+        RunFieldKind.Summary => $"json_extract(r.summary, {JsonPathParameter(field, parameters)})",
+        _ => throw new ArgumentOutOfRangeException(nameof(field), field.Kind, "unknown run field"),
+    };
+
+    /// <summary>A parameter holding the SQLite JSON path of the field's keys, each quoted so dots and spaces in names are safe.</summary>
+    private static string JsonPathParameter(RunField field, List<(string, object?)> parameters)
+    {
+        if (field.Path.Count == 0 || field.Path.Any(k => k.Contains('"', StringComparison.Ordinal)))
+        {
+            throw new ArgumentException("a config or summary field names one or more keys without double quotes", nameof(field));
+        }
+
+        var name = $"$p{parameters.Count}";
+        parameters.Add((name, "$" + string.Concat(field.Path.Select(k => $".\"{k}\""))));
+        return name;
+    }
 
     public Task<RunRecord?> UpdateRunAsync(long entityId, string runId, Func<RunRecord, RunRecord> change, CancellationToken cancellationToken) =>
         database.WriteAsync(async (connection, transaction) =>

@@ -1,0 +1,204 @@
+using Liftoff.Client;
+using Liftoff.Core;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace Liftoff.Agent;
+
+/// <summary>
+/// The agent's YAML config file: the command line's settings plus the builder, registry and environment sections that
+/// later targets use. Unknown keys are errors (a misspelt key must not be silently ignored); every problem names its key.
+/// </summary>
+internal static class AgentConfigFile
+{
+    private static readonly IDeserializer Deserializer = new DeserializerBuilder()
+        .WithNamingConvention(UnderscoredNamingConvention.Instance)
+        .Build();
+
+    /// <summary>Reads <paramref name="path"/> into <paramref name="options"/>; throws <see cref="LiftoffException"/> listing every problem.</summary>
+    public static void Apply(string path, AgentOptions options)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new LiftoffException($"cannot read the agent config {path}: {ex.Message}");
+        }
+
+        Apply(text, path, options);
+    }
+
+    public static void Apply(string yaml, string source, AgentOptions options)
+    {
+        Document? document;
+        try
+        {
+            document = Deserializer.Deserialize<Document?>(yaml);
+        }
+        catch (YamlException ex)
+        {
+            var reason = (ex.InnerException?.Message ?? ex.Message).Replace("Property '", "key '", StringComparison.Ordinal);
+            throw new LiftoffException($"{source} line {ex.Start.Line}: {reason}");
+        }
+
+        if (document is null)
+        {
+            return;
+        }
+
+        var errors = Validate(document);
+        if (errors.Count > 0)
+        {
+            throw new LiftoffException($"{source} is not a valid agent config:\n  " + string.Join("\n  ", errors));
+        }
+
+        if (document.Name is not null)
+        {
+            options.Name = document.Name;
+        }
+
+        if (document.Queues is not null)
+        {
+            options.Queues = [.. document.Queues];
+        }
+
+        options.MaxJobs = document.MaxJobs ?? options.MaxJobs;
+        options.Drain = document.Drain ?? options.Drain;
+        options.WorkDirectory = document.WorkDir is { } dir ? Path.GetFullPath(dir) : options.WorkDirectory;
+        options.HeartbeatInterval = document.HeartbeatSeconds is { } heartbeat ? TimeSpan.FromSeconds(heartbeat) : options.HeartbeatInterval;
+        options.StopGracePeriod = document.StopGraceSeconds is { } grace ? TimeSpan.FromSeconds(grace) : options.StopGracePeriod;
+        options.Python = document.Python ?? options.Python;
+        options.Builder = document.Builder ?? options.Builder;
+        options.Registry = document.Registry ?? options.Registry;
+        options.Environment = document.Environment ?? options.Environment;
+    }
+
+    /// <summary>Checks the settings that do not come from the file alone (the command line may have set them).</summary>
+    public static IReadOnlyList<string> Validate(AgentOptions options)
+    {
+        var errors = new List<string>();
+        if (options.Queues.Count == 0)
+        {
+            errors.Add("no queue to poll: give --queue NAME (or queues: in the config file)");
+        }
+
+        errors.AddRange(options.Queues.Where(q => !Names.IsValid(q)).Select(q => $"queue '{q}' is not a valid queue name: {Names.Rule}"));
+        if (options.MaxJobs < 1)
+        {
+            errors.Add($"max_jobs is at least 1, not {options.MaxJobs}");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Name))
+        {
+            errors.Add("the agent name is empty");
+        }
+
+        return errors;
+    }
+
+    private static List<string> Validate(Document document)
+    {
+        var errors = new List<string>();
+        if (document.Name is { } name && string.IsNullOrWhiteSpace(name))
+        {
+            errors.Add("name: is empty");
+        }
+
+        if (document.Queues is { } queues)
+        {
+            errors.AddRange(queues.Where(q => !Names.IsValid(q)).Select(q => $"queues: '{q}' is not a valid queue name: {Names.Rule}"));
+        }
+
+        if (document.MaxJobs is < 1)
+        {
+            errors.Add($"max_jobs: at least 1, not {document.MaxJobs}");
+        }
+
+        if (document.HeartbeatSeconds is { } heartbeat && !(heartbeat > 0))
+        {
+            errors.Add("heartbeat_seconds: a positive number of seconds");
+        }
+
+        if (document.StopGraceSeconds is { } grace && !(grace >= 0))
+        {
+            errors.Add("stop_grace_seconds: zero or more seconds");
+        }
+
+        if (document.Python is { } python && string.IsNullOrWhiteSpace(python))
+        {
+            errors.Add("python: is empty; name an interpreter such as python3 or /usr/bin/python3.11");
+        }
+
+        if (document.Builder is { } builder)
+        {
+            CheckType("builder.type", builder.Type, BuilderSettings.Types, errors);
+        }
+
+        if (document.Registry is { } registry)
+        {
+            if (string.IsNullOrWhiteSpace(registry.Uri) || registry.Uri.Any(char.IsWhiteSpace) || registry.Uri.Contains("://", StringComparison.Ordinal))
+            {
+                errors.Add("registry.uri: the repository images go to, without a scheme, e.g. ghcr.io/acme/jobs");
+            }
+
+            if (registry.Type is not null)
+            {
+                CheckType("registry.type", registry.Type, RegistrySettings.Types, errors);
+            }
+
+            if (registry.PasswordEnv is { } env && (env.Length == 0 || env.Contains('=', StringComparison.Ordinal)))
+            {
+                errors.Add("registry.password_env: the name of an environment variable that holds the password");
+            }
+        }
+
+        if (document.Environment is { } environment)
+        {
+            CheckType("environment.type", environment.Type, EnvironmentSettings.Types, errors);
+            if (environment.Type is "aws" or "gcp" && string.IsNullOrWhiteSpace(environment.Region))
+            {
+                errors.Add($"environment.region: required for {environment.Type}");
+            }
+        }
+
+        return errors;
+    }
+
+    private static void CheckType(string key, string? value, IReadOnlyList<string> allowed, List<string> errors)
+    {
+        if (value is null || !allowed.Contains(value))
+        {
+            errors.Add($"{key}: one of {string.Join(", ", allowed)}{(value is null ? "" : $", not '{value}'")}");
+        }
+    }
+
+    /// <summary>The file as written; every key optional.</summary>
+    private sealed class Document
+    {
+        public string? Name { get; set; }
+
+        public List<string>? Queues { get; set; }
+
+        public int? MaxJobs { get; set; }
+
+        public bool? Drain { get; set; }
+
+        public string? WorkDir { get; set; }
+
+        public double? HeartbeatSeconds { get; set; }
+
+        public double? StopGraceSeconds { get; set; }
+
+        public string? Python { get; set; }
+
+        public BuilderSettings? Builder { get; set; }
+
+        public RegistrySettings? Registry { get; set; }
+
+        public EnvironmentSettings? Environment { get; set; }
+    }
+}

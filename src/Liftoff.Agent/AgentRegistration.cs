@@ -1,0 +1,35 @@
+using Liftoff.Agent.Runners;
+using Liftoff.Agent.Runners.LocalProcess;
+using Liftoff.Client;
+using Liftoff.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Liftoff.Agent;
+
+/// <summary>The name a runner is registered under (a queue's resource), listed when an agent refuses a queue it cannot run.</summary>
+internal sealed record RunnerName(string Name);
+
+internal static class AgentRegistration
+{
+    /// <summary>The agent loop, talking to the server through <paramref name="client"/>. Add runners with their own extension methods.</summary>
+    public static IServiceCollection AddLiftoffAgent(this IServiceCollection services, LiftoffClient client, AgentOptions options)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(client);
+        services.AddSingleton(options);
+        services.AddSingleton<CacheLock>();
+        services.AddSingleton<AgentWorker>();
+        return services;
+    }
+
+    public static IServiceCollection AddLocalProcessRunner(this IServiceCollection services)
+    {
+        services.AddSingleton<CodeFetcher>();
+        services.AddSingleton<PythonEnvironments>();
+        services.AddSingleton<PythonSdk>();
+        services.AddSingleton(new RunnerName(Resources.LocalProcess));
+        services.AddKeyedSingleton<ILaunchRunner, LocalProcessRunner>(Resources.LocalProcess);
+        return services;
+    }
+}

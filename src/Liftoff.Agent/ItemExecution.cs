@@ -1,0 +1,376 @@
+using System.Net;
+using System.Text.Json;
+using Liftoff.Agent.Runners;
+using Liftoff.Client;
+using Liftoff.Contracts;
+using Microsoft.Extensions.Logging;
+
+namespace Liftoff.Agent;
+
+/// <summary>
+/// One claimed item, from the claim to its last report: heartbeats its lease under the attempt's fencing token,
+/// reports starting → running → finished/failed/cancelled, and stops the workload when the item is cancelled, when
+/// another attempt owns it (409: stop at once, report nothing more), or when the agent stops.
+/// </summary>
+internal sealed class ItemExecution
+{
+    private const int MaxMessageChars = 4_000;
+
+    private readonly Claim _claim;
+    private readonly ILaunchRunner? _runner;
+    private readonly LiftoffClient _client;
+    private readonly AgentOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Func<TimeSpan> _heartbeatInterval;
+
+    /// <summary>Stop the workload (politely first, except for <see cref="StopReason.Lost"/>).</summary>
+    private readonly CancellationTokenSource _stop = new();
+
+    /// <summary>Stop at once, skip the grace period and give up on reports.</summary>
+    private readonly CancellationTokenSource _force = new();
+
+    private int _reason = (int)StopReason.None;
+
+    public ItemExecution(Claim claim, ILaunchRunner? runner, LiftoffClient client, AgentOptions options, TimeProvider time, ILogger logger, Func<TimeSpan> heartbeatInterval)
+    {
+        _claim = claim;
+        _runner = runner;
+        _client = client;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _heartbeatInterval = heartbeatInterval;
+    }
+
+    private enum StopReason
+    {
+        None,
+
+        /// <summary>The item was cancelled (queue cancel, runs stop): stop the workload, report cancelled.</summary>
+        Cancelled,
+
+        /// <summary>Another attempt holds the item (409) or it is gone: stop at once, report nothing.</summary>
+        Lost,
+
+        /// <summary>The agent stops without draining: stop the workload and hand the item back (its lease expires).</summary>
+        HandedBack,
+    }
+
+    public string ItemId => _claim.Item.Id;
+
+    private LaunchSpec Spec => _claim.Spec;
+
+    private StopReason Reason => (StopReason)Volatile.Read(ref _reason);
+
+    /// <summary>The agent stops without draining: stop the workload within the grace period, report nothing.</summary>
+    public void HandBack() => RequestStop(StopReason.HandedBack);
+
+    /// <summary>The second signal: end the workload now and stop reporting.</summary>
+    public void Kill()
+    {
+        RequestStop(StopReason.HandedBack);
+        _force.Cancel();
+    }
+
+    public async Task RunAsync()
+    {
+        using var scope = _logger.BeginScope(new Dictionary<string, object>
+        {
+            ["ItemId"] = Spec.ItemId,
+            ["Attempt"] = Spec.Attempt,
+            ["RunId"] = Spec.RunId,
+            ["Queue"] = Spec.Queue,
+        });
+        using var heartbeatStop = new CancellationTokenSource();
+        var heartbeat = HeartbeatLoopAsync(heartbeatStop.Token);
+        var workDirectory = Path.Combine(_options.WorkDirectory, "items", $"{Spec.ItemId}-{Spec.Attempt}");
+        try
+        {
+            _logger.LogInformation("Claimed item {ItemId} (attempt {Attempt}) of queue {Queue}: job {Job}, run {RunId}", Spec.ItemId, Spec.Attempt, Spec.Queue, Spec.Job, Spec.RunId);
+            if (await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Starting)))
+            {
+                Directory.CreateDirectory(workDirectory);
+                await RunWorkloadAsync(workDirectory);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !_force.IsCancellationRequested)
+        {
+            _logger.LogError(ex, "Item {ItemId} failed in the agent", Spec.ItemId);
+            await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Submit, Message($"the agent failed: {ex.Message}")));
+        }
+        finally
+        {
+            await heartbeatStop.CancelAsync();
+            await heartbeat;
+            TryDelete(workDirectory);
+        }
+    }
+
+    private async Task RunWorkloadAsync(string workDirectory)
+    {
+        var console = new RunConsole(_client, Spec.RunId, _time, _logger);
+        ILaunchedWorkload workload;
+        try
+        {
+            var runner = _runner ?? throw new LaunchException(ItemPhases.Submit, $"this agent has no runner for '{Spec.Resource}' items");
+            var job = Spec.JobDefinition.Deserialize(LiftoffJsonContext.Default.JobDefinition) ?? throw new LaunchException(ItemPhases.Submit, "the launch carries no job definition");
+            workload = await runner.StartAsync(new LaunchContext(Spec, job, console, _client, workDirectory), _stop.Token);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            await console.CompleteAsync(_force.Token);
+            await EndStoppedAsync(exitCode: null);
+            return;
+        }
+        catch (LaunchException ex)
+        {
+            _logger.LogWarning("Item {ItemId} failed to start ({Phase}): {Reason}", Spec.ItemId, ex.Phase, Message(ex.Message));
+            await console.CompleteAsync(_force.Token);
+            if (Reason == StopReason.None)
+            {
+                await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ex.Phase, Message(ex.Message)));
+            }
+            else
+            {
+                await EndStoppedAsync(exitCode: null);
+            }
+
+            return;
+        }
+
+        await using (workload)
+        {
+            if (Reason == StopReason.None && !await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Running)))
+            {
+                RequestStop(StopReason.Lost);
+            }
+
+            var exited = workload.WaitForExitAsync(CancellationToken.None);
+            await Task.WhenAny(exited, Task.Delay(Timeout.InfiniteTimeSpan, _time, _stop.Token));
+            if (!exited.IsCompleted)
+            {
+                var grace = Reason == StopReason.Lost ? TimeSpan.Zero : _options.StopGracePeriod;
+                _logger.LogInformation("Stopping the workload of item {ItemId} ({Reason}; grace {Grace:0.#} s)", Spec.ItemId, Reason, grace.TotalSeconds);
+                try
+                {
+                    await workload.StopAsync(grace, _force.Token);
+                }
+                catch (OperationCanceledException) when (_force.IsCancellationRequested)
+                {
+                    await workload.StopAsync(TimeSpan.Zero, CancellationToken.None);
+                }
+            }
+
+            var exit = await exited;
+            await console.CompleteAsync(_force.Token);
+            _logger.LogInformation("The workload of item {ItemId} exited with code {ExitCode}", Spec.ItemId, exit.ExitCode);
+            if (Reason != StopReason.None)
+            {
+                await EndStoppedAsync(exit.ExitCode);
+                return;
+            }
+
+            await EndExitedAsync(exit, console);
+        }
+    }
+
+    /// <summary>The workload stopped because someone asked: only a cancel is reported; a lost or handed-back item is another attempt's business.</summary>
+    private async Task EndStoppedAsync(int? exitCode)
+    {
+        switch (Reason)
+        {
+            case StopReason.Cancelled:
+                await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Cancelled, ExitCode: exitCode));
+                break;
+            case StopReason.Lost:
+                _logger.LogWarning("Dropped item {ItemId}: attempt {Attempt} no longer holds it", Spec.ItemId, Spec.Attempt);
+                break;
+            default:
+                _logger.LogInformation("Handed item {ItemId} back: it returns to its queue when its lease expires", Spec.ItemId);
+                break;
+        }
+    }
+
+    /// <summary>The workload ended by itself: map its exit and the run's state to the item's end.</summary>
+    private async Task EndExitedAsync(WorkloadExit exit, RunConsole console)
+    {
+        var run = await ReadRunAsync();
+        var tail = string.Join('\n', console.StderrTail());
+        var output = tail.Length > 0 ? $"; last stderr lines:\n{tail}" : "";
+        if (run?.State == RunStates.Pending)
+        {
+            await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Run, Message($"the job never called init (it exited with code {exit.ExitCode}{Describe(exit)}){output}"), exit.ExitCode));
+            return;
+        }
+
+        if (run?.State == RunStates.Running)
+        {
+            // The process ended without the SDK finishing the run (os._exit, a signal, a non-Python entrypoint).
+            await TryAsync(() => _client.FinishRunAsync(Spec.RunId, exit.ExitCode, _force.Token));
+        }
+
+        if (run is { StopRequested: true } || run?.State == RunStates.Killed)
+        {
+            // A run stopped through `runs stop`: the server marks the item to cancel; a fresh heartbeat tells.
+            var reply = await TryAsync(() => _client.ItemHeartbeatAsync(Spec.ItemId, Spec.Attempt, _force.Token));
+            if (reply is { CancelRequested: true })
+            {
+                await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Cancelled, ExitCode: exit.ExitCode));
+                return;
+            }
+        }
+
+        await ReportAsync(exit.ExitCode == 0
+            ? new ItemProgressRequest(Spec.Attempt, ItemStates.Finished, ExitCode: 0)
+            : new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Run, Message($"the job exited with code {exit.ExitCode}{Describe(exit)}{output}"), exit.ExitCode));
+    }
+
+    private async Task<RunInfo?> ReadRunAsync()
+    {
+        var backoff = Backoff.Default();
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            try
+            {
+                return await _client.GetRunAsync(Spec.RunId, _force.Token);
+            }
+            catch (Exception ex) when (!_force.IsCancellationRequested)
+            {
+                _logger.LogWarning("Could not read run {RunId} ({Reason}); retrying", Spec.RunId, ex.Message);
+                await Task.Delay(backoff.Next(), _time, _force.Token);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Sends a progress report, retrying transient failures (the heartbeats keep the lease meanwhile). False when the
+    /// server refused it: 409 means another attempt owns the item, so nothing more is reported.
+    /// </summary>
+    private async Task<bool> ReportAsync(ItemProgressRequest progress)
+    {
+        var backoff = Backoff.Default();
+        while (true)
+        {
+            try
+            {
+                await _client.ReportItemAsync(Spec.ItemId, progress, _force.Token);
+                if (progress.State is ItemStates.Finished or ItemStates.Failed or ItemStates.Cancelled)
+                {
+                    _logger.LogInformation("Item {ItemId} {State}{Detail}", Spec.ItemId, progress.State, progress.Phase is null ? "" : $" in {progress.Phase}: {progress.Message}");
+                }
+
+                return true;
+            }
+            catch (LiftoffException ex) when (ex.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound)
+            {
+                _logger.LogWarning("The server refused '{State}' for item {ItemId}: {Reason}", progress.State, Spec.ItemId, ex.Message);
+                RequestStop(StopReason.Lost);
+                return false;
+            }
+            catch (LiftoffException ex) when (ex.StatusCode is { } status && (int)status is >= 400 and < 500 and not 408 and not 429)
+            {
+                _logger.LogError("The server refused '{State}' for item {ItemId}: {Reason}", progress.State, Spec.ItemId, ex.Message);
+                return false;
+            }
+            catch (Exception ex) when (!_force.IsCancellationRequested)
+            {
+                var delay = backoff.Next();
+                _logger.LogWarning("Could not report '{State}' for item {ItemId} ({Reason}); retrying in {Delay:0.0} s", progress.State, Spec.ItemId, ex.Message, delay.TotalSeconds);
+                await Task.Delay(delay, _time, _force.Token);
+            }
+        }
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationToken stoppingToken)
+    {
+        var backoff = Backoff.Default();
+        var delay = _heartbeatInterval();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(delay, _time, stoppingToken);
+                var reply = await _client.ItemHeartbeatAsync(Spec.ItemId, Spec.Attempt, stoppingToken);
+                backoff.Reset();
+                delay = _heartbeatInterval();
+                if (reply.CancelRequested && RequestStop(StopReason.Cancelled))
+                {
+                    _logger.LogInformation("Item {ItemId} was cancelled", Spec.ItemId);
+                }
+            }
+            catch (LiftoffException ex) when (ex.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound)
+            {
+                _logger.LogWarning("Lost item {ItemId}: {Reason}", Spec.ItemId, ex.Message);
+                RequestStop(StopReason.Lost);
+                return;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                delay = Min(backoff.Next(), _heartbeatInterval());
+                _logger.LogWarning("Heartbeat for item {ItemId} failed ({Reason}); retrying in {Delay:0.0} s", Spec.ItemId, ex.Message, delay.TotalSeconds);
+            }
+        }
+    }
+
+    /// <summary>The first reason wins; true when this call set it.</summary>
+    private bool RequestStop(StopReason reason)
+    {
+        if (Interlocked.CompareExchange(ref _reason, (int)reason, (int)StopReason.None) != (int)StopReason.None)
+        {
+            return false;
+        }
+
+        _stop.Cancel();
+        return true;
+    }
+
+    private async Task<T?> TryAsync<T>(Func<Task<T>> call) where T : class
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception ex) when (!_force.IsCancellationRequested)
+        {
+            _logger.LogWarning("A call for item {ItemId} failed: {Reason}", Spec.ItemId, ex.Message);
+            return null;
+        }
+    }
+
+    private string Message(string text)
+    {
+        text = Redaction.Apply(text, Spec.Environment);
+        return text.Length <= MaxMessageChars ? text : "…" + text[^MaxMessageChars..];
+    }
+
+    private static string Describe(WorkloadExit exit) => exit.ExitCode switch
+    {
+        137 => ", killed by SIGKILL (out of memory?)",
+        143 => ", ended by SIGTERM",
+        _ => exit.Reason is null ? "" : ", " + exit.Reason,
+    };
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private void TryDelete(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("Could not remove the work directory {Directory}: {Reason}", directory, ex.Message);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import { api, q } from '../api.js';
+import { clear, facts, h, link, pre, stateBadge, table } from '../dom.js';
+import * as format from '../format.js';
+import { notify } from '../main.js';
+
+const ACTIVE = ['leased', 'starting', 'running', 'stopping'];
+const ENDED = ['finished', 'failed', 'cancelled'];
+
+export async function queuesPage(ctx) {
+  ctx.title('Queues');
+  const body = h('div');
+  clear(ctx.main, h('h1', {}, 'Queues'), body);
+  const refresh = async () => {
+    const { queues } = await api('/api/v1/queues', { signal: ctx.signal });
+    clear(body, table(['Queue', 'Resource', h('th', { scope: 'col', class: 'num' }, 'Pending'), 'Items', 'Oldest pending', 'Agents'],
+      queues.map(x => h('tr', {},
+        h('td', { class: 'wrap' }, link(['queues', x.name], x.name)),
+        h('td', {}, x.resource),
+        h('td', { class: 'num' }, x.depth),
+        h('td', { class: 'wrap' }, counts(x.items)),
+        h('td', {}, x.oldest_pending_seconds === null ? '—' : format.seconds(x.oldest_pending_seconds)),
+        h('td', { class: 'wrap' }, x.agents.length === 0 ? h('span', { class: 'muted' }, 'none polling') : x.agents.map(a => a.name).join(', ')))),
+      { empty: 'No queues yet: liftoff queue create NAME --resource local-process (liftoff up makes "default").' }));
+  };
+  await refresh();
+  ctx.every(3000, refresh);
+}
+
+function counts(items) {
+  const parts = Object.entries(items).filter(([, n]) => n > 0).map(([state, n]) => `${n} ${state}`);
+  return parts.length ? parts.join(', ') : '—';
+}
+
+/** A queue: its items by state (pending in claim order), their runs and errors, cancel buttons, and the agents polling it. */
+export async function queuePage(ctx) {
+  const [name] = ctx.params;
+  const highlight = ctx.query.get('item');
+  ctx.title(`Queue ${name}`);
+  const head = h('div');
+  const pending = h('div');
+  const active = h('div');
+  const ended = h('div');
+  const agents = h('div');
+  clear(ctx.main,
+    h('div', { class: 'crumbs' }, link(['queues'], 'Queues'), ' / '),
+    h('h1', {}, `Queue ${name}`),
+    head,
+    h('section', { 'aria-labelledby': 'pending-h' }, h('h2', { id: 'pending-h' }, 'Pending, in claim order'), pending),
+    h('section', { 'aria-labelledby': 'active-h' }, h('h2', { id: 'active-h' }, 'Active'), active),
+    h('section', { 'aria-labelledby': 'ended-h' }, h('h2', { id: 'ended-h' }, 'Ended'), ended),
+    h('section', { 'aria-labelledby': 'agents-h' }, h('h2', { id: 'agents-h' }, 'Agents polling this queue'), agents));
+
+  const refresh = async () => {
+    const [queue, { items }] = await Promise.all([
+      api(`/api/v1/queues/${q(name)}`, { signal: ctx.signal }),
+      api(`/api/v1/queues/${q(name)}/items?limit=200`, { signal: ctx.signal }),
+    ]);
+    const focused = document.activeElement?.id;
+    clear(head,
+      facts([
+        ['Resource', queue.resource],
+        ['Items', counts(queue.items)],
+        ['Max attempts', queue.max_attempts],
+        ['Start timeout', format.seconds(queue.start_timeout_seconds)],
+        ['Template variables', queue.template_variables.length === 0 ? 'none' : queue.template_variables.map(v => v.type === 'string'
+          ? `${v.name}: ${v.choices ? v.choices.join(' | ') : 'string'}` : `${v.name}: ${v.type} ${v.min ?? ''}..${v.max ?? ''}`).join('; ')],
+      ]),
+      h('details', {}, h('summary', {}, 'Default resource config'), pre(queue.config)));
+    const pendingItems = items.filter(i => i.state === 'pending');
+    clear(pending, itemTable(pendingItems, true, 'Nothing waiting.'));
+    clear(active, itemTable(items.filter(i => ACTIVE.includes(i.state)), false, 'Nothing running.'));
+    clear(ended, itemTable(items.filter(i => ENDED.includes(i.state)), false, 'Nothing has ended yet.'));
+    clear(agents, table(['Agent', 'State', 'Host', 'Version', h('th', { scope: 'col', class: 'num' }, 'Running'), 'Last heartbeat'],
+      queue.agents.map(a => h('tr', {},
+        h('td', { class: 'wrap' }, a.name),
+        h('td', {}, stateBadge(a.stop_requested && a.state !== 'stopped' ? 'stopping' : a.state)),
+        h('td', {}, a.host ?? '—'),
+        h('td', {}, a.version ?? '—'),
+        h('td', { class: 'num' }, `${a.running_items} / ${a.max_jobs}`),
+        h('td', {}, `${format.ago(a.last_heartbeat_at)} (${format.time(a.last_heartbeat_at)})`))),
+      { empty: 'No agent is polling this queue: start one with liftoff agent --queue ' + name + ' (liftoff up runs one on "default").' }));
+    if (focused && document.activeElement === document.body) {
+      document.getElementById(focused)?.focus();
+    }
+  };
+
+  function itemTable(items, positions, empty) {
+    return table([positions ? h('th', { scope: 'col', class: 'num' }, '#') : null, 'Item', 'State', 'Job', 'Priority', 'Attempt', 'Run', 'Error', 'Created', h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions'))].filter(Boolean),
+      items.map((item, i) => h('tr', { class: item.id === highlight ? 'highlight' : null, dataset: { item: item.id } },
+        positions ? h('td', { class: 'num pos' }, i + 1) : null,
+        h('td', { class: 'mono' }, item.id),
+        h('td', {}, stateBadge(item.state), item.cancel_requested && item.state !== 'cancelled' ? h('span', { class: 'muted' }, ' (cancel requested)') : null),
+        h('td', {}, link(['projects', item.project, 'jobs', item.job.split(':')[0]], item.job)),
+        h('td', {}, item.priority),
+        h('td', {}, `${item.attempt} / ${item.max_attempts}`),
+        h('td', {}, item.run_id ? link(['runs', item.run_id], item.run_id) : '—'),
+        h('td', { class: 'wrap' }, item.error ? `${item.phase ? `${item.phase}: ` : ''}${item.error}` : '—'),
+        h('td', {}, format.time(item.created_at)),
+        h('td', {}, ENDED.includes(item.state) || item.cancel_requested ? null
+          : h('button', { type: 'button', class: 'danger', id: `cancel-${item.id}`, 'aria-label': `Cancel item ${item.id}`, onclick: () => cancel(item) }, 'Cancel')))),
+      { empty });
+  }
+
+  async function cancel(item) {
+    try {
+      await api(`/api/v1/items/${q(item.id)}/cancel`, { method: 'POST' });
+      notify(`Cancelling item ${item.id}.`);
+      await refresh();
+    } catch (error) {
+      notify(error.message, true);
+    }
+  }
+
+  await refresh();
+  ctx.every(2000, refresh);
+}

@@ -1,0 +1,84 @@
+using Liftoff.Client;
+using Xunit;
+
+namespace Liftoff.Agent.Tests;
+
+public sealed class AgentConfigFileTests
+{
+    [Fact]
+    public void Apply_WithEverySection_SetsTheOptions()
+    {
+        var options = new AgentOptions();
+
+        AgentConfigFile.Apply("""
+            name: gpu-box
+            queues: [train, eval]
+            max_jobs: 4
+            drain: true
+            work_dir: /var/lib/liftoff-agent
+            heartbeat_seconds: 2
+            stop_grace_seconds: 30
+            python: /usr/bin/python3.11
+            builder:
+              type: kaniko
+              cache: ghcr.io/acme/cache
+            registry:
+              type: generic
+              uri: ghcr.io/acme/jobs
+              username: bot
+              password_env: REGISTRY_PASSWORD
+            environment:
+              type: aws
+              region: eu-west-1
+            """, "agent.yaml", options);
+
+        Assert.Equal("gpu-box", options.Name);
+        Assert.Equal(["train", "eval"], options.Queues);
+        Assert.Equal(4, options.MaxJobs);
+        Assert.True(options.Drain);
+        Assert.Equal("/var/lib/liftoff-agent", options.WorkDirectory);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.HeartbeatInterval);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.StopGracePeriod);
+        Assert.Equal("/usr/bin/python3.11", options.Python);
+        Assert.Equal("kaniko", options.Builder?.Type);
+        Assert.Equal("ghcr.io/acme/jobs", options.Registry?.Uri);
+        Assert.Equal("REGISTRY_PASSWORD", options.Registry?.PasswordEnv);
+        Assert.Equal("eu-west-1", options.Environment?.Region);
+        Assert.Empty(AgentConfigFile.Validate(options));
+    }
+
+    [Theory]
+    [InlineData("max_job: 2", "line 1", "max_job")]
+    [InlineData("builder:\n  type: docker\n  context: .", "line 3", "context")]
+    public void Apply_WithAnUnknownKey_NamesItAndItsLine(string yaml, string line, string key)
+    {
+        var error = Assert.Throws<LiftoffException>(() => AgentConfigFile.Apply(yaml, "agent.yaml", new AgentOptions()));
+
+        Assert.Contains($"agent.yaml {line}", error.Message, StringComparison.Ordinal);
+        Assert.Contains(key, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Apply_WithInvalidValues_ListsEveryProblemByKey()
+    {
+        var error = Assert.Throws<LiftoffException>(() => AgentConfigFile.Apply("""
+            max_jobs: 0
+            queues: ["no spaces allowed"]
+            builder: {type: buildah}
+            registry: {uri: "https://ghcr.io/acme"}
+            environment: {type: gcp}
+            """, "agent.yaml", new AgentOptions()));
+
+        Assert.Contains("max_jobs: at least 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("queues: 'no spaces allowed'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("builder.type: one of docker, kaniko, noop, not 'buildah'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("registry.uri:", error.Message, StringComparison.Ordinal);
+        Assert.Contains("environment.region: required for gcp", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_WithoutQueues_AsksForOne()
+    {
+        Assert.Contains("no queue to poll: give --queue NAME (or queues: in the config file)", AgentConfigFile.Validate(new AgentOptions()));
+    }
+}

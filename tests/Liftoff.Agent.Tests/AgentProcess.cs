@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Liftoff.Testing;
+
+namespace Liftoff.Agent.Tests;
+
+/// <summary>The real <c>liftoff agent</c> program as a child process, its output collected so its pipes never fill.</summary>
+internal sealed class AgentProcess : IDisposable
+{
+    private readonly StringBuilder _output = new();
+    private readonly TempDirectory _home;
+
+    private AgentProcess(Process process, TempDirectory home)
+    {
+        Process = process;
+        _home = home;
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public Process Process { get; }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static AgentProcess Start(Uri baseUrl, string key, params string[] args)
+    {
+        var home = new TempDirectory();
+        var dll = Path.Combine(AppContext.BaseDirectory, "Liftoff.Cli.dll");
+        var process = ProcessRunner.Start("dotnet", [dll, "agent", .. args], new Dictionary<string, string?>
+        {
+            ["HOME"] = home.Path,
+            ["XDG_CACHE_HOME"] = null,
+            ["LIFTOFF_BASE_URL"] = baseUrl.ToString(),
+            ["LIFTOFF_API_KEY"] = key,
+            ["NO_COLOR"] = "1",
+        });
+        return new AgentProcess(process, home);
+    }
+
+    public void Signal(string signal)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", Process.Id.ToString(CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await Process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"the agent did not exit within {timeout.TotalSeconds} s; its output:\n{Output}");
+        }
+
+        return Process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!Process.HasExited)
+        {
+            Process.Kill(entireProcessTree: true);
+            Process.WaitForExit();
+        }
+
+        Process.Dispose();
+        _home.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+}

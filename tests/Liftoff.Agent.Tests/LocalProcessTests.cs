@@ -1,0 +1,164 @@
+using System.Globalization;
+using System.Text.Json;
+using Liftoff.Contracts;
+using Liftoff.Testing;
+using Xunit;
+
+namespace Liftoff.Agent.Tests;
+
+public sealed class LocalProcessTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private static readonly string[] PythonTrain = ["python", "train.py"];
+
+    [Fact]
+    public async Task Agent_WhenAnArtifactJobIsEnqueued_RunsItWithTheLaunchConfigAndCapturesTheConsole()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        var job = await harness.CreateJobAsync("train", new Dictionary<string, string>
+        {
+            ["train.py"] = """
+                import sys
+                import liftoff
+                run = liftoff.init(config={"lr": 0.1, "epochs": 2})
+                print("training with lr", run.config["lr"], "from", sys.executable)
+                print("a warning", file=sys.stderr)
+                for step in range(3):
+                    liftoff.log({"loss": 1.0 / (step + 1)})
+                liftoff.finish()
+                """,
+        }, PythonTrain);
+        await harness.StartAgentAsync();
+
+        var item = await harness.EnqueueAsync(job, """{"lr": 0.5}""");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        var run = await harness.Client.GetRunAsync(done.RunId!);
+        Assert.Equal(RunStates.Finished, run.State);
+        Assert.Equal(0.5, run.Config.GetProperty("lr").GetDouble());
+        Assert.Equal(2, run.Config.GetProperty("epochs").GetInt32());
+        Assert.Equal(AgentHarness.Project, run.Project);
+        var logs = await harness.LogsAsync(run.Id);
+        Assert.Contains("training with lr 0.5 from " + Path.Combine(harness.Work.Path, "venvs"), logs, StringComparison.Ordinal);
+        Assert.Contains("a warning", logs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheEntrypointFails_FailsTheItemInTheRunPhaseWithTheStderrTail()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        var job = await harness.CreateJobAsync("crash", new Dictionary<string, string>
+        {
+            ["train.py"] = """
+                import liftoff
+                liftoff.init()
+                raise RuntimeError("the data loader found no files")
+                """,
+        }, PythonTrain);
+        await harness.StartAgentAsync();
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Equal(ItemPhases.Run, done.Phase);
+        Assert.Contains("exited with code 1", done.Error, StringComparison.Ordinal);
+        Assert.Contains("RuntimeError: the data loader found no files", done.Error, StringComparison.Ordinal);
+        Assert.Equal(RunStates.Failed, (await harness.Client.GetRunAsync(done.RunId!)).State);
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheJobNeverCallsInit_FailsTheItemAndKeepsTheConsole()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        var job = await harness.CreateJobAsync("no-init", new Dictionary<string, string> { ["train.py"] = "print('forgot to call init')\n" }, PythonTrain);
+        await harness.StartAgentAsync();
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Equal(ItemPhases.Run, done.Phase);
+        Assert.StartsWith("the job never called init", done.Error, StringComparison.Ordinal);
+        Assert.Contains("forgot to call init", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheRequirementsCannotBeInstalled_FailsTheItemInTheBuildPhase()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var wheels = new TempDirectory();
+        var job = await harness.CreateJobAsync("bad-reqs", new Dictionary<string, string> { ["train.py"] = "import liftoff\nliftoff.init()\n" }, PythonTrain,
+            requirements: "liftoff-no-such-package-anywhere==1.0\n");
+        var previous = Environment.GetEnvironmentVariable("PIP_FIND_LINKS");
+        var options = harness.Options();
+        await harness.StartAgentAsync(options);
+
+        // An offline index (a directory with nothing in it): pip's settings come from the agent's environment.
+        Environment.SetEnvironmentVariable("PIP_NO_INDEX", "1");
+        Environment.SetEnvironmentVariable("PIP_FIND_LINKS", wheels.Path);
+        try
+        {
+            var item = await harness.EnqueueAsync(job);
+            var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end", 120);
+
+            Assert.Equal(ItemStates.Failed, done.State);
+            Assert.Equal(ItemPhases.Build, done.Phase);
+            Assert.Contains("pip install -r requirements.txt failed", done.Error, StringComparison.Ordinal);
+            Assert.Contains("liftoff-no-such-package-anywhere", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
+            Assert.Empty(Directory.GetDirectories(Path.Combine(options.WorkDirectory, "venvs")));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PIP_NO_INDEX", null);
+            Environment.SetEnvironmentVariable("PIP_FIND_LINKS", previous);
+        }
+    }
+
+    [Theory]
+    [InlineData("runs stop")]
+    [InlineData("queue cancel")]
+    public async Task Agent_WhenTheRunIsStopped_KillsTheWholeProcessTree(string how)
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var pids = new TempDirectory();
+        var job = await harness.CreateJobAsync("stubborn", new Dictionary<string, string>
+        {
+            ["train.py"] = $$"""
+                import os, signal, subprocess, time
+                import liftoff
+                liftoff.init()
+                # Deaf to the polite signals: only the forced stop ends it.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                child = subprocess.Popen(["sleep", "300"])
+                with open(os.path.join({{JsonSerializer.Serialize(pids.Path)}}, "pids.tmp"), "w") as f:
+                    f.write(f"{os.getpid()} {child.pid}")
+                os.rename(os.path.join({{JsonSerializer.Serialize(pids.Path)}}, "pids.tmp"), os.path.join({{JsonSerializer.Serialize(pids.Path)}}, "pids"))
+                while True:
+                    time.sleep(0.1)
+                """,
+        }, PythonTrain);
+        await harness.StartAgentAsync();
+        var item = await harness.EnqueueAsync(job);
+        var pidFile = Path.Combine(pids.Path, "pids");
+        await Poll.UntilAsync(() => Task.FromResult(File.Exists(pidFile)), e => e, TimeSpan.FromSeconds(60), "the job to start its child");
+        var processes = (await File.ReadAllTextAsync(pidFile)).Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        Assert.All(processes, pid => Assert.True(Processes.IsAlive(pid)));
+        var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running, "the item to be running");
+
+        if (how == "runs stop")
+        {
+            await harness.Client.StopRunAsync(running.RunId!);
+        }
+        else
+        {
+            await harness.Client.CancelItemAsync(item.Id);
+        }
+
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to end");
+        Assert.Equal(ItemStates.Cancelled, done.State);
+        Assert.All(processes, pid => Assert.False(Processes.IsAlive(pid), $"process {pid} survived the stop"));
+        Assert.Equal(RunStates.Killed, (await harness.Client.GetRunAsync(done.RunId!)).State);
+    }
+}

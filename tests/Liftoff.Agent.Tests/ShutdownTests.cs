@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Text.Json;
+using Liftoff.Contracts;
+using Liftoff.Testing;
+using Xunit;
+
+namespace Liftoff.Agent.Tests;
+
+public sealed class ShutdownTests(AgentServerFixture server) : IClassFixture<AgentServerFixture>
+{
+    private static readonly string[] PythonTrain = ["python", "train.py"];
+
+    [Fact]
+    public async Task ExecuteAsync_WhenStoppedWithoutDrain_StopsTheWorkloadAndHandsTheItemBack()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var marks = new TempDirectory();
+        var job = await harness.CreateJobAsync("long", Script(marks, "time.sleep(300)"), PythonTrain);
+        var agent = await harness.StartAgentAsync();
+        var item = await harness.EnqueueAsync(job);
+        var pid = await StartedAsync(harness, marks, item);
+
+        await agent.Stopping.CancelAsync();
+        await agent.Run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.False(Processes.IsAlive(pid), "the workload outlived the agent");
+        var returned = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Pending, "the item to return to its queue");
+        Assert.Equal(2, returned.Attempt);
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_WhenStoppedWithDrain_WaitsForRunningWorkToFinish()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var marks = new TempDirectory();
+        var go = Path.Combine(marks.Path, "go");
+        var job = await harness.CreateJobAsync("drained", Script(marks, $"""
+            while not os.path.exists({JsonSerializer.Serialize(go)}):
+                time.sleep(0.05)
+            """), PythonTrain);
+        var agent = await harness.StartAgentAsync(harness.Options(drain: true));
+        var item = await harness.EnqueueAsync(job);
+        await StartedAsync(harness, marks, item);
+
+        await agent.Stopping.CancelAsync();
+        await Poll.UntilAsync(() => harness.Client.ListAgentsAsync(), l => l.Agents.Single(a => a.Id == agent.Id).State == AgentStates.Stopping, TimeSpan.FromSeconds(30), "the agent to report stopping");
+        Assert.False(agent.Run.IsCompleted);
+        Assert.Equal(ItemStates.Running, (await harness.Client.GetItemAsync(item.Id)).State);
+        await File.WriteAllTextAsync(go, "");
+
+        await agent.Run.WaitAsync(TimeSpan.FromSeconds(30));
+        var done = await harness.Client.GetItemAsync(item.Id);
+        Assert.True(done.State == ItemStates.Finished, $"{done.State}: {done.Error}");
+        Assert.Equal(AgentStates.Stopped, (await harness.Client.ListAgentsAsync()).Agents.Single(a => a.Id == agent.Id).State);
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_OnTheSecondSignal_StopsADrainingAgentAtOnce()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var marks = new TempDirectory();
+        var job = await harness.CreateJobAsync("deaf", Script(marks, "signal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(300)"), PythonTrain);
+        var options = harness.Options(drain: true);
+        options.StopGracePeriod = TimeSpan.FromMinutes(5);
+        var agent = await harness.StartAgentAsync(options);
+        var item = await harness.EnqueueAsync(job);
+        var pid = await StartedAsync(harness, marks, item);
+
+        await agent.Stopping.CancelAsync();
+        await Poll.UntilAsync(() => harness.Client.ListAgentsAsync(), l => l.Agents.Single(a => a.Id == agent.Id).State == AgentStates.Stopping, TimeSpan.FromSeconds(30), "the agent to report stopping");
+        Assert.True(Processes.IsAlive(pid));
+        await agent.Shutdown.CancelAsync();
+
+        await agent.Run.WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.False(Processes.IsAlive(pid), "the workload outlived the second signal");
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_WhenAnOperatorStopsTheAgent_StopsClaimingAndEnds()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        var agent = await harness.StartAgentAsync();
+
+        await harness.Client.StopAgentAsync(agent.Id);
+
+        await agent.Run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(AgentStates.Stopped, (await harness.Client.ListAgentsAsync()).Agents.Single(a => a.Id == agent.Id).State);
+    }
+
+    [Fact]
+    public async Task AgentCommand_OnTwoSigterms_StopsADrainingAgentAtOnce()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var marks = new TempDirectory();
+        var job = await harness.CreateJobAsync("deaf", Script(marks, "signal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(300)"), PythonTrain);
+        using var agent = AgentProcess.Start(server.BaseUrl, harness.Key, "--queue", harness.Queue, "--drain", "--work-dir", harness.Work.Path);
+        var item = await harness.EnqueueAsync(job);
+        var pid = await StartedAsync(harness, marks, item);
+
+        agent.Signal("TERM");
+        await Poll.UntilAsync(() => harness.Client.ListAgentsAsync(), l => l.Agents.Single().State == AgentStates.Stopping, TimeSpan.FromSeconds(30), "the agent to report stopping");
+        Assert.False(agent.Process.HasExited, agent.Output);
+        Assert.True(Processes.IsAlive(pid));
+        agent.Signal("TERM");
+
+        Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        Assert.False(Processes.IsAlive(pid), "the workload outlived the agent");
+        Assert.Contains("Stopped claiming", agent.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>A job that calls init, writes its pid where the test can see it, then runs <paramref name="body"/> and finishes.</summary>
+    private static Dictionary<string, string> Script(TempDirectory marks, string body) => new()
+    {
+        ["train.py"] = $"""
+            import os, signal, time
+            import liftoff
+            liftoff.init()
+            with open({JsonSerializer.Serialize(Path.Combine(marks.Path, "pid.tmp"))}, "w") as f:
+                f.write(str(os.getpid()))
+            os.rename({JsonSerializer.Serialize(Path.Combine(marks.Path, "pid.tmp"))}, {JsonSerializer.Serialize(Path.Combine(marks.Path, "pid"))})
+            {body}
+            liftoff.finish()
+            """,
+    };
+
+    private static async Task<int> StartedAsync(AgentHarness harness, TempDirectory marks, ItemInfo item)
+    {
+        var file = Path.Combine(marks.Path, "pid");
+        await Poll.UntilAsync(() => Task.FromResult(File.Exists(file)), e => e, TimeSpan.FromSeconds(60), "the job to start");
+        await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running, "the item to be running");
+        return int.Parse(await File.ReadAllTextAsync(file), CultureInfo.InvariantCulture);
+    }
+}
