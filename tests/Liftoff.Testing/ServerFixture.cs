@@ -5,7 +5,10 @@ using Xunit;
 
 namespace Liftoff.Testing;
 
-/// <summary>A real Liftoff server on a free 127.0.0.1 port, SQLite in a temp directory, shared by a test class.</summary>
+/// <summary>
+/// A real Liftoff server on a free 127.0.0.1 port, shared by a test class: SQLite in a temp directory, or whatever
+/// store a subclass's <see cref="CreateDatabaseAsync"/> names (blobs stay in the temp directory).
+/// </summary>
 public class ServerFixture : IAsyncLifetime
 {
     private readonly TempDirectory _data = new();
@@ -25,13 +28,26 @@ public class ServerFixture : IAsyncLifetime
 
     public string DataDirectory => _data.Path;
 
+    /// <summary>The <c>--database</c> the server runs on; null for SQLite in <see cref="DataDirectory"/>.</summary>
+    public string? Database { get; private set; }
+
     public async Task InitializeAsync()
     {
-        _server = await LiftoffServer.StartAsync(
-            new ServerOptions { DataDirectory = _data.Path, Port = 0, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout, ItemLease = ItemLease },
-            logging => logging.AddFilter(_ => false));
+        Database = await CreateDatabaseAsync();
+        _server = await StartServerAsync();
         AdminKey = _server.InitialAdminKey ?? throw new InvalidOperationException("a fresh server must create its admin key");
     }
+
+    /// <summary>Another server on the same store and data directory, as a second replica; the caller disposes it.</summary>
+    public Task<LiftoffServer> StartServerAsync() => LiftoffServer.StartAsync(
+        new ServerOptions { DataDirectory = _data.Path, Database = Database, Port = 0, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout, ItemLease = ItemLease },
+        logging => logging.AddFilter(_ => false));
+
+    /// <summary>A fresh, empty store for this fixture's server; null for SQLite in <see cref="DataDirectory"/>.</summary>
+    protected virtual Task<string?> CreateDatabaseAsync() => Task.FromResult<string?>(null);
+
+    /// <summary>Removes what <see cref="CreateDatabaseAsync"/> made, once the server has stopped.</summary>
+    protected virtual ValueTask DropDatabaseAsync() => ValueTask.CompletedTask;
 
     public LiftoffClient Client(string? key = null) => new(new LiftoffSettings(BaseUrl, key ?? AdminKey));
 
@@ -72,6 +88,7 @@ public class ServerFixture : IAsyncLifetime
             await _server.DisposeAsync();
         }
 
+        await DropDatabaseAsync();
         _data.Dispose();
     }
 }
@@ -86,4 +103,30 @@ public sealed class FastCrashServerFixture : ServerFixture
 public sealed class ShortLeaseServerFixture : ServerFixture
 {
     protected override TimeSpan ItemLease => TimeSpan.FromSeconds(1);
+}
+
+/// <summary>The server on PostgreSQL (a schema of its own on the test cluster) instead of SQLite.</summary>
+public class PostgresServerFixture : ServerFixture
+{
+    private PostgresSchema? _schema;
+
+    protected override async Task<string?> CreateDatabaseAsync()
+    {
+        _schema = await PostgresSchema.CreateAsync();
+        return _schema.ConnectionString;
+    }
+
+    protected override async ValueTask DropDatabaseAsync()
+    {
+        if (_schema is not null)
+        {
+            await _schema.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>On PostgreSQL, a server that marks silent runs crashed after two seconds.</summary>
+public sealed class PostgresFastCrashServerFixture : PostgresServerFixture
+{
+    protected override TimeSpan HeartbeatTimeout => TimeSpan.FromSeconds(2);
 }

@@ -31,6 +31,12 @@ internal sealed class ServerCommand : BaseCommand
         DefaultValueFactory = _ => 60,
     };
 
+    private static readonly Option<string?> DatabaseOption = new("--database")
+    {
+        Description = $"Where the store lives: sqlite://PATH (default: liftoff.db in --data-dir), postgres://user:password@host:port/database, "
+            + $"or a Host=…;Database=…; connection string. Defaults to ${DatabaseLocation.EnvironmentVariable}. Blobs stay in --data-dir.",
+    };
+
     private static readonly Option<string> AdminOption = new("--admin")
     {
         Description = "The name of the admin user created on first start.",
@@ -44,6 +50,8 @@ internal sealed class ServerCommand : BaseCommand
         Options.Add(HostOption);
         Options.Add(HeartbeatTimeoutOption);
         Options.Add(AdminOption);
+        Options.Add(DatabaseOption);
+        Subcommands.Add(new MigrateDataCommand());
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
@@ -53,8 +61,20 @@ internal sealed class ServerCommand : BaseCommand
             return ExitCodes.Usage;
         }
 
+        // Read here, not as the option's default, so that --help never prints a password from the environment.
+        options.Database = parseResult.GetValue(DatabaseOption) ?? Environment.GetEnvironmentVariable(DatabaseLocation.EnvironmentVariable);
+        try
+        {
+            DatabaseLocation.Parse(options.Database, options.DataDirectory);
+        }
+        catch (FormatException ex)
+        {
+            await Console.Error.WriteLineAsync($"liftoff: --database: {ex.Message}");
+            return ExitCodes.Usage;
+        }
+
         await using var server = await LiftoffServer.StartAsync(options, cancellationToken: cancellationToken);
-        await Console.Error.WriteLineAsync($"Liftoff server listening on {server.BaseUrl} (data in {options.DataDirectory})");
+        await Console.Error.WriteLineAsync($"Liftoff server listening on {server.BaseUrl} (store {server.Database}, data in {options.DataDirectory})");
         if (server.InitialAdminKey is { } key)
         {
             await Console.Error.WriteLineAsync($"Created admin user '{options.AdminName}'. Its API key, shown only this once:");

@@ -6,6 +6,7 @@ using Liftoff.Server.Blobs;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Sdk;
 using Liftoff.Server.Storage;
+using Liftoff.Server.Storage.Postgres;
 using Liftoff.Server.Storage.Sqlite;
 using Liftoff.Server.Wandb;
 using Liftoff.Server.Web;
@@ -26,14 +27,18 @@ public sealed class LiftoffServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private LiftoffServer(WebApplication app, Uri baseUrl, string? initialAdminKey)
+    private LiftoffServer(WebApplication app, Uri baseUrl, DatabaseLocation database, string? initialAdminKey)
     {
         _app = app;
         BaseUrl = baseUrl;
+        Database = database;
         InitialAdminKey = initialAdminKey;
     }
 
     public Uri BaseUrl { get; }
+
+    /// <summary>Where the store lives; printable (no password).</summary>
+    public DatabaseLocation Database { get; }
 
     /// <summary>The admin's first API key, when this start created the admin (the first start on a data directory).</summary>
     public string? InitialAdminKey { get; }
@@ -57,14 +62,23 @@ public sealed class LiftoffServer : IAsyncDisposable
             logging(builder.Logging);
         }
 
-        builder.Services.AddLiftoffServer(options).UseSqliteStore(Path.Combine(options.DataDirectory, "liftoff.db"));
+        var database = DatabaseLocation.Parse(options.Database, options.DataDirectory);
+        builder.Services.AddLiftoffServer(options);
+        _ = database switch
+        {
+            PostgresDatabaseLocation postgres => builder.Services.UsePostgresStore(postgres.ConnectionString),
+            SqliteDatabaseLocation sqlite => builder.Services.UseSqliteStore(sqlite.Path),
+            _ => throw new InvalidOperationException($"no store for {database}"),
+        };
         var app = builder.Build();
-        await SqliteMigrations.ApplyAsync(app.Services.GetRequiredService<SqliteDatabase>(), cancellationToken);
+        await (database is PostgresDatabaseLocation
+            ? PostgresMigrations.ApplyAsync(app.Services.GetRequiredService<PostgresDatabase>(), cancellationToken)
+            : SqliteMigrations.ApplyAsync(app.Services.GetRequiredService<SqliteDatabase>(), cancellationToken));
         var initialKey = await EnsureAdminAsync(app.Services, options.AdminName, cancellationToken);
         app.MapLiftoff();
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new LiftoffServer(app, new Uri(address), initialKey);
+        return new LiftoffServer(app, new Uri(address), database, initialKey);
     }
 
     /// <summary>A fresh key for the admin, for <c>liftoff up</c> when the user's config holds no working key.</summary>
@@ -97,7 +111,17 @@ public sealed class LiftoffServer : IAsyncDisposable
         }
 
         var (key, secret) = ApiKeys.Create("default", services.GetRequiredService<TimeProvider>().GetUtcNow());
-        await identities.CreateEntityAsync(name, admin: true, key, cancellationToken);
+        try
+        {
+            await identities.CreateEntityAsync(name, admin: true, key, cancellationToken);
+        }
+        catch (DuplicateException)
+        {
+            // Another replica starting on the same database created the admin first; its start shows the key.
+            return await identities.FindAdminAsync(cancellationToken) is not null ? null : throw new InvalidOperationException(
+                $"the admin name '{name}' is taken by a user who is not an admin; start with another --admin");
+        }
+
         return secret;
     }
 }
@@ -136,6 +160,24 @@ internal static class ServerRegistration
         services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<IQueueStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<SqliteStore>());
+        return services;
+    }
+
+    /// <summary>
+    /// PostgreSQL, for several replicas on one database: the store, and the listener that wakes this replica's waiting
+    /// claims when any replica enqueues.
+    /// </summary>
+    public static IServiceCollection UsePostgresStore(this IServiceCollection services, string connectionString)
+    {
+        // Made by the container, so that stopping the server disposes it and closes its pooled connections.
+        services.AddSingleton(_ => new PostgresDatabase(connectionString));
+        services.AddSingleton<PostgresStore>();
+        services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<PostgresStore>());
+        services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<PostgresStore>());
+        services.AddSingleton<IQueueStore>(sp => sp.GetRequiredService<PostgresStore>());
+        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<PostgresStore>());
+        services.AddSingleton<PostgresQueueListener>();
+        services.AddHostedService(sp => sp.GetRequiredService<PostgresQueueListener>());
         return services;
     }
 

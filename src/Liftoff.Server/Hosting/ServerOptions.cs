@@ -6,6 +6,12 @@ public sealed class ServerOptions
     /// <summary>Where the database and blobs live.</summary>
     public required string DataDirectory { get; set; }
 
+    /// <summary>
+    /// Where the store lives (see <see cref="DatabaseLocation.Parse"/>): null for SQLite in <see cref="DataDirectory"/>,
+    /// or a PostgreSQL URL or connection string. Blobs stay in <see cref="DataDirectory"/> either way.
+    /// </summary>
+    public string? Database { get; set; }
+
     public string Host { get; set; } = "127.0.0.1";
 
     /// <summary>0 picks a free port.</summary>

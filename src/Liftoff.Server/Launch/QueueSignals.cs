@@ -3,8 +3,9 @@ using System.Collections.Concurrent;
 namespace Liftoff.Server.Launch;
 
 /// <summary>
-/// Wakes long-polling claims when this process enqueues. A hint only: a waiting claim also re-checks the store every
-/// second, so an enqueue on another replica is seen too.
+/// Wakes long-polling claims when this process enqueues, and on PostgreSQL when any replica does (through
+/// <see cref="Storage.Postgres.PostgresQueueListener"/>). A hint only: a waiting claim also re-checks the store every
+/// second, so an enqueue whose signal is lost is seen too.
 /// </summary>
 internal sealed class QueueSignals
 {

@@ -207,6 +207,8 @@ internal static class SqliteMigrations
             """),
     ];
 
+    public static int LatestVersion => Steps[^1].Version;
+
     public static async Task ApplyAsync(SqliteDatabase database, CancellationToken cancellationToken)
     {
         // WAL lets readers run beside the one writer; the mode is stored in the file, so once is enough.
