@@ -109,18 +109,9 @@ public sealed class TrackingTests(FastCrashServerFixture server) : IClassFixture
     [Fact]
     public async Task Script_KilledWithSigkill_BecomesCrashedOnceHeartbeatsStop()
     {
-        var key = await server.NewUserKeyAsync();
-        using var process = ProcessRunner.Start(Python.Executable, ["-c", """
-            import time, liftoff
-            run = liftoff.init(project="p")
-            print("run-id", run.id, flush=True)
-            for s in range(100000):
-                liftoff.log({"x": s})
-                time.sleep(0.01)
-            """], Python.Environment(server.PythonEnv(key, ("LIFTOFF_HEARTBEAT_SECONDS", "0.3"))));
-        var id = (await process.StandardOutput.ReadLineAsync())!.Split(' ')[1];
+        var (key, process, id) = await StartLoggingScriptAsync();
+        using var _ = process;
         using var client = server.Client(key);
-        await Poll.UntilAsync(() => client.GetRunAsync(id), r => r.LastStep > 0, TimeSpan.FromSeconds(30), "the script to log");
         Assert.Equal("running", (await client.GetRunAsync(id)).State);
 
         process.Kill();
@@ -133,18 +124,9 @@ public sealed class TrackingTests(FastCrashServerFixture server) : IClassFixture
     [Fact]
     public async Task Script_AskedToStop_IsInterruptedAndKilled()
     {
-        var key = await server.NewUserKeyAsync();
-        using var process = ProcessRunner.Start(Python.Executable, ["-c", """
-            import time, liftoff
-            run = liftoff.init(project="p")
-            print("run-id", run.id, flush=True)
-            for s in range(100000):
-                liftoff.log({"x": s})
-                time.sleep(0.01)
-            """], Python.Environment(server.PythonEnv(key, ("LIFTOFF_HEARTBEAT_SECONDS", "0.2"))));
-        var id = (await process.StandardOutput.ReadLineAsync())!.Split(' ')[1];
+        var (key, process, id) = await StartLoggingScriptAsync();
+        using var _ = process;
         using var client = server.Client(key);
-        await Poll.UntilAsync(() => client.GetRunAsync(id), r => r.LastStep > 0, TimeSpan.FromSeconds(30), "the script to log");
 
         await client.StopRunAsync(id);
 
@@ -240,6 +222,24 @@ public sealed class TrackingTests(FastCrashServerFixture server) : IClassFixture
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("not valid", result.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain(wrong, result.Stdout + result.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>A script that heartbeats every 0.3 s and logs until it is stopped; returns once it has logged.</summary>
+    private async Task<(string Key, System.Diagnostics.Process Process, string RunId)> StartLoggingScriptAsync()
+    {
+        var key = await server.NewUserKeyAsync();
+        var process = ProcessRunner.Start(Python.Executable, ["-c", """
+            import time, liftoff
+            run = liftoff.init(project="p")
+            print("run-id", run.id, flush=True)
+            for s in range(100000):
+                liftoff.log({"x": s})
+                time.sleep(0.01)
+            """], Python.Environment(server.PythonEnv(key, ("LIFTOFF_HEARTBEAT_SECONDS", "0.3"))));
+        var id = (await process.StandardOutput.ReadLineAsync())!.Split(' ')[1];
+        using var client = server.Client(key);
+        await Poll.UntilAsync(() => client.GetRunAsync(id), r => r.LastStep > 0, TimeSpan.FromSeconds(30), "the script to log");
+        return (key, process, id);
     }
 
     private static string RunId(ProcessResult result) =>

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using Liftoff.Client;
@@ -170,23 +169,11 @@ public sealed class ClaimTests(ServerFixture server) : IClassFixture<ServerFixtu
     public async Task Claim_WhenFourAgentsRace_HandsOutEachOfTwoThousandItemsOnce()
     {
         var (_, client) = await SetUpAsync();
-        var enqueued = new ConcurrentBag<string>();
-        await Parallel.ForEachAsync(Enumerable.Range(0, 2000), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (_, ct) =>
-            enqueued.Add((await client.EnqueueAsync("q", new EnqueueRequest("train", "p"), ct)).Id));
-        var claimed = new ConcurrentBag<string>();
 
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(async n =>
-        {
-            var agent = await client.RegisterAgentAsync(new RegisterAgentRequest($"racer{n}", ["q"]));
-            while (await client.ClaimAsync(agent.Id, TimeSpan.Zero) is { } claim)
-            {
-                claimed.Add(claim.Item.Id);
-                await client.ReportItemAsync(claim.Item.Id, new ItemProgressRequest(claim.Spec.Attempt, "finished"));
-            }
-        }));
+        var (enqueued, claimed) = await QueueRace.RunAsync(client, items: 2000, agents: 4);
 
         Assert.Equal(2000, claimed.Count);
-        Assert.Equal(enqueued.Order(), claimed.Order());
+        Assert.Equal(enqueued, claimed);
         Assert.Equal(2000, (await client.GetQueueAsync("q")).Items["finished"]);
     }
 

@@ -15,23 +15,11 @@ public sealed class PostgresApiTests(PostgresServerFixture server) : IClassFixtu
     public async Task Claim_WhenFourAgentsRace_HandsOutEachOfTwoThousandItemsOnce()
     {
         var client = await SetUpQueueAsync();
-        var enqueued = new ConcurrentBag<string>();
-        await Parallel.ForEachAsync(Enumerable.Range(0, 2000), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (_, ct) =>
-            enqueued.Add((await client.EnqueueAsync("q", new EnqueueRequest("train", "p"), ct)).Id));
-        var claimed = new ConcurrentBag<string>();
 
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(async n =>
-        {
-            var agent = await client.RegisterAgentAsync(new RegisterAgentRequest($"racer{n}", ["q"]));
-            while (await client.ClaimAsync(agent.Id, TimeSpan.Zero) is { } claim)
-            {
-                claimed.Add(claim.Item.Id);
-                await client.ReportItemAsync(claim.Item.Id, new ItemProgressRequest(claim.Spec.Attempt, "finished"));
-            }
-        }));
+        var (enqueued, claimed) = await QueueRace.RunAsync(client, items: 2000, agents: 4);
 
         Assert.Equal(2000, claimed.Count);
-        Assert.Equal(enqueued.Order(), claimed.Order());
+        Assert.Equal(enqueued, claimed);
         Assert.Equal(2000, (await client.GetQueueAsync("q")).Items["finished"]);
     }
 
