@@ -239,8 +239,9 @@ internal sealed partial class SqliteStore : IQueueStore
     public Task<IReadOnlyList<ItemRecord>> TimeOutStartsAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         database.WriteAsync<IReadOnlyList<ItemRecord>>(async (connection, transaction) =>
         {
+            // Held items all have a lease: the condition lets the sweep read the small items_held index, not every item.
             var stuck = await ReadItemsAsync(connection, transaction, $"""
-                WHERE i.state IN ('{ItemStates.Leased}', '{ItemStates.Starting}')
+                WHERE i.lease_expires_at IS NOT NULL AND i.state IN ('{ItemStates.Leased}', '{ItemStates.Starting}')
                   AND i.claimed_at + q.start_timeout_seconds * 1000 < $now
                 """, cancellationToken, ("$now", Ms(now)));
             var failed = new List<ItemRecord>();
