@@ -77,7 +77,12 @@ public sealed class RunTests(ServerFixture server) : IClassFixture<ServerFixture
         using var client = server.Client(key);
 
         await client.StopRunAsync(run.Id);
-        await Task.Delay(Timeout.Infinite, run.StopRequested).ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(30));
+        var stopSeen = new TaskCompletionSource();
+        using (run.StopRequested.Register(() => stopSeen.TrySetResult()))
+        {
+            await stopSeen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
         await run.FinishAsync(130);
 
         Assert.Equal("killed", (await client.GetRunAsync(run.Id)).State);

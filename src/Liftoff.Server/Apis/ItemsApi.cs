@@ -14,6 +14,8 @@ namespace Liftoff.Server.Apis;
 /// <summary>Launch items: read and cancel (users), heartbeat and progress under the fencing token (agents).</summary>
 internal static class ItemsApi
 {
+    private const int MaxMessage = 8192;
+
     public static IEndpointRouteBuilder MapItemsApi(this IEndpointRouteBuilder app)
     {
         var items = app.MapGroup("/api/v1/items").RequireAuthorization(Caller.FullKeyPolicy).WithTags("Items");
@@ -50,7 +52,8 @@ internal static class ItemsApi
     public static async Task<Results<Ok<ItemInfo>, ProblemHttpResult>> Report(string id, ItemProgressRequest request, [AsParameters] ItemServices services, CancellationToken cancellationToken)
     {
         var now = services.Time.GetUtcNow();
-        var message = request.Message is { Length: > 8192 } long_ ? long_[^8192..] : request.Message;
+        // The end of a long message (a build log's last lines) is the part that says what went wrong.
+        var message = request.Message is { Length: > MaxMessage } text ? text[^MaxMessage..] : request.Message;
         var item = await services.Queues.UpdateItemAsync(services.Caller.EntityId, id,
             i => ItemLifecycle.Report(i, request.Attempt, request.State, request.Phase, message, now, now + services.Options.ItemLease), cancellationToken);
         if (item?.RunId is { } runId)

@@ -21,6 +21,7 @@ internal static class RunsApi
     public const string DefaultProject = "uncategorized";
     private const int MaxBatch = 10_000;
     private const int MaxPage = 10_000;
+    private static readonly byte[] NewLine = "\n"u8.ToArray();
 
     public static IEndpointRouteBuilder MapRunsApi(this IEndpointRouteBuilder app)
     {
@@ -316,7 +317,7 @@ internal static class RunsApi
                 foreach (var line in lines)
                 {
                     await JsonSerializer.SerializeAsync(response.Body, new NumberedLogLine(line.Line, line.Stream, line.Text, line.Time), LiftoffJsonContext.Default.NumberedLogLine, cancellationToken);
-                    await response.Body.WriteAsync("\n"u8.ToArray(), cancellationToken);
+                    await response.Body.WriteAsync(NewLine, cancellationToken);
                     last = line.Line;
                 }
 
