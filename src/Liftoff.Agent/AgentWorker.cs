@@ -69,6 +69,7 @@ internal sealed class AgentWorker(LiftoffClient client, AgentOptions options, IS
         });
 
         using var slots = new SemaphoreSlim(options.MaxJobs, options.MaxJobs);
+        await AdoptLeftoversAsync(slots, claiming.Token);
         await ClaimLoopAsync(agentId, slots, claiming.Token);
         _claiming = false;
         if (_running.Count > 0)
@@ -196,9 +197,43 @@ internal sealed class AgentWorker(LiftoffClient client, AgentOptions options, IS
         }
     }
 
-    private void Start(Claim claim, Action release)
+    /// <summary>
+    /// Finds the workloads an earlier run of this agent (same name) left on targets that outlive it, and takes each over
+    /// or removes it (<see cref="IReattachableRunner"/>). Each adopted workload takes a free slot when there is one.
+    /// </summary>
+    private async Task AdoptLeftoversAsync(SemaphoreSlim slots, CancellationToken stoppingToken)
     {
-        var execution = new ItemExecution(claim, services.GetKeyedService<ILaunchRunner>(claim.Spec.Resource), client, options, time, logger, ItemHeartbeatInterval);
+        foreach (var name in services.GetServices<RunnerName>())
+        {
+            if (services.GetKeyedService<ILaunchRunner>(name.Name) is not IReattachableRunner runner)
+            {
+                continue;
+            }
+
+            IReadOnlyList<LeftoverWorkload> leftovers;
+            try
+            {
+                leftovers = await runner.FindLeftoversAsync(options.Name, stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogWarning("Could not look for workloads left on {Resource} by an earlier run of agent {Agent}: {Reason}", name.Name, options.Name, ex.Message);
+                continue;
+            }
+
+            foreach (var leftover in leftovers)
+            {
+                var held = slots.Wait(0, CancellationToken.None);
+                Run(ItemExecution.ForLeftover(leftover, (ILaunchRunner)runner, client, options, time, logger, ItemHeartbeatInterval), held ? () => slots.Release() : () => { });
+            }
+        }
+    }
+
+    private void Start(Claim claim, Action release) =>
+        Run(ItemExecution.ForClaim(claim, services.GetKeyedService<ILaunchRunner>(claim.Spec.Resource), client, options, time, logger, ItemHeartbeatInterval), release);
+
+    private void Run(ItemExecution execution, Action release)
+    {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _running[execution] = started.Task;
         // A claim that came back while the agent began to stop is treated like the others.

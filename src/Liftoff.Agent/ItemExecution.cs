@@ -16,7 +16,7 @@ internal sealed class ItemExecution
 {
     private const int MaxMessageChars = 4_000;
 
-    private readonly Claim _claim;
+    private readonly Target _target;
     private readonly ILaunchRunner? _runner;
     private readonly LiftoffClient _client;
     private readonly AgentOptions _options;
@@ -32,9 +32,9 @@ internal sealed class ItemExecution
 
     private int _reason = (int)StopReason.None;
 
-    public ItemExecution(Claim claim, ILaunchRunner? runner, LiftoffClient client, AgentOptions options, TimeProvider time, ILogger logger, Func<TimeSpan> heartbeatInterval)
+    private ItemExecution(Target target, ILaunchRunner? runner, LiftoffClient client, AgentOptions options, TimeProvider time, ILogger logger, Func<TimeSpan> heartbeatInterval)
     {
-        _claim = claim;
+        _target = target;
         _runner = runner;
         _client = client;
         _options = options;
@@ -42,6 +42,16 @@ internal sealed class ItemExecution
         _logger = logger;
         _heartbeatInterval = heartbeatInterval;
     }
+
+    /// <summary>A claimed item: the runner starts its workload.</summary>
+    public static ItemExecution ForClaim(Claim claim, ILaunchRunner? runner, LiftoffClient client, AgentOptions options, TimeProvider time, ILogger logger, Func<TimeSpan> heartbeatInterval) =>
+        new(new Target(claim.Spec.ItemId, claim.Spec.Attempt, claim.Spec.RunId, claim.Spec.Queue, claim.Spec.Resource, claim.Spec.Job, claim.Spec.Environment, claim.Spec, null),
+            runner, client, options, time, logger, heartbeatInterval);
+
+    /// <summary>A workload an earlier run of this agent left behind: re-attached if its attempt still holds the item, else removed.</summary>
+    public static ItemExecution ForLeftover(LeftoverWorkload leftover, ILaunchRunner runner, LiftoffClient client, AgentOptions options, TimeProvider time, ILogger logger, Func<TimeSpan> heartbeatInterval) =>
+        new(new Target(leftover.ItemId, leftover.Attempt, leftover.RunId, leftover.Queue, leftover.Resource, "", leftover.Environment, null, leftover),
+            runner, client, options, time, logger, heartbeatInterval);
 
     private enum StopReason
     {
@@ -57,9 +67,9 @@ internal sealed class ItemExecution
         HandedBack,
     }
 
-    public string ItemId => _claim.Item.Id;
+    public string ItemId => Spec.ItemId;
 
-    private LaunchSpec Spec => _claim.Spec;
+    private Target Spec => _target;
 
     private StopReason Reason => (StopReason)Volatile.Read(ref _reason);
 
@@ -87,11 +97,18 @@ internal sealed class ItemExecution
         var workDirectory = Path.Combine(_options.WorkDirectory, "items", $"{Spec.ItemId}-{Spec.Attempt}");
         try
         {
-            _logger.LogInformation("Claimed item {ItemId} (attempt {Attempt}) of queue {Queue}: job {Job}, run {RunId}", Spec.ItemId, Spec.Attempt, Spec.Queue, Spec.Job, Spec.RunId);
-            if (await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Starting)))
+            if (Spec.Leftover is { } leftover)
             {
-                Directory.CreateDirectory(workDirectory);
-                await RunWorkloadAsync(workDirectory);
+                await AdoptAsync(leftover);
+            }
+            else
+            {
+                _logger.LogInformation("Claimed item {ItemId} (attempt {Attempt}) of queue {Queue}: job {Job}, run {RunId}", Spec.ItemId, Spec.Attempt, Spec.Queue, Spec.Job, Spec.RunId);
+                if (await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Starting)))
+                {
+                    Directory.CreateDirectory(workDirectory);
+                    await RunWorkloadAsync(workDirectory);
+                }
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !_force.IsCancellationRequested)
@@ -114,8 +131,9 @@ internal sealed class ItemExecution
         try
         {
             var runner = _runner ?? throw new LaunchException(ItemPhases.Submit, $"this agent has no runner for '{Spec.Resource}' items");
-            var job = Spec.JobDefinition.Deserialize(LiftoffJsonContext.Default.JobDefinition) ?? throw new LaunchException(ItemPhases.Submit, "the launch carries no job definition");
-            workload = await runner.StartAsync(new LaunchContext(Spec, job, console, _client, workDirectory), _stop.Token);
+            var spec = Spec.Launch!;
+            var job = spec.JobDefinition.Deserialize(LiftoffJsonContext.Default.JobDefinition) ?? throw new LaunchException(ItemPhases.Submit, "the launch carries no job definition");
+            workload = await runner.StartAsync(new LaunchContext(spec, job, console, _client, workDirectory), _stop.Token);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
@@ -139,13 +157,55 @@ internal sealed class ItemExecution
             return;
         }
 
+        if (Reason == StopReason.None && !await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Running)))
+        {
+            RequestStop(StopReason.Lost);
+        }
+
+        await WatchAsync(workload, console);
+    }
+
+    /// <summary>
+    /// Takes over a leftover workload: a heartbeat under its attempt tells whether the attempt still holds the item.
+    /// If it does, the agent reports it running (when it had not yet) and watches it as if it had started it; if another
+    /// attempt owns the item or it is gone, the workload is removed.
+    /// </summary>
+    private async Task AdoptAsync(LeftoverWorkload leftover)
+    {
+        var runner = (IReattachableRunner)_runner!;
+        ItemHeartbeatReply reply;
+        try
+        {
+            reply = await _client.ItemHeartbeatAsync(Spec.ItemId, Spec.Attempt, _force.Token);
+        }
+        catch (LiftoffException ex) when (ex.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound)
+        {
+            _logger.LogInformation("Removing the leftover workload {Handle} of item {ItemId}: attempt {Attempt} no longer holds it ({Reason})", leftover.Handle, Spec.ItemId, Spec.Attempt, ex.Message);
+            await runner.RemoveAsync(leftover, _force.Token);
+            return;
+        }
+
+        _logger.LogInformation("Re-attached to the workload {Handle} of item {ItemId} (attempt {Attempt}, run {RunId})", leftover.Handle, Spec.ItemId, Spec.Attempt, Spec.RunId);
+        if (reply.CancelRequested)
+        {
+            RequestStop(StopReason.Cancelled);
+        }
+
+        var console = new RunConsole(_client, Spec.RunId, _time, _logger);
+        var workload = await runner.AttachAsync(leftover, console, _force.Token);
+        if (reply.State is ItemStates.Leased or ItemStates.Starting && Reason == StopReason.None && !await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Running)))
+        {
+            RequestStop(StopReason.Lost);
+        }
+
+        await WatchAsync(workload, console);
+    }
+
+    /// <summary>Waits for the workload to end or for a stop request, then reports the end.</summary>
+    private async Task WatchAsync(ILaunchedWorkload workload, RunConsole console)
+    {
         await using (workload)
         {
-            if (Reason == StopReason.None && !await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Running)))
-            {
-                RequestStop(StopReason.Lost);
-            }
-
             var exited = workload.WaitForExitAsync(CancellationToken.None);
             await Task.WhenAny(exited, Task.Delay(Timeout.InfiniteTimeSpan, _time, _stop.Token));
             if (!exited.IsCompleted)
@@ -373,4 +433,16 @@ internal sealed class ItemExecution
             _logger.LogWarning("Could not remove the work directory {Directory}: {Reason}", directory, ex.Message);
         }
     }
+
+    /// <summary>The item an execution is about: from a claim (with its whole launch spec) or from a leftover workload.</summary>
+    private sealed record Target(
+        string ItemId,
+        int Attempt,
+        string RunId,
+        string Queue,
+        string Resource,
+        string Job,
+        IReadOnlyDictionary<string, string> Environment,
+        LaunchSpec? Launch,
+        LeftoverWorkload? Leftover);
 }

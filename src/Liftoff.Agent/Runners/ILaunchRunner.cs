@@ -46,3 +46,34 @@ internal sealed class LaunchException(string phase, string message, Exception? i
 {
     public string Phase { get; } = phase;
 }
+
+/// <summary>
+/// A runner whose workloads outlive the agent (containers, cluster jobs, cloud training jobs). Each workload carries
+/// labels naming its item, attempt, run, queue and agent, so a restarted agent finds the ones it left behind: it
+/// re-attaches to those whose attempt still holds its item (the lease had not run out) and removes the others.
+/// </summary>
+internal interface IReattachableRunner
+{
+    /// <summary>The workloads of this target labelled with <paramref name="agentName"/>, running or ended but not yet removed.</summary>
+    Task<IReadOnlyList<LeftoverWorkload>> FindLeftoversAsync(string agentName, CancellationToken cancellationToken);
+
+    /// <summary>Watches a leftover again; its console output from now on goes to <paramref name="console"/>.</summary>
+    Task<ILaunchedWorkload> AttachAsync(LeftoverWorkload leftover, RunConsole console, CancellationToken cancellationToken);
+
+    /// <summary>Stops a leftover at once and removes it and everything made for it (another attempt owns its item).</summary>
+    Task RemoveAsync(LeftoverWorkload leftover, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A workload found by its labels. <see cref="Handle"/> is the runner's own reference (a container id, a Job name);
+/// <see cref="Environment"/> holds what the target kept of the launch environment, used only to redact secrets from
+/// reports (empty when the target does not keep it).
+/// </summary>
+internal sealed record LeftoverWorkload(
+    string ItemId,
+    int Attempt,
+    string RunId,
+    string Queue,
+    string Resource,
+    string Handle,
+    IReadOnlyDictionary<string, string> Environment);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Liftoff.Contracts;
 
@@ -10,52 +9,10 @@ namespace Liftoff.Core.Launch;
 /// </summary>
 public static class ResourceSchemas
 {
-    private static readonly string[] LocalProcessKeys = ["env", "python"];
-
-    public static IReadOnlyList<FieldError> Validate(string resource, JsonObject config, string field)
+    /// <summary>Every problem of <paramref name="config"/> for <paramref name="resource"/>, each named by its path under <paramref name="field"/>.</summary>
+    public static IReadOnlyList<FieldError> Validate(string resource, JsonObject config, string field) => resource switch
     {
-        var errors = new List<FieldError>();
-        if (resource == Resources.LocalProcess)
-        {
-            foreach (var (key, value) in config)
-            {
-                var path = $"{field}.{key}";
-                switch (key)
-                {
-                    case "env":
-                        if (value is not JsonObject env)
-                        {
-                            errors.Add(new FieldError(path, "env is an object of variable names to string values"));
-                            break;
-                        }
-
-                        foreach (var (name, v) in env)
-                        {
-                            if (name.Length == 0 || name.Contains('=', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
-                            {
-                                errors.Add(new FieldError($"{path}.{name}", "not a valid environment variable name"));
-                            }
-                            else if (v is not JsonValue leaf || leaf.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False))
-                            {
-                                errors.Add(new FieldError($"{path}.{name}", "environment values are strings, numbers or booleans"));
-                            }
-                        }
-
-                        break;
-                    case "python":
-                        if (value is not JsonValue py || py.GetValueKind() != JsonValueKind.String)
-                        {
-                            errors.Add(new FieldError(path, "python is the interpreter to create the job's environment with, e.g. \"python3\""));
-                        }
-
-                        break;
-                    default:
-                        errors.Add(new FieldError(path, $"local-process does not take '{key}'; it takes: {string.Join(", ", LocalProcessKeys)}"));
-                        break;
-                }
-            }
-        }
-
-        return errors;
-    }
+        Resources.LocalProcess => LocalProcessSchema.Validate(config, field),
+        _ => [],
+    };
 }

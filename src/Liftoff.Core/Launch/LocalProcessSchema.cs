@@ -1,0 +1,55 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Liftoff.Contracts;
+
+namespace Liftoff.Core.Launch;
+
+/// <summary>The resource config of <c>local-process</c> queues: <c>env</c> and <c>python</c>.</summary>
+internal static class LocalProcessSchema
+{
+    private static readonly string[] LocalProcessKeys = ["env", "python"];
+
+    public static IReadOnlyList<FieldError> Validate(JsonObject config, string field)
+    {
+        var errors = new List<FieldError>();
+        foreach (var (key, value) in config)
+        {
+            var path = $"{field}.{key}";
+            switch (key)
+            {
+                case "env":
+                    if (value is not JsonObject env)
+                    {
+                        errors.Add(new FieldError(path, "env is an object of variable names to string values"));
+                        break;
+                    }
+
+                    foreach (var (name, v) in env)
+                    {
+                        if (name.Length == 0 || name.Contains('=', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
+                        {
+                            errors.Add(new FieldError($"{path}.{name}", "not a valid environment variable name"));
+                        }
+                        else if (v is not JsonValue leaf || leaf.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False))
+                        {
+                            errors.Add(new FieldError($"{path}.{name}", "environment values are strings, numbers or booleans"));
+                        }
+                    }
+
+                    break;
+                case "python":
+                    if (value is not JsonValue py || py.GetValueKind() != JsonValueKind.String)
+                    {
+                        errors.Add(new FieldError(path, "python is the interpreter to create the job's environment with, e.g. \"python3\""));
+                    }
+
+                    break;
+                default:
+                    errors.Add(new FieldError(path, $"local-process does not take '{key}'; it takes: {string.Join(", ", LocalProcessKeys)}"));
+                    break;
+            }
+        }
+
+        return errors;
+    }
+}
