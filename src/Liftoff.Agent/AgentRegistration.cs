@@ -1,3 +1,4 @@
+using Liftoff.Agent.Builders;
 using Liftoff.Agent.Runners;
 using Liftoff.Agent.Runners.LocalProcess;
 using Liftoff.Client;
@@ -20,6 +21,7 @@ internal static class AgentRegistration
         services.AddSingleton(options);
         services.AddSingleton<CacheLock>();
         services.AddSingleton<AgentWorker>();
+        services.TryAddSingleton<IImageBuilder, NoopImageBuilder>();
         return services;
     }
 
