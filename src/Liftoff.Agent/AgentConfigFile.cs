@@ -75,6 +75,7 @@ internal static class AgentConfigFile
         options.Builder = document.Builder ?? options.Builder;
         options.Registry = document.Registry ?? options.Registry;
         options.Environment = document.Environment ?? options.Environment;
+        options.Docker = document.Docker ?? options.Docker;
     }
 
     /// <summary>Checks the settings that do not come from the file alone (the command line may have set them).</summary>
@@ -156,6 +157,19 @@ internal static class AgentConfigFile
             }
         }
 
+        if (document.Docker is { } docker)
+        {
+            if (docker.Host is { } host && !(Uri.TryCreate(host, UriKind.Absolute, out var uri) && uri.Scheme is "unix" or "tcp" or "http" or "https"))
+            {
+                errors.Add($"docker.host: an engine address such as unix:///var/run/docker.sock or tcp://127.0.0.1:2375, not '{host}'");
+            }
+
+            if (string.IsNullOrWhiteSpace(docker.Network))
+            {
+                errors.Add("docker.network: the network containers join, e.g. host, bridge or none");
+            }
+        }
+
         if (document.Environment is { } environment)
         {
             CheckType("environment.type", environment.Type, EnvironmentSettings.Types, errors);
@@ -200,5 +214,7 @@ internal static class AgentConfigFile
         public RegistrySettings? Registry { get; set; }
 
         public EnvironmentSettings? Environment { get; set; }
+
+        public DockerSettings? Docker { get; set; }
     }
 }

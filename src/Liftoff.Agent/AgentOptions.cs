@@ -44,6 +44,9 @@ internal sealed class AgentOptions
     /// <summary>The cloud environment the agent itself runs in; validated, unused by local-process.</summary>
     public EnvironmentSettings? Environment { get; set; }
 
+    /// <summary>The Docker engine of the <c>docker</c> target and of builder <c>docker</c>.</summary>
+    public DockerSettings Docker { get; set; } = new();
+
     private static string DefaultWorkDirectory()
     {
         var cacheHome = System.Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
@@ -68,6 +71,21 @@ internal sealed class BuilderSettings
 
     /// <summary>The image platform, e.g. <c>linux/amd64</c>.</summary>
     public string? Platform { get; set; }
+
+    /// <summary>The image generated Dockerfiles start from when neither the job nor the queue names one.</summary>
+    public string? BaseImage { get; set; }
+}
+
+/// <summary>
+/// The Docker engine: <c>host</c> is its address (<c>unix:///var/run/docker.sock</c>, <c>tcp://host:2375</c>; default
+/// <c>DOCKER_HOST</c>, then the local socket); <c>network</c> is the network containers join unless the queue's resource
+/// config names one.
+/// </summary>
+internal sealed class DockerSettings
+{
+    public string? Host { get; set; }
+
+    public string Network { get; set; } = "host";
 }
 
 /// <summary>The registry built images are pushed to and pulled from.</summary>

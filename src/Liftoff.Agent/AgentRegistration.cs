@@ -1,5 +1,7 @@
 using Liftoff.Agent.Builders;
+using Liftoff.Agent.Builders.Docker;
 using Liftoff.Agent.Runners;
+using Liftoff.Agent.Runners.Docker;
 using Liftoff.Agent.Runners.LocalProcess;
 using Liftoff.Client;
 using Liftoff.Contracts;
@@ -27,11 +29,30 @@ internal static class AgentRegistration
 
     public static IServiceCollection AddLocalProcessRunner(this IServiceCollection services)
     {
-        services.AddSingleton<CodeFetcher>();
+        services.TryAddSingleton<CodeFetcher>();
         services.AddSingleton<PythonEnvironments>();
-        services.AddSingleton<PythonSdk>();
+        services.TryAddSingleton<PythonSdk>();
         services.AddSingleton(new RunnerName(Resources.LocalProcess));
         services.AddKeyedSingleton<ILaunchRunner, LocalProcessRunner>(Resources.LocalProcess);
+        return services;
+    }
+
+    /// <summary>
+    /// The <c>docker</c> target, and builder <c>docker</c> when the agent config asks for it (<c>builder: {type: docker}</c>);
+    /// without it the noop builder runs image jobs only.
+    /// </summary>
+    public static IServiceCollection AddDockerRunner(this IServiceCollection services, AgentOptions options)
+    {
+        services.TryAddSingleton<DockerEngine>();
+        services.TryAddSingleton<CodeFetcher>();
+        services.TryAddSingleton<PythonSdk>();
+        if (options.Builder?.Type == "docker")
+        {
+            services.AddSingleton<IImageBuilder, DockerImageBuilder>();
+        }
+
+        services.AddSingleton(new RunnerName(Resources.Docker));
+        services.AddKeyedSingleton<ILaunchRunner, DockerRunner>(Resources.Docker);
         return services;
     }
 }

@@ -412,9 +412,10 @@ internal sealed class ItemExecution
 
     private static string Describe(WorkloadExit exit) => exit.ExitCode switch
     {
+        _ when exit.Reason is not null => ", " + exit.Reason,
         137 => ", killed by SIGKILL (out of memory?)",
         143 => ", ended by SIGTERM",
-        _ => exit.Reason is null ? "" : ", " + exit.Reason,
+        _ => "",
     };
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;

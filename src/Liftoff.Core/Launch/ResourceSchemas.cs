@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Liftoff.Contracts;
 
@@ -13,6 +14,14 @@ public static class ResourceSchemas
     public static IReadOnlyList<FieldError> Validate(string resource, JsonObject config, string field) => resource switch
     {
         Resources.LocalProcess => LocalProcessSchema.Validate(config, field),
+        Resources.Docker => DockerSchema.Validate(config, field),
+        _ => [],
+    };
+
+    /// <summary>What a launch item's own <paramref name="overrides"/> may not set unless the queue's defaults grant it (DESIGN.md §1).</summary>
+    public static IReadOnlyList<FieldError> ValidateOverrides(string resource, JsonElement queueDefaults, JsonElement? overrides, string field) => resource switch
+    {
+        Resources.Docker => DockerSchema.ValidateOverrides(queueDefaults, overrides, field),
         _ => [],
     };
 }

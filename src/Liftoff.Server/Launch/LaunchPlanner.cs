@@ -81,6 +81,7 @@ internal sealed class LaunchPlanner(JobVersions jobs)
             using var defaults = JsonDocument.Parse(queue.ConfigJson);
             resource = ResourceConfigs.Merge(defaults.RootElement, request.ResourceArgs);
             errors.AddRange(ResourceSchemas.Validate(queue.Resource, resource, "resource_args"));
+            errors.AddRange(ResourceSchemas.ValidateOverrides(queue.Resource, defaults.RootElement, request.ResourceArgs, "resource_args"));
             errors.AddRange(Macros.FindUnknown(resource, queue.TemplateVariables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "resource_args"));
         }
 
