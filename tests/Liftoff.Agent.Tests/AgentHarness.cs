@@ -36,11 +36,12 @@ internal sealed class AgentHarness : IAsyncDisposable
 
     public const string Project = "agent-tests";
 
-    public static async Task<AgentHarness> StartAsync(ServerFixture server, int maxAttempts = 3)
+    public static async Task<AgentHarness> StartAsync(ServerFixture server, int maxAttempts = 3, string resource = Resources.LocalProcess, string? queueConfigJson = null)
     {
         var key = await server.NewUserKeyAsync();
         var harness = new AgentHarness(server, key, "q" + Guid.NewGuid().ToString("N")[..8], new TempDirectory());
-        await harness.Client.CreateQueueAsync(new CreateQueueRequest(harness.Queue, Resources.LocalProcess, MaxAttempts: maxAttempts));
+        var config = queueConfigJson is null ? (JsonElement?)null : JsonDocument.Parse(queueConfigJson).RootElement.Clone();
+        await harness.Client.CreateQueueAsync(new CreateQueueRequest(harness.Queue, resource, config, MaxAttempts: maxAttempts));
         return harness;
     }
 
@@ -94,8 +95,9 @@ internal sealed class AgentHarness : IAsyncDisposable
                     logging.AddFilter(_ => false);
                 }
             })
-            .AddLiftoffAgent(Server.Client(Key), options ?? Options())
+            .AddLiftoffAgent(Server.Client(Key), options ??= Options())
             .AddLocalProcessRunner()
+            .AddDockerRunner(options)
             .BuildServiceProvider();
         var worker = services.GetRequiredService<AgentWorker>();
         var stopping = new CancellationTokenSource();

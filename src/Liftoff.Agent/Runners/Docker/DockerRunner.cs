@@ -1,9 +1,8 @@
 using System.Globalization;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Liftoff.Agent.Builders;
-using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Core.Launch;
 using Microsoft.Extensions.Logging;
@@ -33,7 +32,6 @@ internal sealed class DockerRunner(AgentOptions options, DockerEngine engine, II
         var image = await builder.PrepareAsync(context, push: false, cancellationToken);
         var digest = await EnsureImageAsync(image, context.Console, cancellationToken);
         await context.Console.WriteAsync("stderr", $"[liftoff agent] running image {image.Reference}{(digest is null ? "" : "@" + digest)}", cancellationToken);
-        await RecordImageAsync(context, image.Reference, digest, cancellationToken);
 
         var environment = new Dictionary<string, string>(config.Env, StringComparer.Ordinal);
         foreach (var (variable, value) in spec.Environment)
@@ -41,6 +39,9 @@ internal sealed class DockerRunner(AgentOptions options, DockerEngine engine, II
             environment[variable] = value;
         }
 
+        var recorded = WithImage(environment.GetValueOrDefault("LIFTOFF_CONFIG"), digest is null ? image.Reference : $"{image.Reference}@{digest}");
+        environment["LIFTOFF_CONFIG"] = recorded;
+        environment["WANDB_CONFIG"] = recorded;
         environment["LIFTOFF_BASE_URL"] = context.Client.Settings.BaseUrl.ToString().TrimEnd('/');
         environment["WANDB_BASE_URL"] = environment["LIFTOFF_BASE_URL"];
         environment["LIFTOFF_CONSOLE"] = "off";
@@ -251,20 +252,15 @@ internal sealed class DockerRunner(AgentOptions options, DockerEngine engine, II
         }
     }
 
-    /// <summary>The image's digest on the run's summary (<c>_liftoff_image</c>), so a run tells exactly what it ran.</summary>
-    private async Task RecordImageAsync(LaunchContext context, string reference, string? digest, CancellationToken cancellationToken)
+    /// <summary>
+    /// The launch config with the image the run ran in (<c>_liftoff_image</c>, with its digest when known): a pending run
+    /// takes no writes, so the record travels in the config the SDK's <c>init</c> sends, as wandb's <c>_wandb</c> does.
+    /// </summary>
+    private static string WithImage(string? configJson, string image)
     {
-        var summary = JsonSerializer.SerializeToElement(
-            (IReadOnlyDictionary<string, string>)new Dictionary<string, string> { ["_liftoff_image"] = digest is null ? reference : $"{reference}@{digest}" },
-            LiftoffJsonContext.Default.IReadOnlyDictionaryStringString);
-        try
-        {
-            await context.Client.PatchRunAsync(context.Spec.RunId, new PatchRunRequest(Summary: summary), cancellationToken);
-        }
-        catch (LiftoffException ex)
-        {
-            logger.LogWarning("Could not record image {Image} on run {RunId}: {Reason}", reference, context.Spec.RunId, ex.Message);
-        }
+        var config = configJson is { Length: > 0 } && JsonNode.Parse(configJson) is JsonObject parsed ? parsed : [];
+        config["_liftoff_image"] = image;
+        return config.ToJsonString();
     }
 
     private async Task RemoveQuietlyAsync(string id)
