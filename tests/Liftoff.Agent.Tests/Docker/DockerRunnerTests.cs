@@ -276,6 +276,42 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
         Assert.Equal(image.Digest, reply.Headers.GetValues("Docker-Content-Digest").Single());
     }
 
+    [Fact]
+    public async Task JobBuild_FromTheCli_BuildsWithoutLaunchingAndReportsTheImage_ThenReusesIt()
+    {
+        await using var harness = await StartAsync();
+        var name = "cli-built-" + Unique();
+        await harness.CreateJobAsync(name, new Dictionary<string, string> { ["train.py"] = Train }, PythonTrain);
+        using var config = new TempDirectory();
+        config.File("agent.yaml", $"builder: {{type: docker, base_image: {DockerEngineFixture.BaseImage}}}\ndocker: {{host: '{docker.Host}', network: host}}\n");
+
+        var first = await CliAsync(harness, "job", "build", name, "--queue", harness.Queue, "--project", AgentHarness.Project, "--config", config.Path + "/agent.yaml", "--json");
+        var second = await CliAsync(harness, "job", "build", name, "--queue", harness.Queue, "--project", AgentHarness.Project, "--config", config.Path + "/agent.yaml", "--json");
+
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var built = JsonDocument.Parse(first.Stdout).RootElement;
+        Assert.True(built.GetProperty("built").GetBoolean());
+        Assert.StartsWith($"liftoff-job/{name}:", built.GetProperty("image").GetString(), StringComparison.Ordinal);
+        Assert.Contains("Successfully tagged", first.Stderr, StringComparison.Ordinal);
+        await docker.Client.Images.InspectImageAsync(built.GetProperty("image").GetString()!);
+        Assert.Empty((await harness.Client.ListItemsAsync(harness.Queue)).Items);
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.False(JsonDocument.Parse(second.Stdout).RootElement.GetProperty("built").GetBoolean());
+        Assert.Equal(built.GetProperty("image").GetString(), JsonDocument.Parse(second.Stdout).RootElement.GetProperty("image").GetString());
+    }
+
+    private Task<ProcessResult> CliAsync(AgentHarness harness, params string[] args)
+    {
+        using var home = new TempDirectory();
+        return ProcessRunner.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "Liftoff.Cli.dll"), .. args], new Dictionary<string, string?>
+        {
+            ["HOME"] = home.Path,
+            ["LIFTOFF_BASE_URL"] = server.BaseUrl.ToString(),
+            ["LIFTOFF_API_KEY"] = harness.Key,
+            ["NO_COLOR"] = "1",
+        });
+    }
+
     private async Task<AgentHarness> StartAsync(string? queueConfigJson = null) =>
         await AgentHarness.StartAsync(server, maxAttempts: 1, resource: Resources.Docker, queueConfigJson: queueConfigJson);
 

@@ -19,7 +19,11 @@ namespace Liftoff.Agent.Builders.Docker;
 /// </summary>
 internal sealed class DockerImageBuilder(AgentOptions options, DockerEngine engine, CodeFetcher code, PythonSdk sdk, ILogger<DockerImageBuilder> logger) : IImageBuilder
 {
-    public async Task<JobImage> PrepareAsync(LaunchContext context, bool push, CancellationToken cancellationToken)
+    public Task<JobImage> PrepareAsync(LaunchContext context, bool push, CancellationToken cancellationToken) =>
+        PrepareAsync(context, push, context.Console.WriteAsync, cancellationToken);
+
+    /// <summary>As <see cref="PrepareAsync(LaunchContext, bool, CancellationToken)"/>, with the build's output going to <paramref name="output"/>.</summary>
+    public async Task<JobImage> PrepareAsync(LaunchContext context, bool push, BuildOutput output, CancellationToken cancellationToken)
     {
         var job = context.Job;
         if (job.SourceType == JobSourceTypes.Image)
@@ -39,13 +43,13 @@ internal sealed class DockerImageBuilder(AgentOptions options, DockerEngine engi
         var built = false;
         if (await engine.TryInspectImageAsync(local, cancellationToken) is null)
         {
-            await BuildAsync(build, local, context.Console, cancellationToken);
+            await BuildAsync(build, local, output, cancellationToken);
             built = true;
         }
         else
         {
             logger.LogInformation("Image {Image} is up to date: job {Job} has not changed since it was built", local, context.Spec.Job);
-            await context.Console.WriteAsync("stderr", $"[liftoff agent] image {local} is up to date; not rebuilding", cancellationToken);
+            await output("stderr", $"[liftoff agent] image {local} is up to date; not rebuilding", cancellationToken);
         }
 
         if (!push)
@@ -55,14 +59,14 @@ internal sealed class DockerImageBuilder(AgentOptions options, DockerEngine engi
 
         var registry = options.Registry?.Uri ?? throw new LaunchException(ItemPhases.Build, "this target pulls images from a registry, and the agent config names none: set registry.uri (and username, password_env)");
         var remote = $"{registry}:{name}-{build.Hash[..20]}";
-        var digest = await PushAsync(local, remote, context.Console, cancellationToken);
+        var digest = await PushAsync(local, remote, output, cancellationToken);
         return new JobImage(remote, digest, built);
     }
 
-    private async Task BuildAsync(BuildContext build, string tag, RunConsole console, CancellationToken cancellationToken)
+    private async Task BuildAsync(BuildContext build, string tag, BuildOutput write, CancellationToken cancellationToken)
     {
         logger.LogInformation("Building image {Image}", tag);
-        await console.WriteAsync("stderr", $"[liftoff agent] building image {tag}", cancellationToken);
+        await write("stderr", $"[liftoff agent] building image {tag}", cancellationToken);
         await using var tar = new MemoryStream();
         await build.WriteTarAsync(tar, cancellationToken);
         tar.Position = 0;
@@ -77,7 +81,7 @@ internal sealed class DockerImageBuilder(AgentOptions options, DockerEngine engi
             Platform = options.Builder?.Platform,
             CacheFrom = options.Builder?.Cache is { } cache ? [cache] : null,
         };
-        var output = new EngineProgress(console, logger, "build");
+        var output = new EngineProgress(write, logger, "build");
         try
         {
             await engine.Client.Images.BuildImageFromDockerfileAsync(parameters, tar, [], new Dictionary<string, string>(), output, cancellationToken);
@@ -94,7 +98,7 @@ internal sealed class DockerImageBuilder(AgentOptions options, DockerEngine engi
         }
     }
 
-    private async Task<string?> PushAsync(string local, string remote, RunConsole console, CancellationToken cancellationToken)
+    private async Task<string?> PushAsync(string local, string remote, BuildOutput write, CancellationToken cancellationToken)
     {
         var colon = remote.LastIndexOf(':');
         var (repository, tag) = (remote[..colon], remote[(colon + 1)..]);
@@ -109,8 +113,8 @@ internal sealed class DockerImageBuilder(AgentOptions options, DockerEngine engi
             throw new LaunchException(ItemPhases.Build, ex.Message, ex);
         }
 
-        await console.WriteAsync("stderr", $"[liftoff agent] pushing {remote}", cancellationToken);
-        var output = new EngineProgress(console, logger, "push");
+        await write("stderr", $"[liftoff agent] pushing {remote}", cancellationToken);
+        var output = new EngineProgress(write, logger, "push");
         try
         {
             await engine.Client.Images.PushImageAsync(repository, new ImagePushParameters { Tag = tag }, auth ?? new AuthConfig(), output, cancellationToken);

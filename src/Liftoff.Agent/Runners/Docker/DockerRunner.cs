@@ -230,7 +230,7 @@ internal sealed class DockerRunner(AgentOptions options, DockerEngine engine, II
         }
 
         await console.WriteAsync("stderr", $"[liftoff agent] pulling {reference}", cancellationToken);
-        var progress = new EngineProgress(console, logger, "pull");
+        var progress = new EngineProgress(console.WriteAsync, logger, "pull");
         var at = reference.IndexOf('@', StringComparison.Ordinal);
         var parameters = at >= 0
             ? new ImagesCreateParameters { FromImage = reference }

@@ -4,6 +4,9 @@ using Microsoft.Extensions.Logging;
 
 namespace Liftoff.Agent.Runners.Docker;
 
+/// <summary>Where build, pull and push output goes: the run's console for a launch, the terminal for <c>liftoff job build</c>.</summary>
+internal delegate ValueTask BuildOutput(string stream, string line, CancellationToken cancellationToken);
+
 /// <summary>
 /// The engine's progress messages (build steps, push layers) as console lines, in order: the client library reports
 /// them on its own thread, so they queue here and one loop writes them. Keeps the last lines and the first error.
@@ -18,7 +21,7 @@ internal sealed class EngineProgress : IProgress<JSONMessage>
     private readonly ILogger _logger;
     private readonly string _what;
 
-    public EngineProgress(RunConsole console, ILogger logger, string what)
+    public EngineProgress(BuildOutput output, ILogger logger, string what)
     {
         _logger = logger;
         _what = what;
@@ -26,7 +29,7 @@ internal sealed class EngineProgress : IProgress<JSONMessage>
         {
             await foreach (var line in _lines.Reader.ReadAllAsync())
             {
-                await console.WriteAsync("stdout", line, CancellationToken.None);
+                await output("stdout", line, CancellationToken.None);
             }
         });
     }
