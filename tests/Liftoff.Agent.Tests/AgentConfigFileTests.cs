@@ -30,6 +30,9 @@ public sealed class AgentConfigFileTests
             environment:
               type: aws
               region: eu-west-1
+            docker:
+              host: tcp://127.0.0.1:2375
+              network: bridge
             """, "agent.yaml", options);
 
         Assert.Equal("gpu-box", options.Name);
@@ -44,6 +47,8 @@ public sealed class AgentConfigFileTests
         Assert.Equal("ghcr.io/acme/jobs", options.Registry?.Uri);
         Assert.Equal("REGISTRY_PASSWORD", options.Registry?.PasswordEnv);
         Assert.Equal("eu-west-1", options.Environment?.Region);
+        Assert.Equal("tcp://127.0.0.1:2375", options.Docker.Host);
+        Assert.Equal("bridge", options.Docker.Network);
         Assert.Empty(AgentConfigFile.Validate(options));
     }
 
@@ -67,6 +72,7 @@ public sealed class AgentConfigFileTests
             builder: {type: buildah}
             registry: {uri: "https://ghcr.io/acme"}
             environment: {type: gcp}
+            docker: {host: "/var/run/docker.sock", network: ""}
             """, "agent.yaml", new AgentOptions()));
 
         Assert.Contains("max_jobs: at least 1", error.Message, StringComparison.Ordinal);
@@ -74,6 +80,8 @@ public sealed class AgentConfigFileTests
         Assert.Contains("builder.type: one of docker, kaniko, noop, not 'buildah'", error.Message, StringComparison.Ordinal);
         Assert.Contains("registry.uri:", error.Message, StringComparison.Ordinal);
         Assert.Contains("environment.region: required for gcp", error.Message, StringComparison.Ordinal);
+        Assert.Contains("docker.host: an engine address such as unix:///var/run/docker.sock", error.Message, StringComparison.Ordinal);
+        Assert.Contains("docker.network:", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -173,10 +173,22 @@ internal sealed class DockerRunner(AgentOptions options, DockerEngine engine, II
         return new DockerContainer(engine, leftover.Handle, keep, console, since: DateTimeOffset.UtcNow, inspect.HostConfig?.Memory is > 0 and var memory ? memory : null, logger);
     }
 
+    /// <summary>Kills the leftover and removes it, unless its config kept it (then it stays, stopped, for inspection).</summary>
     public async Task RemoveAsync(LeftoverWorkload leftover, CancellationToken cancellationToken)
     {
         try
         {
+            var inspect = await engine.Client.Containers.InspectContainerAsync(leftover.Handle, cancellationToken);
+            if (inspect.Config?.Labels is { } labels && labels.TryGetValue(KeepLabel, out var keep) && keep == "true")
+            {
+                if (inspect.State?.Running == true)
+                {
+                    await engine.Client.Containers.KillContainerAsync(leftover.Handle, new ContainerKillParameters { Signal = "KILL" }, cancellationToken);
+                }
+
+                return;
+            }
+
             await engine.Client.Containers.RemoveContainerAsync(leftover.Handle, new ContainerRemoveParameters { Force = true }, cancellationToken);
         }
         catch (DockerContainerNotFoundException)
