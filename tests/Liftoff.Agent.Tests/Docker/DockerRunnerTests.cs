@@ -95,6 +95,37 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
     }
 
     [Fact]
+    public async Task ImageJob_WithCredentialsOnlyInTheDockerConfig_IsPulledWithThem()
+    {
+        var reference = await PushJobImageAsync("docker-config-" + Unique());
+        await docker.Client.Images.DeleteImageAsync(reference, new ImageDeleteParameters());
+        await using var harness = await StartAsync();
+        var job = await CreateImageJobAsync(harness, "docker-config", reference, ["python3", "-c", "import liftoff; liftoff.init(); liftoff.finish()"]);
+        using var dockerConfig = new TempDirectory();
+        var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{DockerEngineFixture.RegistryUser}:{DockerEngineFixture.RegistryPassword}"));
+        dockerConfig.File("config.json", JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["auths"] = new Dictionary<string, object> { [DockerEngineFixture.Registry] = new Dictionary<string, string> { ["auth"] = auth } },
+        }));
+        var options = Options(harness);
+        options.Registry = null;
+        Environment.SetEnvironmentVariable("DOCKER_CONFIG", dockerConfig.Path);
+        try
+        {
+            await harness.StartAgentAsync(options);
+
+            var result = await RunToEndAsync(harness, job);
+
+            Assert.True(result.Item.State == ItemStates.Finished, $"{result.Item.State} {result.Item.Phase}: {result.Item.Error}");
+            Assert.Contains($"[liftoff agent] pulling {reference}", result.Logs, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("DOCKER_CONFIG", null);
+        }
+    }
+
+    [Fact]
     public async Task ImageJob_WhenTheRegistryRefusesTheCredentials_FailsInPullNamingTheRegistry()
     {
         var reference = await PushJobImageAsync("refused-" + Unique());
