@@ -133,6 +133,7 @@ internal static class ServerRegistration
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RunSignals>();
+        services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<IBlobStore>(new FileSystemBlobStore(Path.Combine(options.DataDirectory, "blobs")));
         services.AddSingleton(new Lazy<PythonWheel>(PythonWheel.Build));
         services.AddHostedService<RunReaper>();
@@ -154,7 +155,7 @@ internal static class ServerRegistration
 
     public static IServiceCollection UseSqliteStore(this IServiceCollection services, string path)
     {
-        services.AddSingleton(new SqliteDatabase(path));
+        services.AddSingleton(_ => new SqliteDatabase(path));
         services.AddSingleton<SqliteStore>();
         services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<SqliteStore>());
