@@ -6,13 +6,11 @@ import atexit
 import operator
 import os
 import platform
-import secrets
 import signal
 import socket
 import sys
 import threading
 import time
-import traceback
 from types import TracebackType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, Union
 
@@ -400,6 +398,8 @@ class Run:
             # The traceback is printed by the interpreter only after the run is finished:
             # put it in the run's console log now.
             now = time.time()
+            import traceback  # only on a failure: most scripts never need it
+
             text = "".join(traceback.format_exception(exc_type, exc, tb))
             for line in text.rstrip("\n").split("\n"):
                 self._sender.enqueue_line("stderr", line, now)
@@ -580,6 +580,8 @@ def init(
     run_config = {**base_config, **overrides}
 
     if resolved.mode == "disabled":
+        import secrets  # only for a disabled run's local id
+
         info: Dict[str, Any] = {
             "id": resolved.run_id or secrets.token_hex(4),
             "name": resolved.run_name,
