@@ -9,7 +9,7 @@ namespace Liftoff.Testing;
 /// <summary>
 /// A real load balancer (Debian's haproxy, installed by scripts/setup/haproxy.sh) on a free 127.0.0.1 port in front of
 /// server replicas on loopback: each request goes to the next live replica (round robin), a replica that stops answering
-/// its health check (<c>GET /healthz</c> every 250 ms) is taken out, and a request whose connection to a dead replica
+/// three health checks in a row (<c>GET /healthz</c> every 500 ms) is taken out, and a request whose connection to a dead replica
 /// fails is sent to another one. Its configuration is written into a temp directory of its own.
 /// </summary>
 public sealed class LoadBalancer : IAsyncDisposable
@@ -94,6 +94,8 @@ public sealed class LoadBalancer : IAsyncDisposable
                 # Long polls (claims, followed logs) hold a request open for up to a minute or more.
                 timeout client 10m
                 timeout server 10m
+                # Generous: on a loaded machine a live replica may take a moment to answer its health check.
+                timeout check 3s
                 # A request whose connection to a dead replica fails goes to another one.
                 retries 3
                 option redispatch 1
@@ -105,7 +107,7 @@ public sealed class LoadBalancer : IAsyncDisposable
             backend replicas
                 balance roundrobin
                 option httpchk GET /healthz
-                default-server inter 250ms fall 2 rise 1
+                default-server inter 500ms fall 3 rise 1
 
             """));
         for (var i = 0; i < replicas.Count; i++)
