@@ -39,9 +39,9 @@ internal static class Benchmarks
 
     /// <summary>
     /// Claim→complete cycles/s: <paramref name="items"/> items enqueued first, then <paramref name="clients"/> agents each
-    /// claiming (no wait) and reporting the item finished until the queue is empty.
+    /// claiming (no wait) and reporting the item finished until the queue is empty; with the CPU the cycles used.
     /// </summary>
-    public static async Task<double> ClaimCyclesAsync(StoreUnderTest store, int clients, int items)
+    public static async Task<(double Rate, CpuMeter Cpu)> ClaimCyclesAsync(StoreUnderTest store, int clients, int items)
     {
         using var client = store.Client();
         using (var http = new HttpClient { BaseAddress = store.BaseUrl })
@@ -62,6 +62,7 @@ internal static class Benchmarks
         }
 
         var cycles = 0;
+        var cpu = CpuMeter.Read();
         var watch = Stopwatch.StartNew();
         await Task.WhenAll(agents.Select(agent => Task.Run(async () =>
         {
@@ -72,7 +73,7 @@ internal static class Benchmarks
             }
         })));
         var elapsed = watch.Elapsed.TotalSeconds;
-        return cycles == items ? cycles / elapsed : throw new InvalidOperationException($"{cycles} cycles for {items} items");
+        return cycles == items ? (cycles / elapsed, CpuMeter.Read() - cpu) : throw new InvalidOperationException($"{cycles} cycles for {items} items");
     }
 
     /// <summary>
