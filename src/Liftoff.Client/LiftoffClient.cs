@@ -124,7 +124,7 @@ public sealed class LiftoffClient : IDisposable
 
     /// <summary>Ends a run with the process's exit code.</summary>
     public Task<RunInfo> FinishRunAsync(string id, int exitCode, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, RunPath(id) + "/finish", JsonContent.Create(new FinishRunRequest(exitCode), LiftoffJsonContext.Default.FinishRunRequest), LiftoffJsonContext.Default.RunInfo, cancellationToken);
+        SendAsync(HttpMethod.Post, RunPath(id) + "/finish", JsonContent.Create(new FinishRunRequest(exitCode), LiftoffJsonContext.Default.FinishRunRequest), LiftoffJsonContext.Default.RunInfo, cancellationToken, idempotent: true);
 
     /// <summary>Asks a run to stop.</summary>
     public Task<RunInfo> StopRunAsync(string id, CancellationToken cancellationToken = default) =>

@@ -606,6 +606,7 @@ def init(
         if attempt == 1:
             say(f"{exc}; retrying for up to {resolved.init_timeout:g} s")
 
+    launched = bool(os.environ.get("LIFTOFF_RUN_ID")) and resolved.run_id == os.environ.get("LIFTOFF_RUN_ID")
     client = HttpClient(resolved.base_url, resolved.api_key)
     try:
         reply = client.call(
@@ -613,8 +614,9 @@ def init(
             "/api/v1/runs",
             body,
             deadline=time.monotonic() + resolved.init_timeout,
-            # Creating a run is not idempotent: only resend when it certainly did not happen.
-            retry_if=lambda exc: not exc.maybe_processed,
+            # Creating a run is not idempotent: only resend when it certainly did not happen. Attaching
+            # to a launched run is (the server gives the run back to its own launch's key).
+            retry_if=lambda exc: launched or not exc.maybe_processed,
             on_retry=on_retry,
         )
     except Error:

@@ -565,8 +565,8 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
 }
 
 /// <summary>
-/// Execute a command and dispose it: connections stay open for the server's life (<see cref="SqliteDatabase"/>), and
-/// each keeps a list of its undisposed commands that every later command's disposal searches.
+/// Execute a command and dispose it, so that its prepared statement is finalized at once rather than when its
+/// connection closes (a pooled connection lives on, and keeps a list of its undisposed commands).
 /// </summary>
 internal static class SqliteCommandExtensions
 {
