@@ -14,7 +14,7 @@ internal static class Benchmarks
     /// <summary>History rows/s: 16 runs posting 1,000-row batches concurrently through POST /api/v1/runs/{id}/history.</summary>
     public static async Task<double> IngestAsync(StoreUnderTest store, int runs, int rowsPerRun)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = store.Server.BaseUrl };
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = store.BaseUrl };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", store.Key);
         using var client = store.Client();
         var ids = new List<string>();
@@ -39,12 +39,12 @@ internal static class Benchmarks
 
     /// <summary>
     /// Claim→complete cycles/s: <paramref name="items"/> items enqueued first, then <paramref name="clients"/> agents each
-    /// claiming (no wait) and reporting the item finished until the queue is empty.
+    /// claiming (no wait) and reporting the item finished until the queue is empty; with the CPU the cycles used.
     /// </summary>
-    public static async Task<double> ClaimCyclesAsync(StoreUnderTest store, int clients, int items)
+    public static async Task<(double Rate, CpuMeter Cpu)> ClaimCyclesAsync(StoreUnderTest store, int clients, int items)
     {
         using var client = store.Client();
-        using (var http = new HttpClient { BaseAddress = store.Server.BaseUrl })
+        using (var http = new HttpClient { BaseAddress = store.BaseUrl })
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", store.Key);
             const string job = """{"project":"bench","name":"train","definition":{"source_type":"repo","source":{"remote":"https://example.invalid/repo.git","commit":"0123456789abcdef0123456789abcdef01234567"},"entrypoint":["python","train.py"]}}""";
@@ -62,6 +62,7 @@ internal static class Benchmarks
         }
 
         var cycles = 0;
+        var cpu = CpuMeter.Read();
         var watch = Stopwatch.StartNew();
         await Task.WhenAll(agents.Select(agent => Task.Run(async () =>
         {
@@ -72,7 +73,47 @@ internal static class Benchmarks
             }
         })));
         var elapsed = watch.Elapsed.TotalSeconds;
-        return cycles == items ? cycles / elapsed : throw new InvalidOperationException($"{cycles} cycles for {items} items");
+        return cycles == items ? (cycles / elapsed, CpuMeter.Read() - cpu) : throw new InvalidOperationException($"{cycles} cycles for {items} items");
+    }
+
+    /// <summary>
+    /// Dispatch latency: an agent long-polls (through its own client, so behind a balancer its claim and the enqueue
+    /// usually reach different replicas), the item is enqueued 50 ms later, and the time from the enqueue call returning
+    /// to the claim returning is one sample (0 when the claim came back first). Needs the job ClaimCyclesAsync creates.
+    /// </summary>
+    public static async Task<IReadOnlyList<double>> DispatchAsync(StoreUnderTest store, int samples)
+    {
+        using var enqueuer = store.Client();
+        using var poller = store.Client();
+        await enqueuer.CreateQueueAsync(new CreateQueueRequest("dispatch", Resources.LocalProcess));
+        var agent = (await poller.RegisterAgentAsync(new RegisterAgentRequest("dispatch", ["dispatch"]))).Id;
+        var latencies = new List<double>();
+        for (var i = 0; i < samples + 10; i++)
+        {
+            var poll = Task.Run(async () =>
+            {
+                var claim = await poller.ClaimAsync(agent, TimeSpan.FromSeconds(30)) ?? throw new InvalidOperationException("the long poll ended with no item");
+                return (Claim: claim, At: Stopwatch.GetTimestamp());
+            });
+            // Pacing, not synchronisation: the poll is almost always parked on its replica when the enqueue arrives.
+            await Task.Delay(50);
+            await enqueuer.EnqueueAsync("dispatch", new EnqueueRequest("train", "bench"));
+            var enqueued = Stopwatch.GetTimestamp();
+            var (claim, at) = await poll;
+            await poller.ReportItemAsync(claim.Item.Id, new ItemProgressRequest(claim.Spec.Attempt, ItemStates.Finished));
+            if (i >= 10)
+            {
+                latencies.Add(at > enqueued ? Stopwatch.GetElapsedTime(enqueued, at).TotalSeconds : 0);
+            }
+        }
+
+        return latencies;
+    }
+
+    public static double Percentile(IReadOnlyList<double> values, double p)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
     }
 
     private static byte[] Batch(int first)

@@ -120,11 +120,11 @@ public sealed class LiftoffClient : IDisposable
 
     /// <summary>Tells the server the run is alive; the answer says whether it should stop.</summary>
     public Task<HeartbeatReply> HeartbeatAsync(string id, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, RunPath(id) + "/heartbeat", null, LiftoffJsonContext.Default.HeartbeatReply, cancellationToken);
+        SendAsync(HttpMethod.Post, RunPath(id) + "/heartbeat", null, LiftoffJsonContext.Default.HeartbeatReply, cancellationToken, idempotent: true);
 
     /// <summary>Ends a run with the process's exit code.</summary>
     public Task<RunInfo> FinishRunAsync(string id, int exitCode, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, RunPath(id) + "/finish", JsonContent.Create(new FinishRunRequest(exitCode), LiftoffJsonContext.Default.FinishRunRequest), LiftoffJsonContext.Default.RunInfo, cancellationToken);
+        SendAsync(HttpMethod.Post, RunPath(id) + "/finish", JsonContent.Create(new FinishRunRequest(exitCode), LiftoffJsonContext.Default.FinishRunRequest), LiftoffJsonContext.Default.RunInfo, cancellationToken, idempotent: true);
 
     /// <summary>Asks a run to stop.</summary>
     public Task<RunInfo> StopRunAsync(string id, CancellationToken cancellationToken = default) =>
@@ -148,7 +148,8 @@ public sealed class LiftoffClient : IDisposable
 
     /// <summary>Puts a launch item on a queue. The idempotency key makes retries safe: the same key returns the same item.</summary>
     public Task<ItemInfo> EnqueueAsync(string queue, EnqueueRequest request, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, QueuePath(queue) + "/items", JsonContent.Create(request, LiftoffJsonContext.Default.EnqueueRequest), LiftoffJsonContext.Default.ItemInfo, cancellationToken);
+        SendAsync(HttpMethod.Post, QueuePath(queue) + "/items", JsonContent.Create(request, LiftoffJsonContext.Default.EnqueueRequest), LiftoffJsonContext.Default.ItemInfo, cancellationToken,
+            idempotent: request.IdempotencyKey is not null);
 
     /// <summary>What an enqueue would run: the merged, macro-substituted resource config and environment; nothing is enqueued.</summary>
     public Task<LaunchSpec> DryRunAsync(string queue, EnqueueRequest request, CancellationToken cancellationToken = default) =>
@@ -164,7 +165,7 @@ public sealed class LiftoffClient : IDisposable
 
     /// <summary>Cancels an item in any state: pending ones at once, claimed ones through their agent.</summary>
     public Task<ItemInfo> CancelItemAsync(string id, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, ItemPath(id) + "/cancel", null, LiftoffJsonContext.Default.ItemInfo, cancellationToken);
+        SendAsync(HttpMethod.Post, ItemPath(id) + "/cancel", null, LiftoffJsonContext.Default.ItemInfo, cancellationToken, idempotent: true);
 
     /// <summary>Registers an agent polling the given queues.</summary>
     public Task<AgentInfo> RegisterAgentAsync(RegisterAgentRequest request, CancellationToken cancellationToken = default) =>
@@ -176,7 +177,7 @@ public sealed class LiftoffClient : IDisposable
 
     /// <summary>Tells the server the agent is alive; the answer says whether an operator asked it to stop claiming.</summary>
     public Task<AgentHeartbeatReply> AgentHeartbeatAsync(string agentId, AgentHeartbeatRequest request, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, AgentPath(agentId) + "/heartbeat", JsonContent.Create(request, LiftoffJsonContext.Default.AgentHeartbeatRequest), LiftoffJsonContext.Default.AgentHeartbeatReply, cancellationToken);
+        SendAsync(HttpMethod.Post, AgentPath(agentId) + "/heartbeat", JsonContent.Create(request, LiftoffJsonContext.Default.AgentHeartbeatRequest), LiftoffJsonContext.Default.AgentHeartbeatReply, cancellationToken, idempotent: true);
 
     /// <summary>Asks an agent to stop claiming (it finishes what it runs).</summary>
     public Task<AgentInfo> StopAgentAsync(string agentId, CancellationToken cancellationToken = default) =>
@@ -191,11 +192,14 @@ public sealed class LiftoffClient : IDisposable
 
     /// <summary>Renews the lease on an item; a 409 means another attempt owns it now.</summary>
     public Task<ItemHeartbeatReply> ItemHeartbeatAsync(string itemId, int attempt, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, ItemPath(itemId) + "/heartbeat", JsonContent.Create(new ItemHeartbeatRequest(attempt), LiftoffJsonContext.Default.ItemHeartbeatRequest), LiftoffJsonContext.Default.ItemHeartbeatReply, cancellationToken);
+        SendAsync(HttpMethod.Post, ItemPath(itemId) + "/heartbeat", JsonContent.Create(new ItemHeartbeatRequest(attempt), LiftoffJsonContext.Default.ItemHeartbeatRequest), LiftoffJsonContext.Default.ItemHeartbeatReply, cancellationToken, idempotent: true);
 
-    /// <summary>Reports an item's progress (starting, running, finished, failed, cancelled) under its fencing token.</summary>
+    /// <summary>
+    /// Reports an item's progress (starting, running, finished, failed, cancelled) under its fencing token. The same
+    /// report twice changes nothing the second time, so it is resent after a lost answer.
+    /// </summary>
     public Task<ItemInfo> ReportItemAsync(string itemId, ItemProgressRequest progress, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, ItemPath(itemId) + "/progress", JsonContent.Create(progress, LiftoffJsonContext.Default.ItemProgressRequest), LiftoffJsonContext.Default.ItemInfo, cancellationToken);
+        SendAsync(HttpMethod.Post, ItemPath(itemId) + "/progress", JsonContent.Create(progress, LiftoffJsonContext.Default.ItemProgressRequest), LiftoffJsonContext.Default.ItemInfo, cancellationToken, idempotent: true);
     /// <summary>Step 1 of an upload: which of the manifest's blobs the server lacks for the caller.</summary>
     public Task<BlobCheckReply> CheckBlobsAsync(IReadOnlyList<ManifestEntry> files, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, "api/v1/blobs/check", JsonContent.Create(new BlobCheckRequest(files), LiftoffJsonContext.Default.BlobCheckRequest), LiftoffJsonContext.Default.BlobCheckReply, cancellationToken);
@@ -304,9 +308,9 @@ public sealed class LiftoffClient : IDisposable
         return present.Count == 0 ? "" : "?" + string.Join('&', present);
     }
 
-    private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> type, CancellationToken cancellationToken, bool idempotent = false)
     {
-        using var response = await SendRawAsync(method, path, content, cancellationToken);
+        using var response = await SendRawAsync(method, path, content, cancellationToken, idempotent);
         return (await response.Content.ReadFromJsonAsync(type, cancellationToken))!;
     }
 
@@ -315,29 +319,63 @@ public sealed class LiftoffClient : IDisposable
         using var response = await SendRawAsync(method, path, content, cancellationToken);
     }
 
-    private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one request, resending it within <see cref="LiftoffSettings.RetryFor"/> after a passing failure: always when
+    /// it certainly did not reach a server (no connection, or a balancer's 503 for no server available), and after a
+    /// failure that may have reached one (a 502 or 504, a dropped connection) only when it is <paramref name="idempotent"/>
+    /// (GET, PUT, DELETE, or a POST the server treats as such).
+    /// </summary>
+    private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, bool idempotent = false)
     {
-        using var request = new HttpRequestMessage(method, path) { Content = content };
-        HttpResponseMessage response;
-        try
+        idempotent |= method == HttpMethod.Get || method == HttpMethod.Put || method == HttpMethod.Delete || method == HttpMethod.Head;
+        // A stream (an upload) is read once; JSON bodies are serialized again for each attempt.
+        var resendable = content is null or JsonContent;
+        var giveUpAt = Environment.TickCount64 + (long)Settings.RetryFor.TotalMilliseconds;
+        for (var attempt = 1; ; attempt++)
         {
-            response = await _http.SendAsync(request, cancellationToken);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new LiftoffException($"cannot reach the Liftoff server at {Settings.BaseUrl}: {ex.Message}", ex);
-        }
+            var retry = resendable && Environment.TickCount64 < giveUpAt;
+            using var request = new HttpRequestMessage(method, path) { Content = content };
+            HttpResponseMessage response;
+            try
+            {
+                response = await _http.SendAsync(request, cancellationToken);
+            }
+            catch (HttpRequestException ex) when (retry && (idempotent || ex.HttpRequestError == HttpRequestError.ConnectionError))
+            {
+                await Backoff(attempt, cancellationToken);
+                continue;
+            }
+            catch (HttpRequestException ex)
+            {
+                throw new LiftoffException($"cannot reach the Liftoff server at {Settings.BaseUrl}: {ex.Message}", ex);
+            }
 
-        try
-        {
-            await EnsureSuccessAsync(response, cancellationToken);
-            return response;
+            if (retry && (response.StatusCode == HttpStatusCode.ServiceUnavailable
+                || (idempotent && response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout)))
+            {
+                response.Dispose();
+                await Backoff(attempt, cancellationToken);
+                continue;
+            }
+
+            try
+            {
+                await EnsureSuccessAsync(response, cancellationToken);
+                return response;
+            }
+            catch
+            {
+                response.Dispose();
+                throw;
+            }
         }
-        catch
-        {
-            response.Dispose();
-            throw;
-        }
+    }
+
+    /// <summary>50 ms doubling to 2 s, each with up to half again of jitter so that many clients do not return at once.</summary>
+    private static Task Backoff(int attempt, CancellationToken cancellationToken)
+    {
+        var delay = Math.Min(2000, 50 << Math.Min(attempt - 1, 6));
+        return Task.Delay(TimeSpan.FromMilliseconds(delay + Random.Shared.Next(delay / 2)), cancellationToken);
     }
 
     private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)

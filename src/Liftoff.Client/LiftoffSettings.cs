@@ -9,6 +9,14 @@ namespace Liftoff.Client;
 /// </summary>
 public sealed record LiftoffSettings(Uri BaseUrl, string ApiKey)
 {
+    /// <summary>
+    /// How long a request that met a passing failure (the server unreachable, or a load balancer's 502/503/504 while a
+    /// replica goes away) is tried again, on a capped, jittered backoff. Only requests that cannot take effect twice are
+    /// resent after a failure that may have reached the server; others only when they certainly did not. Zero (the
+    /// default, what a command line wants): fail at once. The agent sets a minute.
+    /// </summary>
+    public TimeSpan RetryFor { get; init; }
+
     /// <summary>The user config file: <c>$XDG_CONFIG_HOME/liftoff/config.json</c>, default <c>~/.config/liftoff/config.json</c>.</summary>
     public static string ConfigFilePath
     {

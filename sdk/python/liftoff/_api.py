@@ -54,8 +54,9 @@ class TransientError(Error):
     """A failure worth retrying: no response (connection error, timeout), 5xx or 429.
 
     ``maybe_processed`` is False when the request certainly did not take effect (the connection
-    could not be opened, or the server answered 429/502/503/504), so even a non-idempotent
-    request may be sent again.
+    could not be opened, or the answer was 429 or 503), so even a non-idempotent request may be
+    sent again. A 502 or 504 may come from a load balancer whose replica died while handling
+    the request, after it took effect.
     """
 
     __module__ = "liftoff"
@@ -193,7 +194,7 @@ class HttpClient:
                 err.message,
                 status=status,
                 retry_after=_retry_after(headers.get("retry-after")),
-                maybe_processed=status not in (429, 502, 503, 504),
+                maybe_processed=status not in (429, 503),
             )
         raise _problem_message(method, path, status, reason, data)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Tuple
 
 from ._api import Error
@@ -93,6 +92,8 @@ class _DictLike:
 
     def as_dict(self) -> Dict[str, Any]:
         """A deep copy as a plain dict."""
+        import copy  # imported when first asked: it costs every script's start otherwise
+
         return copy.deepcopy(dict(self._data))
 
     def __repr__(self) -> str:

@@ -6,13 +6,11 @@ import atexit
 import operator
 import os
 import platform
-import secrets
 import signal
 import socket
 import sys
 import threading
 import time
-import traceback
 from types import TracebackType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, Union
 
@@ -400,6 +398,8 @@ class Run:
             # The traceback is printed by the interpreter only after the run is finished:
             # put it in the run's console log now.
             now = time.time()
+            import traceback  # only on a failure: most scripts never need it
+
             text = "".join(traceback.format_exception(exc_type, exc, tb))
             for line in text.rstrip("\n").split("\n"):
                 self._sender.enqueue_line("stderr", line, now)
@@ -580,6 +580,8 @@ def init(
     run_config = {**base_config, **overrides}
 
     if resolved.mode == "disabled":
+        import secrets  # only for a disabled run's local id
+
         info: Dict[str, Any] = {
             "id": resolved.run_id or secrets.token_hex(4),
             "name": resolved.run_name,
@@ -604,6 +606,7 @@ def init(
         if attempt == 1:
             say(f"{exc}; retrying for up to {resolved.init_timeout:g} s")
 
+    launched = bool(os.environ.get("LIFTOFF_RUN_ID")) and resolved.run_id == os.environ.get("LIFTOFF_RUN_ID")
     client = HttpClient(resolved.base_url, resolved.api_key)
     try:
         reply = client.call(
@@ -611,8 +614,9 @@ def init(
             "/api/v1/runs",
             body,
             deadline=time.monotonic() + resolved.init_timeout,
-            # Creating a run is not idempotent: only resend when it certainly did not happen.
-            retry_if=lambda exc: not exc.maybe_processed,
+            # Creating a run is not idempotent: only resend when it certainly did not happen. Attaching
+            # to a launched run is (the server gives the run back to its own launch's key).
+            retry_if=lambda exc: launched or not exc.maybe_processed,
             on_retry=on_retry,
         )
     except Error:

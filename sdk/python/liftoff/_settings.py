@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from ._api import Error
@@ -45,30 +44,84 @@ def user_config_path() -> Path:
     return root / "liftoff" / "config.json"
 
 
-@dataclasses.dataclass(frozen=True)
 class Settings:
-    """Resolved settings of a run. The API key never appears in ``repr()``."""
+    """Resolved settings of a run (immutable). The API key never appears in ``repr()``.
 
-    base_url: str = ""
-    api_key: str = dataclasses.field(default="", repr=False)
-    project: str = DEFAULT_PROJECT
-    entity: Optional[str] = None
-    run_id: Optional[str] = None
-    run_name: Optional[str] = None
-    config_overrides: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    console: bool = True
-    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
-    mode: str = "online"
-    init_timeout: float = DEFAULT_INIT_TIMEOUT
-    finish_timeout: float = DEFAULT_FINISH_TIMEOUT
+    A plain class rather than a dataclass: importing ``dataclasses`` (and the ``inspect`` it
+    pulls in) was a noticeable part of every script's start."""
+
+    #: The fields, in constructor order.
+    FIELDS: Tuple[str, ...] = (
+        "base_url",
+        "api_key",
+        "project",
+        "entity",
+        "run_id",
+        "run_name",
+        "config_overrides",
+        "console",
+        "heartbeat_seconds",
+        "mode",
+        "init_timeout",
+        "finish_timeout",
+        "job",
+    )
+    __slots__ = FIELDS
+
+    base_url: str
+    api_key: str
+    project: str
+    entity: Optional[str]
+    run_id: Optional[str]
+    run_name: Optional[str]
+    config_overrides: Dict[str, Any]
+    console: bool
+    heartbeat_seconds: float
+    mode: str
+    init_timeout: float
+    finish_timeout: float
     #: Make a job version from the git checkout at init (``LIFTOFF_JOB``); never in a launched run.
-    job: bool = False
+    job: bool
+
+    def __init__(
+        self,
+        base_url: str = "",
+        api_key: str = "",
+        project: str = DEFAULT_PROJECT,
+        entity: Optional[str] = None,
+        run_id: Optional[str] = None,
+        run_name: Optional[str] = None,
+        config_overrides: Optional[Dict[str, Any]] = None,
+        console: bool = True,
+        heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
+        mode: str = "online",
+        init_timeout: float = DEFAULT_INIT_TIMEOUT,
+        finish_timeout: float = DEFAULT_FINISH_TIMEOUT,
+        job: bool = False,
+    ) -> None:
+        values = locals()
+        for name in Settings.FIELDS:
+            object.__setattr__(self, name, values[name])
+        object.__setattr__(self, "config_overrides", {} if config_overrides is None else config_overrides)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: Settings is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: Settings is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in Settings.FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # holds a dict, as the dataclass it replaces did
 
     def __repr__(self) -> str:
         fields = ", ".join(
-            f"{f.name}={(self.display_url if f.name == 'base_url' else getattr(self, f.name))!r}"
-            for f in dataclasses.fields(self)
-            if f.repr
+            f"{name}={(self.display_url if name == 'base_url' else getattr(self, name))!r}"
+            for name in Settings.FIELDS
+            if name != "api_key"
         )
         return f"Settings({fields})"
 
@@ -265,7 +318,7 @@ def resolve(
 
 
 # What ``settings=`` may set (config overrides only come from a launch's environment).
-_SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(Settings)) - {"config_overrides"}
+_SETTING_NAMES = frozenset(Settings.FIELDS) - {"config_overrides"}
 
 
 def _settings_overrides(overrides: Any) -> Dict[str, Any]:
@@ -274,9 +327,9 @@ def _settings_overrides(overrides: Any) -> Dict[str, Any]:
     if isinstance(overrides, Settings):
         defaults = Settings()
         return {
-            f.name: getattr(overrides, f.name)
-            for f in dataclasses.fields(Settings)
-            if f.name in _SETTING_NAMES and getattr(overrides, f.name) != getattr(defaults, f.name)
+            name: getattr(overrides, name)
+            for name in Settings.FIELDS
+            if name in _SETTING_NAMES and getattr(overrides, name) != getattr(defaults, name)
         }
     if not isinstance(overrides, Mapping):
         raise TypeError(f"settings must be a dict or liftoff.Settings, not {type(overrides).__name__}")

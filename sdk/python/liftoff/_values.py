@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import enum
 import math
 import os
+import sys
 from typing import Any, Mapping
 
 __all__ = ["NonFinite", "Unsupported", "nonfinite_text", "to_json"]
@@ -66,13 +65,17 @@ def to_json(value: Any, *, strict: bool = True, nonfinite_text: bool = False, _d
         return items
     if isinstance(value, enum.Enum):
         return to_json(value.value, strict=strict, nonfinite_text=nonfinite_text, _depth=d)
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+    # A value can only be a date or a dataclass instance if its module is loaded: looking the module up rather
+    # than importing it keeps both imports off every script's start.
+    datetime = sys.modules.get("datetime")
+    if datetime is not None and isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
-    if isinstance(value, datetime.timedelta):
+    if datetime is not None and isinstance(value, datetime.timedelta):
         return value.total_seconds()
     if isinstance(value, os.PathLike):
         return os.fspath(value) if isinstance(os.fspath(value), str) else str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    dataclasses = sys.modules.get("dataclasses")
+    if dataclasses is not None and dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_json(dataclasses.asdict(value), strict=strict, nonfinite_text=nonfinite_text, _depth=d)
     # numpy / torch / jax scalars and arrays, decimal.Decimal, fractions.Fraction, ...
     for method in ("tolist", "item"):

@@ -28,6 +28,14 @@ public static class ItemLifecycle
     /// <summary>The agent's progress report.</summary>
     public static ItemRecord Report(ItemRecord item, int attempt, string state, string? phase, string? message, DateTimeOffset now, DateTimeOffset leaseUntil)
     {
+        if (attempt == item.Attempt && state == item.State
+            && state is ItemStates.Starting or ItemStates.Running or ItemStates.Finished or ItemStates.Failed or ItemStates.Cancelled)
+        {
+            // The same report again: an agent retrying because the answer to the first was lost (a replica died
+            // under it). The first one moved the item; this one changes nothing.
+            return item;
+        }
+
         EnsureOwner(item, attempt);
         return state switch
         {

@@ -67,8 +67,15 @@ internal static class IdentityApi
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> RevokeKey(
-        string id, HttpContext http, IIdentityStore identities, TimeProvider time, CancellationToken cancellationToken) =>
-        await identities.RevokeKeyAsync(Caller.From(http.User).EntityId, id, time.GetUtcNow(), cancellationToken)
-            ? TypedResults.NoContent()
-            : Problems.NotFound($"key '{id}' not found");
+        string id, HttpContext http, IIdentityStore identities, ApiKeyCache verified, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var entityId = Caller.From(http.User).EntityId;
+        if (!await identities.RevokeKeyAsync(entityId, id, time.GetUtcNow(), cancellationToken))
+        {
+            return Problems.NotFound($"key '{id}' not found");
+        }
+
+        verified.Forget(entityId, id);
+        return TypedResults.NoContent();
+    }
 }

@@ -94,7 +94,9 @@ internal static class RunsApi
             throw new RunConflictException("a generated run id collided; retry");
         }
 
-        var attached = await services.Store.UpdateRunAsync(caller.EntityId, request.Id, stored => RunLifecycle.Attach(
+        // A launched job's init sent again (its answer was lost, say a replica died under it) finds its run already
+        // attached: only that launch holds the run's key, so it gets the run back rather than a conflict.
+        var attached = await services.Store.UpdateRunAsync(caller.EntityId, request.Id, stored => caller.RunScope == stored.Id && stored.State == RunStates.Running ? stored : RunLifecycle.Attach(
             stored,
             request.Config is { ValueKind: JsonValueKind.Object } patch ? JsonObjects.Merge(stored.ConfigJson, patch) : stored.ConfigJson,
             run,

@@ -13,14 +13,16 @@ namespace Liftoff.Server.Auth;
 /// <summary>
 /// <c>Authorization: Bearer KEY</c>, and under <see cref="BasicSchemeName"/> also HTTP Basic with the key as the
 /// password (<c>api:KEY</c>, what the wandb clients send). Without an Authorization header, the default scheme takes the
-/// web app's session cookie (<see cref="WebSessions"/>). Every request looks the key or session up (no cache), so a
-/// revoked key stops working at once on every replica.
+/// web app's session cookie (<see cref="WebSessions"/>). Full keys verified in the last second are taken from
+/// <see cref="ApiKeyCache"/>: a key revoked through this server stops working at once, one revoked through another replica
+/// within a second. Run-scoped keys and sessions are looked up on every request.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<ApiKeyAuthenticationOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     IIdentityStore identities,
+    ApiKeyCache verified,
     IProblemDetailsService problems,
     TimeProvider time)
     : AuthenticationHandler<ApiKeyAuthenticationOptions>(options, logger, encoder)
@@ -58,7 +60,18 @@ internal sealed class ApiKeyAuthenticationHandler(
                 : "the Authorization header must be 'Bearer <api key>'");
         }
 
-        var principal = await identities.FindKeyAsync(ApiKeys.Hash(key), Context.RequestAborted);
+        var hash = ApiKeys.Hash(key);
+        if (verified.TryGet(hash, out var known))
+        {
+            return Success(known);
+        }
+
+        var principal = await identities.FindKeyAsync(hash, Context.RequestAborted);
+        if (principal is not null)
+        {
+            verified.Add(hash, principal);
+        }
+
         return principal is null
             ? Fail("the API key is not valid or has been revoked: run 'liftoff login' with a current key")
             : Success(principal);

@@ -133,6 +133,7 @@ internal static class ServerRegistration
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RunSignals>();
+        services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<IBlobStore>(new FileSystemBlobStore(Path.Combine(options.DataDirectory, "blobs")));
         services.AddSingleton(new Lazy<PythonWheel>(PythonWheel.Build));
         services.AddHostedService<RunReaper>();

@@ -18,9 +18,9 @@ internal sealed partial class SqliteStore : IArtifactStore
         database.WriteAsync(async (connection, transaction) =>
         {
             await Command(connection, transaction, "INSERT INTO blobs (digest, size, created_at) VALUES ($d, $size, $at) ON CONFLICT DO NOTHING",
-                ("$d", digest), ("$size", size), ("$at", Ms(at))).ExecuteNonQueryAsync(cancellationToken);
+                ("$d", digest), ("$size", size), ("$at", Ms(at))).RunAsync(cancellationToken);
             await Command(connection, transaction, "INSERT INTO entity_blobs (entity_id, digest) VALUES ($e, $d) ON CONFLICT DO NOTHING",
-                ("$e", entityId), ("$d", digest)).ExecuteNonQueryAsync(cancellationToken);
+                ("$e", entityId), ("$d", digest)).RunAsync(cancellationToken);
             return 0;
         }, cancellationToken);
 
@@ -51,13 +51,13 @@ internal sealed partial class SqliteStore : IArtifactStore
             if (version.RunId is not null)
             {
                 runSeq = await Command(connection, transaction, "SELECT seq FROM runs WHERE id = $id AND entity_id = $e", ("$id", version.RunId), ("$e", entityId))
-                    .ExecuteScalarAsync(cancellationToken) as long?
+                    .ScalarAsync(cancellationToken) as long?
                     ?? throw new StoreValidationException("run_id", $"run '{version.RunId}' not found");
             }
 
             var collectionId = await EnsureCollectionAsync(connection, transaction, entityId, version, cancellationToken);
             var versionId = await Command(connection, transaction, "SELECT id FROM artifact_versions WHERE collection_id = $c AND digest = $d",
-                ("$c", collectionId), ("$d", version.Digest)).ExecuteScalarAsync(cancellationToken) as long?;
+                ("$c", collectionId), ("$d", version.Digest)).ScalarAsync(cancellationToken) as long?;
             var created = versionId is null;
             versionId ??= await InsertVersionAsync(connection, transaction, entityId, collectionId, runSeq, version, cancellationToken);
 
@@ -139,7 +139,7 @@ internal sealed partial class SqliteStore : IArtifactStore
             }
 
             var exists = await Command(connection, null, "SELECT 1 FROM artifact_collections c JOIN projects p ON p.id = c.project_id " + where, parameters)
-                .ExecuteScalarAsync(cancellationToken);
+                .ScalarAsync(cancellationToken);
             return exists is null ? null : versions;
         }, cancellationToken);
 
@@ -147,10 +147,11 @@ internal sealed partial class SqliteStore : IArtifactStore
         database.WriteAsync(async (connection, transaction) =>
         {
             (long VersionId, long CollectionId)? target = null;
-            await using (var reader = await Command(connection, transaction, """
+            await using var readerCommand = Command(connection, transaction, """
                 SELECT v.id, c.id FROM artifact_versions v JOIN artifact_collections c ON c.id = v.collection_id JOIN projects p ON p.id = c.project_id
                 WHERE p.entity_id = $e AND p.name = $p AND c.name = $n AND v.version = $k
-                """, ("$e", entityId), ("$p", project), ("$n", name), ("$k", version)).ExecuteReaderAsync(cancellationToken))
+                """, ("$e", entityId), ("$p", project), ("$n", name), ("$k", version));
+            await using (var reader = await readerCommand.ExecuteReaderAsync(cancellationToken))
             {
                 if (await reader.ReadAsync(cancellationToken))
                 {
@@ -167,7 +168,7 @@ internal sealed partial class SqliteStore : IArtifactStore
 
             await Command(connection, transaction,
                 "INSERT INTO artifact_aliases (collection_id, alias, version_id) VALUES ($c, $a, $v) ON CONFLICT (collection_id, alias) DO UPDATE SET version_id = excluded.version_id",
-                ("$c", collectionId), ("$a", alias), ("$v", versionId)).ExecuteNonQueryAsync(cancellationToken);
+                ("$c", collectionId), ("$a", alias), ("$v", versionId)).RunAsync(cancellationToken);
             return await ReadVersionAsync(connection, transaction, "WHERE v.id = $v", [("$v", versionId)], cancellationToken);
         }, cancellationToken);
 
@@ -175,7 +176,7 @@ internal sealed partial class SqliteStore : IArtifactStore
         database.WriteAsync(async (connection, transaction) =>
         {
             if (await Command(connection, transaction, "SELECT seq FROM runs WHERE id = $id AND entity_id = $e", ("$id", runId), ("$e", entityId))
-                    .ExecuteScalarAsync(cancellationToken) is not long runSeq
+                    .ScalarAsync(cancellationToken) is not long runSeq
                 || await FindVersionAsync(connection, transaction, entityId, project, name, reference, cancellationToken) is not { } version)
             {
                 return null;
@@ -184,7 +185,7 @@ internal sealed partial class SqliteStore : IArtifactStore
             var versionId = (long)(await Command(connection, transaction, """
                 SELECT v.id FROM artifact_versions v JOIN artifact_collections c ON c.id = v.collection_id JOIN projects p ON p.id = c.project_id
                 WHERE p.entity_id = $e AND p.name = $p AND c.name = $n AND v.version = $k
-                """, ("$e", entityId), ("$p", project), ("$n", name), ("$k", version.Version)).ExecuteScalarAsync(cancellationToken))!;
+                """, ("$e", entityId), ("$p", project), ("$n", name), ("$k", version.Version)).ScalarAsync(cancellationToken))!;
             await AddRunArtifactAsync(connection, transaction, runSeq, versionId, "used", at, cancellationToken);
             return version;
         }, cancellationToken);
@@ -193,7 +194,7 @@ internal sealed partial class SqliteStore : IArtifactStore
         database.ReadAsync(async connection =>
         {
             if (await Command(connection, null, "SELECT seq FROM runs WHERE id = $id AND entity_id = $e", ("$id", runId), ("$e", entityId))
-                    .ExecuteScalarAsync(cancellationToken) is not long runSeq)
+                    .ScalarAsync(cancellationToken) is not long runSeq)
             {
                 return null;
             }
@@ -208,11 +209,12 @@ internal sealed partial class SqliteStore : IArtifactStore
     {
         await Command(connection, transaction,
             "INSERT INTO projects (entity_id, name, created_at) VALUES ($e, $name, $at) ON CONFLICT (entity_id, name) DO NOTHING",
-            ("$e", entityId), ("$name", version.Project), ("$at", Ms(version.CreatedAt))).ExecuteNonQueryAsync(cancellationToken);
+            ("$e", entityId), ("$name", version.Project), ("$at", Ms(version.CreatedAt))).RunAsync(cancellationToken);
         var projectId = (long)(await Command(connection, transaction, "SELECT id FROM projects WHERE entity_id = $e AND name = $name",
-            ("$e", entityId), ("$name", version.Project)).ExecuteScalarAsync(cancellationToken))!;
-        await using (var reader = await Command(connection, transaction, "SELECT id, type FROM artifact_collections WHERE project_id = $p AND name = $n",
-            ("$p", projectId), ("$n", version.Name)).ExecuteReaderAsync(cancellationToken))
+            ("$e", entityId), ("$name", version.Project)).ScalarAsync(cancellationToken))!;
+        await using var readerCommand = Command(connection, transaction, "SELECT id, type FROM artifact_collections WHERE project_id = $p AND name = $n",
+            ("$p", projectId), ("$n", version.Name));
+        await using (var reader = await readerCommand.ExecuteReaderAsync(cancellationToken))
         {
             if (await reader.ReadAsync(cancellationToken))
             {
@@ -225,19 +227,19 @@ internal sealed partial class SqliteStore : IArtifactStore
 
         return (long)(await Command(connection, transaction,
             "INSERT INTO artifact_collections (project_id, name, type, created_at) VALUES ($p, $n, $t, $at) RETURNING id",
-            ("$p", projectId), ("$n", version.Name), ("$t", version.Type), ("$at", Ms(version.CreatedAt))).ExecuteScalarAsync(cancellationToken))!;
+            ("$p", projectId), ("$n", version.Name), ("$t", version.Type), ("$at", Ms(version.CreatedAt))).ScalarAsync(cancellationToken))!;
     }
 
     private static async Task<long> InsertVersionAsync(SqliteConnection connection, SqliteTransaction transaction, long entityId, long collectionId, long? runSeq, NewArtifactVersion version, CancellationToken cancellationToken)
     {
         var number = (long)(await Command(connection, transaction, "SELECT COALESCE(MAX(version) + 1, 0) FROM artifact_versions WHERE collection_id = $c",
-            ("$c", collectionId)).ExecuteScalarAsync(cancellationToken))!;
+            ("$c", collectionId)).ScalarAsync(cancellationToken))!;
         var versionId = (long)(await Command(connection, transaction, """
             INSERT INTO artifact_versions (collection_id, version, digest, size, file_count, metadata, created_by_run_seq, created_at)
             VALUES ($c, $k, $d, $size, $count, $meta, $run, $at) RETURNING id
             """,
             ("$c", collectionId), ("$k", number), ("$d", version.Digest), ("$size", version.Files.Sum(f => f.Size)), ("$count", version.Files.Count),
-            ("$meta", version.MetadataJson), ("$run", runSeq), ("$at", Ms(version.CreatedAt))).ExecuteScalarAsync(cancellationToken))!;
+            ("$meta", version.MetadataJson), ("$run", runSeq), ("$at", Ms(version.CreatedAt))).ScalarAsync(cancellationToken))!;
         await using (var insert = Command(connection, transaction, "INSERT INTO artifact_files (version_id, path, size, digest) VALUES ($v, $path, $size, $d)",
             ("$v", versionId), ("$path", ""), ("$size", 0L), ("$d", "")))
         {
@@ -252,11 +254,12 @@ internal sealed partial class SqliteStore : IArtifactStore
         }
 
         // Every file's content must be a blob this entity uploaded, of the size the manifest says.
-        await using var missing = await Command(connection, transaction, """
+        await using var missingCommand = Command(connection, transaction, """
             SELECT f.path, f.size, b.size FROM artifact_files f
             LEFT JOIN entity_blobs eb ON eb.entity_id = $e AND eb.digest = f.digest LEFT JOIN blobs b ON b.digest = eb.digest
             WHERE f.version_id = $v AND (b.size IS NULL OR b.size <> f.size) LIMIT 1
-            """, ("$e", entityId), ("$v", versionId)).ExecuteReaderAsync(cancellationToken);
+            """, ("$e", entityId), ("$v", versionId));
+        await using var missing = await missingCommand.ExecuteReaderAsync(cancellationToken);
         if (await missing.ReadAsync(cancellationToken))
         {
             var path = missing.GetString(0);
@@ -284,7 +287,7 @@ internal sealed partial class SqliteStore : IArtifactStore
 
     private static Task AddRunArtifactAsync(SqliteConnection connection, SqliteTransaction transaction, long runSeq, long versionId, string role, DateTimeOffset at, CancellationToken cancellationToken) =>
         Command(connection, transaction, "INSERT INTO run_artifacts (run_seq, version_id, role, created_at) VALUES ($r, $v, $role, $at) ON CONFLICT DO NOTHING",
-            ("$r", runSeq), ("$v", versionId), ("$role", role), ("$at", Ms(at))).ExecuteNonQueryAsync(cancellationToken);
+            ("$r", runSeq), ("$v", versionId), ("$role", role), ("$at", Ms(at))).RunAsync(cancellationToken);
 
     private static Task<ArtifactVersionRecord?> FindVersionAsync(SqliteConnection connection, SqliteTransaction? transaction, long entityId, string project, string name, string reference, CancellationToken cancellationToken)
     {

@@ -35,7 +35,7 @@ internal sealed partial class SqliteStore : IQueueStore
                     """,
                     ("$e", entityId), ("$name", queue.Name), ("$resource", queue.Resource), ("$config", queue.ConfigJson),
                     ("$vars", JsonSerializer.Serialize(queue.TemplateVariables, LiftoffJsonContext.Default.IReadOnlyListTemplateVariable)),
-                    ("$attempts", queue.MaxAttempts), ("$timeout", queue.StartTimeoutSeconds), ("$at", Ms(queue.CreatedAt))).ExecuteScalarAsync(cancellationToken))!;
+                    ("$attempts", queue.MaxAttempts), ("$timeout", queue.StartTimeoutSeconds), ("$at", Ms(queue.CreatedAt))).ScalarAsync(cancellationToken))!;
                 return queue with { Id = id };
             }
             catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
@@ -63,7 +63,7 @@ internal sealed partial class SqliteStore : IQueueStore
                 }
             }
 
-            var oldest = await Command(connection, null, "SELECT MIN(created_at) FROM items WHERE queue_id = $q AND state = 'pending'", ("$q", queueId)).ExecuteScalarAsync(cancellationToken);
+            var oldest = await Command(connection, null, "SELECT MIN(created_at) FROM items WHERE queue_id = $q AND state = 'pending'", ("$q", queueId)).ScalarAsync(cancellationToken);
             return new QueueStats(counts, oldest is long ms ? Time(ms) : null);
         }, cancellationToken);
 
@@ -87,8 +87,8 @@ internal sealed partial class SqliteStore : IQueueStore
                 await EndRunOfItemAsync(connection, transaction, item with { State = ItemStates.Cancelled }, now, cancellationToken);
             }
 
-            await Command(connection, transaction, "DELETE FROM items WHERE queue_id = $q", ("$q", queue.Id)).ExecuteNonQueryAsync(cancellationToken);
-            await Command(connection, transaction, "DELETE FROM queues WHERE id = $q", ("$q", queue.Id)).ExecuteNonQueryAsync(cancellationToken);
+            await Command(connection, transaction, "DELETE FROM items WHERE queue_id = $q", ("$q", queue.Id)).RunAsync(cancellationToken);
+            await Command(connection, transaction, "DELETE FROM queues WHERE id = $q", ("$q", queue.Id)).RunAsync(cancellationToken);
             return true;
         }, cancellationToken);
 
@@ -114,7 +114,7 @@ internal sealed partial class SqliteStore : IQueueStore
                 ("$id", item.Id), ("$q", queueId), ("$e", entityId), ("$state", item.State), ("$priority", item.Priority),
                 ("$attempt", item.Attempt), ("$max", item.MaxAttempts), ("$job", item.Job), ("$definition", item.JobDefinitionJson),
                 ("$project", item.Project), ("$config", item.ConfigJson), ("$args", item.ResourceArgsJson), ("$values", item.TemplateValuesJson),
-                ("$entrypoint", item.EntrypointJson), ("$key", item.IdempotencyKey), ("$created", Ms(item.CreatedAt))).ExecuteNonQueryAsync(cancellationToken);
+                ("$entrypoint", item.EntrypointJson), ("$key", item.IdempotencyKey), ("$created", Ms(item.CreatedAt))).RunAsync(cancellationToken);
             return (item, true);
         }, cancellationToken);
 
@@ -229,7 +229,7 @@ internal sealed partial class SqliteStore : IQueueStore
                 await RevokeRunKeysAsync(connection, transaction, item.RunId, now, cancellationToken);
                 await Command(connection, transaction,
                     $"UPDATE runs SET state = '{RunStates.Crashed}', ended_at = $now WHERE id = $run AND state IN ('{RunStates.Pending}', '{RunStates.Running}')",
-                    ("$now", Ms(now)), ("$run", item.RunId)).ExecuteNonQueryAsync(cancellationToken);
+                    ("$now", Ms(now)), ("$run", item.RunId)).RunAsync(cancellationToken);
                 changed.Add(next);
             }
 
@@ -265,7 +265,7 @@ internal sealed partial class SqliteStore : IQueueStore
                 VALUES ($id, $e, $name, $queues, $version, $host, $max, $state, 0, $at, $at, 0)
                 """,
                 ("$id", agent.Id), ("$e", entityId), ("$name", agent.Name), ("$queues", JsonSerializer.Serialize(agent.Queues, LiftoffJsonContext.Default.IReadOnlyListString)),
-                ("$version", agent.Version), ("$host", agent.Host), ("$max", agent.MaxJobs), ("$state", agent.State), ("$at", Ms(agent.RegisteredAt))).ExecuteNonQueryAsync(cancellationToken);
+                ("$version", agent.Version), ("$host", agent.Host), ("$max", agent.MaxJobs), ("$state", agent.State), ("$at", Ms(agent.RegisteredAt))).RunAsync(cancellationToken);
             return agent;
         }, cancellationToken);
 
@@ -284,7 +284,7 @@ internal sealed partial class SqliteStore : IQueueStore
             var agent = change(found[0]);
             await Command(connection, transaction,
                 "UPDATE agents SET state = $state, running_items = $running, heartbeat_at = $at, stop_requested = $stop WHERE id = $id",
-                ("$state", agent.State), ("$running", agent.RunningItems), ("$at", Ms(agent.HeartbeatAt)), ("$stop", agent.StopRequested), ("$id", agent.Id)).ExecuteNonQueryAsync(cancellationToken);
+                ("$state", agent.State), ("$running", agent.RunningItems), ("$at", Ms(agent.HeartbeatAt)), ("$stop", agent.StopRequested), ("$id", agent.Id)).RunAsync(cancellationToken);
             return agent;
         }, cancellationToken);
 
@@ -309,14 +309,14 @@ internal sealed partial class SqliteStore : IQueueStore
         if (state is not null)
         {
             await Command(connection, transaction, $"UPDATE runs SET state = $state, ended_at = $now WHERE id = $run AND state IN ({from})",
-                ("$state", state), ("$now", Ms(now)), ("$run", item.RunId)).ExecuteNonQueryAsync(cancellationToken);
+                ("$state", state), ("$now", Ms(now)), ("$run", item.RunId)).RunAsync(cancellationToken);
         }
     }
 
     private static Task RevokeRunKeysAsync(SqliteConnection connection, SqliteTransaction transaction, string? runId, DateTimeOffset now, CancellationToken cancellationToken) =>
         runId is null
             ? Task.CompletedTask
-            : Command(connection, transaction, "UPDATE api_keys SET revoked_at = $now WHERE run_id = $run AND revoked_at IS NULL", ("$now", Ms(now)), ("$run", runId)).ExecuteNonQueryAsync(cancellationToken);
+            : Command(connection, transaction, "UPDATE api_keys SET revoked_at = $now WHERE run_id = $run AND revoked_at IS NULL", ("$now", Ms(now)), ("$run", runId)).RunAsync(cancellationToken);
 
     private static async Task WriteItemAsync(SqliteConnection connection, SqliteTransaction transaction, ItemRecord item, CancellationToken cancellationToken) =>
         await Command(connection, transaction, """
@@ -326,7 +326,7 @@ internal sealed partial class SqliteStore : IQueueStore
             """,
             ("$state", item.State), ("$attempt", item.Attempt), ("$run", item.RunId), ("$phase", item.Phase), ("$error", item.Error),
             ("$agent", item.AgentId), ("$claimed", Ms(item.ClaimedAt)), ("$started", Ms(item.StartedAt)), ("$ended", Ms(item.EndedAt)),
-            ("$lease", Ms(item.LeaseExpiresAt)), ("$cancel", item.CancelRequested), ("$id", item.Id)).ExecuteNonQueryAsync(cancellationToken);
+            ("$lease", Ms(item.LeaseExpiresAt)), ("$cancel", item.CancelRequested), ("$id", item.Id)).RunAsync(cancellationToken);
 
     private static async Task<IReadOnlyList<QueueRecord>> ReadQueuesAsync(SqliteConnection connection, SqliteTransaction? transaction, string where, CancellationToken cancellationToken, params (string, object?)[] parameters)
     {

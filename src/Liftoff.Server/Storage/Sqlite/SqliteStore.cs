@@ -23,7 +23,7 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
             {
                 id = (long)(await Command(connection, transaction,
                     "INSERT INTO entities (name, admin, created_at) VALUES ($name, $admin, $at) RETURNING id",
-                    ("$name", name), ("$admin", admin), ("$at", Ms(createdAt))).ExecuteScalarAsync(cancellationToken))!;
+                    ("$name", name), ("$admin", admin), ("$at", Ms(createdAt))).ScalarAsync(cancellationToken))!;
             }
             catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
             {
@@ -80,17 +80,17 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
         {
             var changed = await Command(connection, transaction,
                 "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $at) WHERE id = $id AND entity_id = $e",
-                ("$at", Ms(at)), ("$id", keyId), ("$e", entityId)).ExecuteNonQueryAsync(cancellationToken);
+                ("$at", Ms(at)), ("$id", keyId), ("$e", entityId)).RunAsync(cancellationToken);
             return changed == 1;
         }, cancellationToken);
 
     public Task CreateSessionAsync(NewSession session, CancellationToken cancellationToken) =>
         database.WriteAsync(async (connection, transaction) =>
         {
-            await Command(connection, transaction, "DELETE FROM web_sessions WHERE expires_at <= $now", ("$now", Ms(session.CreatedAt))).ExecuteNonQueryAsync(cancellationToken);
+            await Command(connection, transaction, "DELETE FROM web_sessions WHERE expires_at <= $now", ("$now", Ms(session.CreatedAt))).RunAsync(cancellationToken);
             await Command(connection, transaction,
                 "INSERT INTO web_sessions (hash, key_id, created_at, expires_at) VALUES ($hash, $key, $at, $expires)",
-                ("$hash", session.Hash), ("$key", session.KeyId), ("$at", Ms(session.CreatedAt)), ("$expires", Ms(session.ExpiresAt))).ExecuteNonQueryAsync(cancellationToken);
+                ("$hash", session.Hash), ("$key", session.KeyId), ("$at", Ms(session.CreatedAt)), ("$expires", Ms(session.ExpiresAt))).RunAsync(cancellationToken);
             return 0;
         }, cancellationToken);
 
@@ -110,7 +110,7 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
 
     public Task DeleteSessionAsync(string sessionHash, CancellationToken cancellationToken) =>
         database.WriteAsync((connection, transaction) =>
-            Command(connection, transaction, "DELETE FROM web_sessions WHERE hash = $hash", ("$hash", sessionHash)).ExecuteNonQueryAsync(cancellationToken), cancellationToken);
+            Command(connection, transaction, "DELETE FROM web_sessions WHERE hash = $hash", ("$hash", sessionHash)).RunAsync(cancellationToken), cancellationToken);
 
     public Task<bool> TryCreateRunAsync(long entityId, RunRecord run, CancellationToken cancellationToken) =>
         database.WriteAsync((connection, transaction) => InsertRunAsync(connection, transaction, entityId, run, cancellationToken), cancellationToken);
@@ -444,7 +444,7 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
     {
         await Command(connection, transaction,
             "INSERT INTO projects (entity_id, name, created_at) VALUES ($e, $name, $at) ON CONFLICT (entity_id, name) DO NOTHING",
-            ("$e", entityId), ("$name", run.Project), ("$at", Ms(run.CreatedAt))).ExecuteNonQueryAsync(cancellationToken);
+            ("$e", entityId), ("$name", run.Project), ("$at", Ms(run.CreatedAt))).RunAsync(cancellationToken);
         var inserted = await Command(connection, transaction, """
             INSERT INTO runs (id, entity_id, project_id, name, state, config, summary, host, os, program, python_version,
                 exit_code, created_at, started_at, ended_at, heartbeat_at, stop_requested, last_step, log_lines,
@@ -459,7 +459,7 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
             ("$program", run.Program), ("$python", run.PythonVersion), ("$exit", run.ExitCode),
             ("$created", Ms(run.CreatedAt)), ("$started", Ms(run.StartedAt)), ("$ended", Ms(run.EndedAt)),
             ("$heartbeat", Ms(run.HeartbeatAt)), ("$stop", run.StopRequested), ("$crash", run.CrashOnSilence),
-            ("$wandb", run.WandbJson)).ExecuteNonQueryAsync(cancellationToken);
+            ("$wandb", run.WandbJson)).RunAsync(cancellationToken);
         return inserted == 1;
     }
 
@@ -467,7 +467,7 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
     {
         var stored = (long)(await Command(connection, transaction,
             "SELECT COUNT(*) FROM history WHERE run_seq = $seq AND step >= $first AND step <= $last",
-            ("$seq", seq), ("$first", rows[0].Step), ("$last", rows[replayed - 1].Step)).ExecuteScalarAsync(cancellationToken))!;
+            ("$seq", seq), ("$first", rows[0].Step), ("$last", rows[replayed - 1].Step)).ScalarAsync(cancellationToken))!;
         if (stored != replayed)
         {
             throw new StoreValidationException("rows", $"history rows out of order: step {rows[0].Step} is not after the run's last step {run.LastStep}");
@@ -493,7 +493,7 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
             ("$exit", after.ExitCode), ("$started", Ms(after.StartedAt)), ("$ended", Ms(after.EndedAt)),
             ("$heartbeat", Ms(after.HeartbeatAt)), ("$stop", after.StopRequested), ("$last", after.LastStep),
             ("$lines", after.LogLines), ("$crash", after.CrashOnSilence), ("$wandb", after.WandbJson),
-            ("$seq", seq)).ExecuteNonQueryAsync(cancellationToken);
+            ("$seq", seq)).RunAsync(cancellationToken);
     }
 
     private static async Task<(long Seq, RunRecord Run)?> ReadRunAsync(SqliteConnection connection, SqliteTransaction? transaction, long entityId, string runId, CancellationToken cancellationToken)
@@ -538,7 +538,7 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
     private static Task InsertKeyAsync(SqliteConnection connection, SqliteTransaction transaction, long entityId, NewKey key, CancellationToken cancellationToken) =>
         Command(connection, transaction,
             "INSERT INTO api_keys (id, entity_id, name, key_hash, created_at, run_id) VALUES ($id, $e, $name, $hash, $at, $run)",
-            ("$id", key.Id), ("$e", entityId), ("$name", key.Name), ("$hash", key.Hash), ("$at", Ms(key.CreatedAt)), ("$run", key.RunId)).ExecuteNonQueryAsync(cancellationToken);
+            ("$id", key.Id), ("$e", entityId), ("$name", key.Name), ("$hash", key.Hash), ("$at", Ms(key.CreatedAt)), ("$run", key.RunId)).RunAsync(cancellationToken);
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
     {
@@ -562,4 +562,27 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
     private static DateTimeOffset? NullableTime(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : Time(reader.GetInt64(ordinal));
 
     private static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+}
+
+/// <summary>
+/// Execute a command and dispose it, so that its prepared statement is finalized at once rather than when its
+/// connection closes (a pooled connection lives on, and keeps a list of its undisposed commands).
+/// </summary>
+internal static class SqliteCommandExtensions
+{
+    public static async Task<int> RunAsync(this SqliteCommand command, CancellationToken cancellationToken)
+    {
+        await using (command)
+        {
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    public static async Task<object?> ScalarAsync(this SqliteCommand command, CancellationToken cancellationToken)
+    {
+        await using (command)
+        {
+            return await command.ExecuteScalarAsync(cancellationToken);
+        }
+    }
 }
