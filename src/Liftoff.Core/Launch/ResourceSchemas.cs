@@ -13,6 +13,7 @@ public static class ResourceSchemas
     public static IReadOnlyList<FieldError> Validate(string resource, JsonObject config, string field) => resource switch
     {
         Resources.LocalProcess => LocalProcessSchema.Validate(config, field),
+        Resources.Kubernetes => KubernetesSchema.Validate(config, field),
         _ => [],
     };
 }
