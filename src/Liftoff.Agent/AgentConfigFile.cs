@@ -1,3 +1,4 @@
+using Liftoff.Agent.Runners.Kubernetes;
 using Liftoff.Client;
 using Liftoff.Core;
 using YamlDotNet.Core;
@@ -75,6 +76,7 @@ internal static class AgentConfigFile
         options.Builder = document.Builder ?? options.Builder;
         options.Registry = document.Registry ?? options.Registry;
         options.Environment = document.Environment ?? options.Environment;
+        options.Kubernetes = document.Kubernetes ?? options.Kubernetes;
     }
 
     /// <summary>Checks the settings that do not come from the file alone (the command line may have set them).</summary>
@@ -165,6 +167,11 @@ internal static class AgentConfigFile
             }
         }
 
+        if (document.Kubernetes is { } kubernetes)
+        {
+            errors.AddRange(kubernetes.Validate());
+        }
+
         return errors;
     }
 
@@ -200,5 +207,7 @@ internal static class AgentConfigFile
         public RegistrySettings? Registry { get; set; }
 
         public EnvironmentSettings? Environment { get; set; }
+
+        public KubernetesSettings? Kubernetes { get; set; }
     }
 }

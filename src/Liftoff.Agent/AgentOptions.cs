@@ -1,3 +1,5 @@
+using Liftoff.Agent.Runners.Kubernetes;
+
 namespace Liftoff.Agent;
 
 /// <summary>
@@ -43,6 +45,9 @@ internal sealed class AgentOptions
 
     /// <summary>The cloud environment the agent itself runs in; validated, unused by local-process.</summary>
     public EnvironmentSettings? Environment { get; set; }
+
+    /// <summary>The cluster kubernetes items run on; unused by other targets.</summary>
+    public KubernetesSettings Kubernetes { get; set; } = new();
 
     private static string DefaultWorkDirectory()
     {

@@ -1,5 +1,6 @@
 using Liftoff.Agent.Builders;
 using Liftoff.Agent.Runners;
+using Liftoff.Agent.Runners.Kubernetes;
 using Liftoff.Agent.Runners.LocalProcess;
 using Liftoff.Client;
 using Liftoff.Contracts;
@@ -32,6 +33,14 @@ internal static class AgentRegistration
         services.AddSingleton<PythonSdk>();
         services.AddSingleton(new RunnerName(Resources.LocalProcess));
         services.AddKeyedSingleton<ILaunchRunner, LocalProcessRunner>(Resources.LocalProcess);
+        return services;
+    }
+
+    public static IServiceCollection AddKubernetesRunner(this IServiceCollection services)
+    {
+        services.AddSingleton<KubernetesCluster>();
+        services.AddSingleton(new RunnerName(Resources.Kubernetes));
+        services.AddKeyedSingleton<ILaunchRunner, KubernetesRunner>(Resources.Kubernetes);
         return services;
     }
 }

@@ -410,11 +410,12 @@ internal sealed class ItemExecution
         return text.Length <= MaxMessageChars ? text : "…" + text[^MaxMessageChars..];
     }
 
-    private static string Describe(WorkloadExit exit) => exit.ExitCode switch
+    /// <summary>The target's own reason (OOMKilled, an eviction) when it gave one, else what the exit code suggests.</summary>
+    private static string Describe(WorkloadExit exit) => exit.Reason is { } reason ? ", " + reason : exit.ExitCode switch
     {
         137 => ", killed by SIGKILL (out of memory?)",
         143 => ", ended by SIGTERM",
-        _ => exit.Reason is null ? "" : ", " + exit.Reason,
+        _ => "",
     };
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;

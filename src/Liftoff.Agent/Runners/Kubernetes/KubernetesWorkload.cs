@@ -1,0 +1,196 @@
+using System.Net;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Liftoff.Core.Launch.Kubernetes;
+
+namespace Liftoff.Agent.Runners.Kubernetes;
+
+/// <summary>
+/// One Job, read until it ends: a pod that stays pending says why (Unschedulable, ErrImagePull, ImagePullBackOff,
+/// CreateContainerConfigError) in the run's console and fails the launch after the pending timeout; the main
+/// container's log streams into the console; the end names OOMKilled, evictions and deadlines.
+/// </summary>
+internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name, RunConsole console, KubernetesWorkload.Options options, TimeProvider time, DateTimeOffset? since)
+    : ILaunchedWorkload
+{
+    private static readonly string[] PullAndConfigReasons = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"];
+
+    private readonly CancellationTokenSource _logs = new();
+    private Task? _logTask;
+
+    public async Task<WorkloadExit> WaitForExitAsync(CancellationToken cancellationToken)
+    {
+        DateTimeOffset? pendingSince = null;
+        string? lastPending = null;
+        while (true)
+        {
+            var job = await ReadJobAsync(cancellationToken);
+            if (job is null)
+            {
+                return await EndAsync(new WorkloadExit(143, $"Job {name} was deleted"));
+            }
+
+            var pods = await cluster.Client.CoreV1.ListNamespacedPodAsync(cluster.Namespace, labelSelector: $"job-name={name}", cancellationToken: cancellationToken);
+            var pod = pods.Items.OrderByDescending(p => p.Metadata.CreationTimestamp).FirstOrDefault();
+            var main = pod?.Status?.ContainerStatuses?.FirstOrDefault(c => c.Name == KubernetesJobs.MainContainer);
+            if (pod is not null && (main?.State?.Running is not null || main?.State?.Terminated is not null) && _logTask is null)
+            {
+                _logTask = StreamLogsAsync(pod.Metadata.Name, _logs.Token);
+            }
+
+            if (Condition(job, "Complete") is not null)
+            {
+                return await EndAsync(new WorkloadExit(0));
+            }
+
+            if (Condition(job, "Failed") is { } failed)
+            {
+                return await EndAsync(Failure(pod, main, failed));
+            }
+
+            if (pod?.Status?.Phase is null or "Pending" && Pending(pod) is { } reason)
+            {
+                pendingSince ??= time.GetUtcNow();
+                if (reason != lastPending)
+                {
+                    lastPending = reason;
+                    await console.WriteAsync("stderr", $"[liftoff agent] pod {pod?.Metadata.Name} is pending: {reason}", cancellationToken);
+                }
+
+                if (time.GetUtcNow() - pendingSince > options.PendingTimeout)
+                {
+                    await DeleteAsync(cluster, name, TimeSpan.Zero, cancellationToken);
+                    return await EndAsync(new WorkloadExit(1, $"the pod stayed pending for {options.PendingTimeout.TotalSeconds:0} s: {reason}"));
+                }
+            }
+            else
+            {
+                pendingSince = null;
+                lastPending = null;
+            }
+
+            await Task.Delay(options.Poll, time, cancellationToken);
+        }
+    }
+
+    public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        await DeleteAsync(cluster, name, grace, cancellationToken);
+        while (await ReadJobAsync(cancellationToken) is not null)
+        {
+            await Task.Delay(options.Poll, time, cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _logs.CancelAsync();
+        if (_logTask is not null)
+        {
+            await _logTask;
+        }
+
+        _logs.Dispose();
+        try
+        {
+            await cluster.Client.CoreV1.DeleteNamespacedSecretAsync(name, cluster.Namespace);
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    /// <summary>Deletes the Job and, through foreground propagation, its pods; the pods get <paramref name="grace"/> to stop.</summary>
+    public static async Task DeleteAsync(KubernetesCluster cluster, string name, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await cluster.Client.BatchV1.DeleteNamespacedJobAsync(name, cluster.Namespace,
+                gracePeriodSeconds: (int)Math.Ceiling(grace.TotalSeconds), propagationPolicy: "Foreground", cancellationToken: cancellationToken);
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    private async Task<V1Job?> ReadJobAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var job = await cluster.Client.BatchV1.ReadNamespacedJobAsync(name, cluster.Namespace, cancellationToken: cancellationToken);
+            return job.Metadata.DeletionTimestamp is null || Condition(job, "Complete") is not null || Condition(job, "Failed") is not null ? job : null;
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Waits (bounded) for the log stream to deliver the container's last lines, then reports the exit.</summary>
+    private async Task<WorkloadExit> EndAsync(WorkloadExit exit)
+    {
+        if (_logTask is not null)
+        {
+            await Task.WhenAny(_logTask, Task.Delay(TimeSpan.FromSeconds(10), time));
+        }
+
+        return exit;
+    }
+
+    private async Task StreamLogsAsync(string pod, CancellationToken cancellationToken)
+    {
+        try
+        {
+            int? sinceSeconds = since is { } from ? Math.Max(1, (int)Math.Ceiling((time.GetUtcNow() - from).TotalSeconds)) : null;
+            await using var stream = await cluster.Client.CoreV1.ReadNamespacedPodLogAsync(pod, cluster.Namespace,
+                container: KubernetesJobs.MainContainer, follow: true, sinceSeconds: sinceSeconds, cancellationToken: cancellationToken);
+            using var reader = new StreamReader(stream);
+            while (await reader.ReadLineAsync(cancellationToken) is { } line)
+            {
+                await console.WriteAsync("stdout", line, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is HttpOperationException or HttpRequestException or IOException)
+        {
+            await console.WriteAsync("stderr", $"[liftoff agent] the log of pod {pod} ended early: {ex.Message}", CancellationToken.None);
+        }
+    }
+
+    /// <summary>Why a pending pod is not running yet, when Kubernetes says.</summary>
+    private static string? Pending(V1Pod? pod)
+    {
+        var waiting = pod?.Status?.ContainerStatuses?.Select(c => c.State?.Waiting).FirstOrDefault(w => w is not null && PullAndConfigReasons.Contains(w.Reason));
+        if (waiting is not null)
+        {
+            return $"{waiting.Reason}: {waiting.Message}";
+        }
+
+        var unscheduled = pod?.Status?.Conditions?.FirstOrDefault(c => c.Type == "PodScheduled" && c.Status == "False");
+        return unscheduled is null ? null : $"{unscheduled.Reason}: {unscheduled.Message}";
+    }
+
+    private static WorkloadExit Failure(V1Pod? pod, V1ContainerStatus? main, V1JobCondition failed)
+    {
+        if (pod?.Status?.Reason == "Evicted")
+        {
+            return new WorkloadExit(137, $"the pod was evicted: {pod.Status.Message}");
+        }
+
+        if (main?.State?.Terminated is { } terminated)
+        {
+            return new WorkloadExit(terminated.ExitCode, terminated.Reason is null or "Error" or "Completed" ? null : $"{terminated.Reason}{(terminated.Message is null ? "" : ": " + terminated.Message)}");
+        }
+
+        return new WorkloadExit(1, $"Job failed: {failed.Reason}: {failed.Message}");
+    }
+
+    private static V1JobCondition? Condition(V1Job job, string type) =>
+        job.Status?.Conditions?.FirstOrDefault(c => c.Type == type && c.Status == "True");
+
+    /// <summary>How often to read the Job, and how long a pod may stay pending.</summary>
+    internal sealed record Options(TimeSpan Poll, TimeSpan PendingTimeout);
+}
