@@ -36,11 +36,11 @@ internal sealed class AgentHarness : IAsyncDisposable
 
     public const string Project = "agent-tests";
 
-    public static async Task<AgentHarness> StartAsync(ServerFixture server, int maxAttempts = 3)
+    public static async Task<AgentHarness> StartAsync(ServerFixture server, int maxAttempts = 3, string resource = Resources.LocalProcess)
     {
         var key = await server.NewUserKeyAsync();
         var harness = new AgentHarness(server, key, "q" + Guid.NewGuid().ToString("N")[..8], new TempDirectory());
-        await harness.Client.CreateQueueAsync(new CreateQueueRequest(harness.Queue, Resources.LocalProcess, MaxAttempts: maxAttempts));
+        await harness.Client.CreateQueueAsync(new CreateQueueRequest(harness.Queue, resource, MaxAttempts: maxAttempts));
         return harness;
     }
 
@@ -79,7 +79,7 @@ internal sealed class AgentHarness : IAsyncDisposable
     };
 
     /// <summary>Starts an in-process agent; stop it with the returned tokens (first: stop, second: shut down at once).</summary>
-    public async Task<RunningAgent> StartAgentAsync(AgentOptions? options = null)
+    public async Task<RunningAgent> StartAgentAsync(AgentOptions? options = null, Func<IServiceCollection, IServiceCollection>? runners = null)
     {
         var services = new ServiceCollection()
             .AddLogging(logging =>
@@ -94,14 +94,14 @@ internal sealed class AgentHarness : IAsyncDisposable
                     logging.AddFilter(_ => false);
                 }
             })
-            .AddLiftoffAgent(Server.Client(Key), options ?? Options())
-            .AddLocalProcessRunner()
-            .BuildServiceProvider();
-        var worker = services.GetRequiredService<AgentWorker>();
+            .AddLiftoffAgent(Server.Client(Key), options ?? Options());
+        services = (runners ?? (s => s.AddLocalProcessRunner()))(services);
+        var provider = services.BuildServiceProvider();
+        var worker = provider.GetRequiredService<AgentWorker>();
         var stopping = new CancellationTokenSource();
         var shutdown = new CancellationTokenSource();
         var run = Task.Run(() => worker.ExecuteAsync(stopping.Token, shutdown.Token));
-        _agents.Add((services, stopping, shutdown, run));
+        _agents.Add((provider, stopping, shutdown, run));
         var id = await worker.Registered.WaitAsync(TimeSpan.FromSeconds(30));
         return new RunningAgent(id, worker, stopping, shutdown, run);
     }

@@ -1,0 +1,157 @@
+using System.Net;
+using System.Text.Json;
+using Liftoff.Client;
+using Liftoff.Contracts;
+using Liftoff.Core.Launch.Kubernetes;
+using Liftoff.Testing;
+using Liftoff.Testing.Kubernetes;
+using Xunit;
+
+namespace Liftoff.Agent.Tests;
+
+/// <summary>
+/// The kubernetes runner through the real agent and server against the stand-in API server, which checks every object
+/// against the Kubernetes OpenAPI definitions and runs the pod's command as a local process.
+/// </summary>
+public sealed class KubernetesTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private const string Image = "registry.example/jobs/train:1";
+
+    [Fact]
+    public async Task Agent_WhenAnImageJobIsEnqueued_RunsItAsAJobWithTheKeyInASecretAndStreamsTheLog()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "train", Image, """
+            import os, liftoff
+            run = liftoff.init()
+            print("hello from the pod, run", run.id, "key from the secret:", os.environ["LIFTOFF_API_KEY"] != "")
+            liftoff.log({"loss": 0.5})
+            liftoff.finish()
+            """);
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project,
+            ResourceArgs: JsonDocument.Parse("""{"metadata": {"labels": {"team": "vision"}}, "spec": {"template": {"spec": {"containers": [{"resources": {"limits": {"memory": "1Gi"}}}]}}}}""").RootElement));
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        var run = await harness.Client.GetRunAsync(done.RunId!);
+        Assert.Equal(RunStates.Finished, run.State);
+        Assert.Contains($"hello from the pod, run {run.Id} key from the secret: True", await harness.LogsAsync(run.Id), StringComparison.Ordinal);
+        var (name, manifest) = Assert.Single(standIn.Jobs);
+        Assert.Equal($"liftoff-{run.Id.ToLowerInvariant()}-1", name);
+        Assert.Equal(0, manifest["spec"]!["backoffLimit"]!.GetValue<int>());
+        var labels = manifest["metadata"]!["labels"]!;
+        Assert.Equal("vision", labels["team"]!.GetValue<string>());
+        Assert.Equal(item.Id, labels[KubernetesJobs.ItemLabel]!.GetValue<string>());
+        Assert.Equal(harness.Queue, labels[KubernetesJobs.QueueLabel]!.GetValue<string>());
+        Assert.Equal("1Gi", manifest["spec"]!["template"]!["spec"]!["containers"]![0]!["resources"]!["limits"]!["memory"]!.GetValue<string>());
+        Assert.DoesNotContain("\"LIFTOFF_API_KEY\",\"value\"", manifest.ToJsonString(), StringComparison.Ordinal);
+        await Poll.UntilAsync(() => Task.FromResult(standIn.SecretNames.Count), c => c == 0, TimeSpan.FromSeconds(10), "the Secret to be deleted");
+    }
+
+    [Theory]
+    [InlineData(PodScenario.ErrImagePull, "ErrImagePull")]
+    [InlineData(PodScenario.ImagePullBackOff, "ImagePullBackOff")]
+    [InlineData(PodScenario.Unschedulable, "Unschedulable")]
+    public async Task Agent_WhenThePodStaysPending_FailsTheItemNamingTheReason(PodScenario scenario, string reason)
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.Scenarios["registry.example/jobs/pending:1"] = scenario;
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "pending", "registry.example/jobs/pending:1", "print('never runs')");
+        await StartAgentAsync(harness, standIn, pendingTimeoutSeconds: 1);
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Contains(reason, done.Error, StringComparison.Ordinal);
+        Assert.Contains($"is pending: {reason}", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
+        Assert.Contains(standIn.Requests, r => r.StartsWith("DELETE /apis/batch/v1/namespaces/ml/jobs/", StringComparison.Ordinal) && r.Contains("propagationPolicy=Foreground", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(PodScenario.OomKilled, "OOMKilled")]
+    [InlineData(PodScenario.Evicted, "evicted")]
+    public async Task Agent_WhenThePodIsKilledByTheCluster_FailsTheItemNamingWhy(PodScenario scenario, string reason)
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.Scenarios["registry.example/jobs/big:1"] = scenario;
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "big", "registry.example/jobs/big:1", "print('too big')");
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Contains(reason, done.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheItemIsCancelled_DeletesTheJobWithItsPods()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "long", Image, """
+            import time, liftoff
+            liftoff.init()
+            print("started", flush=True)
+            time.sleep(300)
+            """);
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.EnqueueAsync(job);
+        var running = await harness.WaitForItemAsync(item.Id, i => i.RunId is not null && i.State == ItemStates.Running, "the item to run");
+        await Poll.UntilAsync(() => harness.LogsAsync(running.RunId!), l => l.Contains("started", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the pod's first line");
+        await harness.Client.CancelItemAsync(item.Id);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to end");
+
+        Assert.Equal(ItemStates.Cancelled, done.State);
+        Assert.Empty(standIn.Jobs);
+        Assert.Contains(standIn.Requests, r => r.StartsWith("DELETE /apis/batch/v1/namespaces/ml/jobs/", StringComparison.Ordinal) && r.Contains("propagationPolicy=Foreground", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Enqueue_WhenTheJobManifestHasAnInvalidField_IsRefusedNamingItsPath()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "bad", Image, "print('no')");
+
+        var refused = await Assert.ThrowsAsync<LiftoffException>(() => harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project,
+            ResourceArgs: JsonDocument.Parse("""{"spec": {"template": {"spec": {"containers": [{"resources": {"limitz": {}}}]}}}}""").RootElement)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("resource_args.spec.template.spec.containers[0].resources.limitz", refused.Message, StringComparison.Ordinal);
+        var items = await harness.Client.ListItemsAsync(harness.Queue);
+        Assert.Empty(items.Items);
+    }
+
+    private async Task<AgentHarness> StartAsync(KubernetesStandIn standIn)
+    {
+        standIn.ImageEnvironment["PYTHONPATH"] = Repo.PythonSdk;
+        return await AgentHarness.StartAsync(server, resource: Resources.Kubernetes);
+    }
+
+    private static async Task<string> CreateJobAsync(AgentHarness harness, string name, string image, string script)
+    {
+        await harness.Client.CreateJobAsync(new CreateJobRequest(AgentHarness.Project, name, new JobDefinition(
+            JobSourceTypes.Image, JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["image"] = image }), [Python.Executable, "-c", script])));
+        return name;
+    }
+
+    private static Task<RunningAgent> StartAgentAsync(AgentHarness harness, KubernetesStandIn standIn, double pendingTimeoutSeconds = 600)
+    {
+        var options = harness.Options();
+        options.Kubernetes = new()
+        {
+            Kubeconfig = standIn.WriteKubeconfig(harness.Work.Path),
+            PollSeconds = 0.2,
+            PendingTimeoutSeconds = pendingTimeoutSeconds,
+        };
+        return harness.StartAgentAsync(options, s => s.AddKubernetesRunner());
+    }
+}
