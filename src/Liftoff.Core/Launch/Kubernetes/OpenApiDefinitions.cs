@@ -42,7 +42,7 @@ internal sealed class OpenApiDefinitions
             return;
         }
 
-        // Kubernetes treats an explicit null as an absent optional field; a ${macro} is checked once substituted.
+        // Kubernetes treats an explicit null as an absent optional field; a ${macro} or {{template variable}} is checked once substituted.
         if (value is null || IsMacro(value))
         {
             return;
@@ -184,7 +184,7 @@ internal sealed class OpenApiDefinitions
     private static bool IsKind(JsonNode value, JsonValueKind kind) => value is JsonValue leaf && leaf.GetValueKind() == kind;
 
     private static bool IsMacro(JsonNode value) =>
-        IsKind(value, JsonValueKind.String) && value.GetValue<string>().Contains("${", StringComparison.Ordinal);
+        IsKind(value, JsonValueKind.String) && value.GetValue<string>() is var text && (text.Contains("${", StringComparison.Ordinal) || text.Contains("{{", StringComparison.Ordinal));
 
     private static OpenApiDefinitions Load()
     {
