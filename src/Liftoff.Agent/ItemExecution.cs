@@ -191,7 +191,8 @@ internal sealed class ItemExecution
             RequestStop(StopReason.Cancelled);
         }
 
-        var console = new RunConsole(_client, Spec.RunId, _time, _logger);
+        var run = await _client.GetRunAsync(Spec.RunId, _force.Token);
+        var console = new RunConsole(_client, Spec.RunId, _time, _logger, run.LogLines);
         var workload = await runner.AttachAsync(leftover, console, _force.Token);
         if (reply.State is ItemStates.Leased or ItemStates.Starting && Reason == StopReason.None && !await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Running)))
         {

@@ -115,6 +115,72 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task Agent_WhenKilledAndRestarted_ReattachesToItsJobByLabel()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        using var marks = new TempDirectory();
+        var proceed = Path.Combine(marks.Path, "proceed");
+        var job = await CreateJobAsync(harness, "survivor", Image, $$"""
+            import os, time, liftoff
+            liftoff.init()
+            print("before the agent died", flush=True)
+            while not os.path.exists({{JsonSerializer.Serialize(proceed)}}):
+                time.sleep(0.05)
+            print("after the agent came back", flush=True)
+            liftoff.finish()
+            """);
+        var config = marks.File("agent.yaml", $"""
+            name: k8s-agent
+            queues: [{harness.Queue}]
+            kubernetes:
+              kubeconfig: {standIn.WriteKubeconfig(marks.Path)}
+              poll_seconds: 0.2
+            """);
+        var item = await harness.EnqueueAsync(job);
+        using (var first = AgentProcess.Start(server.BaseUrl, harness.Key, "--config", config, "--work-dir", Path.Combine(harness.Work.Path, "first")))
+        {
+            var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running && i.RunId is not null, "the first agent to start the Job");
+            await Poll.UntilAsync(() => harness.LogsAsync(running.RunId!), l => l.Contains("before the agent died", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the pod's first line");
+            first.Signal("KILL");
+            await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        var options = harness.Options(name: "k8s-agent");
+        options.Kubernetes = new() { Kubeconfig = standIn.WriteKubeconfig(harness.Work.Path), PollSeconds = 0.2 };
+        await harness.StartAgentAsync(options, s => s.AddKubernetesRunner());
+        await Poll.UntilAsync(() => Task.FromResult(standIn.Requests.Count(r => r.StartsWith("GET /apis/batch/v1/namespaces/ml/jobs?", StringComparison.Ordinal))), c => c > 0, TimeSpan.FromSeconds(30), "the new agent to look for its Jobs");
+        File.WriteAllText(proceed, "");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        Assert.Equal(1, done.Attempt);
+        Assert.Single(standIn.Jobs);
+        Assert.Single(standIn.Requests, r => r.StartsWith("POST /apis/batch/v1/namespaces/ml/jobs", StringComparison.Ordinal));
+        var logs = await harness.LogsAsync(done.RunId!);
+        Assert.True(logs.Contains("after the agent came back", StringComparison.Ordinal), logs + "\n" + string.Join("\n", standIn.Requests));
+        Assert.Single(logs.Split('\n'), l => l == "before the agent died");
+        Assert.Equal(RunStates.Finished, (await harness.Client.GetRunAsync(done.RunId!)).State);
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheContainerNamesAMissingSecret_FailsTheItemWithCreateContainerConfigError()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "misconfigured", Image, "print('never runs')");
+        await StartAgentAsync(harness, standIn, pendingTimeoutSeconds: 1);
+
+        var item = await harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project,
+            ResourceArgs: JsonDocument.Parse("""{"spec": {"template": {"spec": {"containers": [{"env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]}]}}}}""").RootElement));
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Contains("CreateContainerConfigError", done.Error, StringComparison.Ordinal);
+        Assert.Contains("secret \"db\"", done.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Enqueue_WhenTheJobManifestHasAnInvalidField_IsRefusedNamingItsPath()
     {
         await using var standIn = await KubernetesStandIn.StartAsync();
@@ -129,6 +195,62 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
         var items = await harness.Client.ListItemsAsync(harness.Queue);
         Assert.Empty(items.Items);
     }
+
+    [Fact]
+    public async Task StandIn_WhenAJobBreaksTheOpenApiSchema_RefusesItWith422NamingTheField()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(standIn.Url) };
+        using var body = new StringContent("""
+            {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "typo"},
+             "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox", "comand": ["true"]}]}}}}
+            """, System.Text.Encoding.UTF8, "application/json");
+
+        using var response = await http.PostAsync(new Uri("/apis/batch/v1/namespaces/ml/jobs", UriKind.Relative), body);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        var status = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("Invalid", status.GetProperty("reason").GetString());
+        Assert.Equal("spec.template.spec.containers[0].comand", status.GetProperty("details").GetProperty("causes")[0].GetProperty("field").GetString());
+        Assert.Empty(standIn.Jobs);
+    }
+
+    [Fact]
+    public async Task StandIn_ThroughTheOfficialClient_RefusesAnInvalidNameAndOrphansPodsWithoutPropagation()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        using var work = new TempDirectory();
+        using var client = new k8s.Kubernetes(k8s.KubernetesClientConfiguration.BuildConfigFromConfigFile(standIn.WriteKubeconfig(work.Path)));
+        var bad = Job("Not_A_Name");
+        var good = Job("sleeper");
+
+        var refused = await Assert.ThrowsAsync<k8s.Autorest.HttpOperationException>(() => k8s.BatchV1OperationsExtensions.CreateNamespacedJobAsync(client.BatchV1, bad, "ml"));
+        await k8s.BatchV1OperationsExtensions.CreateNamespacedJobAsync(client.BatchV1, good, "ml");
+        await k8s.BatchV1OperationsExtensions.DeleteNamespacedJobAsync(client.BatchV1, "sleeper", "ml");
+        var pods = await k8s.CoreV1OperationsExtensions.ListNamespacedPodAsync(client.CoreV1, "ml", labelSelector: "job-name=sleeper");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.Response.StatusCode);
+        Assert.Contains("metadata.name", refused.Response.Content, StringComparison.Ordinal);
+        Assert.Single(pods.Items);
+    }
+
+    private static k8s.Models.V1Job Job(string name) => new()
+    {
+        ApiVersion = "batch/v1",
+        Kind = "Job",
+        Metadata = new() { Name = name },
+        Spec = new()
+        {
+            Template = new()
+            {
+                Spec = new()
+                {
+                    RestartPolicy = "Never",
+                    Containers = [new() { Name = "main", Image = "busybox", Command = [Python.Executable, "-c", "import time; time.sleep(30)"] }],
+                },
+            },
+        },
+    };
 
     private async Task<AgentHarness> StartAsync(KubernetesStandIn standIn)
     {

@@ -5,6 +5,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 using Liftoff.Agent.Builders;
+using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Core.Launch;
 using Liftoff.Core.Launch.Kubernetes;
@@ -17,7 +18,7 @@ namespace Liftoff.Agent.Runners.Kubernetes;
 /// read until it ends, the container's log streams into the run's console, and a stop deletes the Job with its pods.
 /// Jobs carry their item, attempt, run, queue and agent, so a restarted agent finds its own again.
 /// </summary>
-internal sealed class KubernetesRunner(AgentOptions options, IImageBuilder builder, KubernetesCluster cluster, TimeProvider time) : ILaunchRunner, IReattachableRunner
+internal sealed class KubernetesRunner(AgentOptions options, IImageBuilder builder, KubernetesCluster cluster, LiftoffClient client, TimeProvider time) : ILaunchRunner, IReattachableRunner
 {
     public async Task<ILaunchedWorkload> StartAsync(LaunchContext context, CancellationToken cancellationToken)
     {
@@ -28,7 +29,6 @@ internal sealed class KubernetesRunner(AgentOptions options, IImageBuilder build
         }
 
         var image = await builder.PrepareAsync(context, push: true, cancellationToken);
-        var client = cluster.Client;
         var name = KubernetesJobs.JobName(spec);
         var target = new KubernetesJobTarget(name, cluster.Namespace, image.Reference, name, options.Name, options.Kubernetes.ImagePullSecrets ?? [],
             options.Kubernetes.TtlSecondsAfterFinished ?? 3600, AgentEnvironment(context));
@@ -39,8 +39,8 @@ internal sealed class KubernetesRunner(AgentOptions options, IImageBuilder build
         await context.Console.WriteAsync("stderr", $"[liftoff agent] creating Job {cluster.Namespace}/{name} with image {image.Reference}", cancellationToken);
         try
         {
-            await client.CoreV1.CreateNamespacedSecretAsync(secret, cluster.Namespace, cancellationToken: cancellationToken);
-            await client.BatchV1.CreateNamespacedJobAsync(job, cluster.Namespace, cancellationToken: cancellationToken);
+            await cluster.Client.CoreV1.CreateNamespacedSecretAsync(secret, cluster.Namespace, cancellationToken: cancellationToken);
+            await cluster.Client.BatchV1.CreateNamespacedJobAsync(job, cluster.Namespace, cancellationToken: cancellationToken);
         }
         catch (HttpOperationException ex)
         {
@@ -53,7 +53,7 @@ internal sealed class KubernetesRunner(AgentOptions options, IImageBuilder build
             throw;
         }
 
-        return new KubernetesWorkload(cluster, name, context.Console, Settings(), time, since: null);
+        return new KubernetesWorkload(cluster, name, context.Console, Settings(), time, forwardedLines: 0);
     }
 
     public async Task<IReadOnlyList<LeftoverWorkload>> FindLeftoversAsync(string agentName, CancellationToken cancellationToken)
@@ -75,8 +75,16 @@ internal sealed class KubernetesRunner(AgentOptions options, IImageBuilder build
         return leftovers;
     }
 
-    public Task<ILaunchedWorkload> AttachAsync(LeftoverWorkload leftover, RunConsole console, CancellationToken cancellationToken) =>
-        Task.FromResult<ILaunchedWorkload>(new KubernetesWorkload(cluster, leftover.Handle, console, Settings(), time, since: time.GetUtcNow()));
+    public async Task<ILaunchedWorkload> AttachAsync(LeftoverWorkload leftover, RunConsole console, CancellationToken cancellationToken)
+    {
+        var forwarded = 0L;
+        await foreach (var line in client.ReadLogsAsync(leftover.RunId, cancellationToken: cancellationToken))
+        {
+            forwarded += line.Stream == "stdout" ? 1 : 0;
+        }
+
+        return new KubernetesWorkload(cluster, leftover.Handle, console, Settings(), time, forwarded);
+    }
 
     public async Task RemoveAsync(LeftoverWorkload leftover, CancellationToken cancellationToken) =>
         await DeleteJobAsync(leftover.Handle, TimeSpan.Zero, cancellationToken);

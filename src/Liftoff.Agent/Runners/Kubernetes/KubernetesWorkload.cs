@@ -11,7 +11,12 @@ namespace Liftoff.Agent.Runners.Kubernetes;
 /// CreateContainerConfigError) in the run's console and fails the launch after the pending timeout; the main
 /// container's log streams into the console; the end names OOMKilled, evictions and deadlines.
 /// </summary>
-internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name, RunConsole console, KubernetesWorkload.Options options, TimeProvider time, DateTimeOffset? since)
+/// <remarks>
+/// The container's log goes to the run's console as <c>stdout</c> lines (the agent's own notes are <c>stderr</c>), so a
+/// re-attached workload skips the <paramref name="forwardedLines"/> lines its predecessor already forwarded and
+/// replays the rest: nothing printed while no agent watched is lost, nothing is doubled.
+/// </remarks>
+internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name, RunConsole console, KubernetesWorkload.Options options, TimeProvider time, long forwardedLines)
     : ILaunchedWorkload
 {
     private static readonly string[] PullAndConfigReasons = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"];
@@ -142,13 +147,16 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
     {
         try
         {
-            int? sinceSeconds = since is { } from ? Math.Max(1, (int)Math.Ceiling((time.GetUtcNow() - from).TotalSeconds)) : null;
             await using var stream = await cluster.Client.CoreV1.ReadNamespacedPodLogAsync(pod, cluster.Namespace,
-                container: KubernetesJobs.MainContainer, follow: true, sinceSeconds: sinceSeconds, cancellationToken: cancellationToken);
+                container: KubernetesJobs.MainContainer, follow: true, cancellationToken: cancellationToken);
             using var reader = new StreamReader(stream);
+            var seen = 0L;
             while (await reader.ReadLineAsync(cancellationToken) is { } line)
             {
-                await console.WriteAsync("stdout", line, cancellationToken);
+                if (++seen > forwardedLines)
+                {
+                    await console.WriteAsync("stdout", line, cancellationToken);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
