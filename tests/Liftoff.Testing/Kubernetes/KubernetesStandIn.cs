@@ -28,8 +28,9 @@ public enum PodScenario
 /// <summary>
 /// A stand-in for the Kubernetes API server on 127.0.0.1, for the runner's whole life cycle: create/get/list
 /// (labelSelector)/delete (propagationPolicy) of Jobs and Secrets, list of Pods, and pod logs (follow, sinceSeconds).
-/// Every object created is checked against the Kubernetes OpenAPI definitions (and the API server's name and label
-/// rules) and refused with a 422 Status as a real API server does. A Job's pod goes pending → running → succeeded/failed:
+/// Every object created is checked against the Kubernetes OpenAPI schemas by the npm package kubernetes-models (in a
+/// node process), for unknown fields against the embedded OpenAPI definitions, and against the API server's name and
+/// label rules, and refused with a 422 Status as a real API server does. A Job's pod goes pending → running → succeeded/failed:
 /// its command runs as a local process with the pod's environment (Secrets resolved through secretKeyRef/envFrom, a
 /// missing one is CreateContainerConfigError), or follows a <see cref="PodScenario"/> chosen by image.
 /// </summary>
@@ -41,8 +42,13 @@ public sealed class KubernetesStandIn : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Pod> _pods = new();
     private readonly ConcurrentQueue<string> _requests = new();
     private readonly Lock _lock = new();
+    private readonly KubernetesModels _models;
 
-    private KubernetesStandIn(WebApplication app) => _app = app;
+    private KubernetesStandIn(WebApplication app, KubernetesModels models)
+    {
+        _app = app;
+        _models = models;
+    }
 
     public string Url { get; private set; } = "";
 
@@ -66,7 +72,7 @@ public sealed class KubernetesStandIn : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
-        var standIn = new KubernetesStandIn(app);
+        var standIn = new KubernetesStandIn(app, KubernetesModels.Start());
         standIn.Map(app);
         await app.StartAsync();
         standIn.Url = app.Urls.First();
@@ -108,6 +114,7 @@ public sealed class KubernetesStandIn : IAsyncDisposable
 
         await _app.StopAsync();
         await _app.DisposeAsync();
+        await _models.DisposeAsync();
     }
 
     private void Map(WebApplication app)
@@ -137,7 +144,10 @@ public sealed class KubernetesStandIn : IAsyncDisposable
         }
 
         var name = body["metadata"]?["name"]?.GetValue<string>() ?? "";
-        var errors = new List<FieldError>(OpenApiDefinitions.Kubernetes.Check(definition, body, "").Select(e => e with { Field = e.Field.TrimStart('.') }));
+        // kubernetes-models: types, required fields, enums and formats of the current Kubernetes OpenAPI schema; the embedded
+        // definitions add what a server with fieldValidation=Strict refuses: fields the schema does not have.
+        var errors = new List<FieldError>(await _models.CheckAsync(kind, body));
+        errors.AddRange(OpenApiDefinitions.Kubernetes.Check(definition, body, "").Where(e => e.Message.StartsWith("unknown field", StringComparison.Ordinal)).Select(e => e with { Field = e.Field.TrimStart('.') }));
         errors.AddRange(ApiServerRules(body, kind));
         if (errors.Count > 0)
         {
