@@ -1,13 +1,15 @@
 using System.Text.Json;
 using k8s;
 using k8s.Autorest;
+using Liftoff.Contracts;
 
 namespace Liftoff.Agent.Runners.Kubernetes;
 
 /// <summary>The agent's connection to its cluster, made on first use from the <c>kubernetes:</c> settings.</summary>
 internal sealed class KubernetesCluster(AgentOptions options) : IDisposable
 {
-    private readonly Lazy<(IKubernetes Client, string Namespace)> _connection = new(() => Connect(options.Kubernetes));
+    // PublicationOnly: a failure to connect is not cached, so fixing the kubeconfig needs no agent restart.
+    private readonly Lazy<(IKubernetes Client, string Namespace)> _connection = new(() => Connect(options.Kubernetes), LazyThreadSafetyMode.PublicationOnly);
 
     public IKubernetes Client => _connection.Value.Client;
 
@@ -40,9 +42,18 @@ internal sealed class KubernetesCluster(AgentOptions options) : IDisposable
 
     private static (IKubernetes, string) Connect(KubernetesSettings settings)
     {
-        var config = settings.InCluster == true
-            ? KubernetesClientConfiguration.InClusterConfig()
-            : KubernetesClientConfiguration.BuildConfigFromConfigFile(settings.Kubeconfig, settings.Context);
+        KubernetesClientConfiguration config;
+        try
+        {
+            config = settings.InCluster == true
+                ? KubernetesClientConfiguration.InClusterConfig()
+                : KubernetesClientConfiguration.BuildConfigFromConfigFile(settings.Kubeconfig, settings.Context);
+        }
+        catch (Exception ex) when (ex is k8s.Exceptions.KubeConfigException or IOException)
+        {
+            throw new LaunchException(ItemPhases.Submit, $"the agent's kubernetes settings name no usable cluster ({(settings.InCluster == true ? "in-cluster config" : settings.Kubeconfig ?? "the default kubeconfig")}): {ex.Message}", ex);
+        }
+
         return (new k8s.Kubernetes(config), settings.Namespace ?? config.Namespace ?? "default");
     }
 }
