@@ -115,6 +115,35 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task Agent_WhenTheApiServerIsBrieflyUnavailable_KeepsWatchingTheJob()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        using var marks = new TempDirectory();
+        var proceed = Path.Combine(marks.Path, "proceed");
+        var job = await CreateJobAsync(harness, "patient", Image, $$"""
+            import os, time, liftoff
+            liftoff.init()
+            while not os.path.exists({{JsonSerializer.Serialize(proceed)}}):
+                time.sleep(0.05)
+            print("done waiting", flush=True)
+            liftoff.finish()
+            """);
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.EnqueueAsync(job);
+        await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running, "the item to run");
+        var before = standIn.Requests.Count;
+        standIn.FailReads(6);
+        await Poll.UntilAsync(() => Task.FromResult(standIn.Requests.Count), c => c >= before + 8, TimeSpan.FromSeconds(60), "the agent to read through the 503s");
+        File.WriteAllText(proceed, "");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        Assert.Contains("done waiting", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Agent_WhenKilledAndRestarted_ReattachesToItsJobByLabel()
     {
         await using var standIn = await KubernetesStandIn.StartAsync();

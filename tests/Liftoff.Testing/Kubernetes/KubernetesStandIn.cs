@@ -43,6 +43,7 @@ public sealed class KubernetesStandIn : IAsyncDisposable
     private readonly ConcurrentQueue<string> _requests = new();
     private readonly Lock _lock = new();
     private readonly KubernetesModels _models;
+    private int _unavailableReads;
 
     private KubernetesStandIn(WebApplication app, KubernetesModels models)
     {
@@ -57,6 +58,9 @@ public sealed class KubernetesStandIn : IAsyncDisposable
 
     /// <summary>Added to every pod's environment: what the image would provide (e.g. the SDK on PYTHONPATH).</summary>
     public ConcurrentDictionary<string, string> ImageEnvironment { get; } = new();
+
+    /// <summary>Answers the next <paramref name="count"/> reads (GET, except logs) with 503, as an API server restarting does.</summary>
+    public void FailReads(int count) => Volatile.Write(ref _unavailableReads, count);
 
     /// <summary>Every request as "METHOD path?query", in order.</summary>
     public IReadOnlyList<string> Requests => [.. _requests];
@@ -122,6 +126,13 @@ public sealed class KubernetesStandIn : IAsyncDisposable
         app.Use(async (context, next) =>
         {
             _requests.Enqueue($"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}");
+            if (context.Request.Method == "GET" && !context.Request.Path.Value!.EndsWith("/log", StringComparison.Ordinal) && Interlocked.Decrement(ref _unavailableReads) >= 0)
+            {
+                context.Response.StatusCode = 503;
+                await context.Response.WriteAsync(StatusBody(503, "ServiceUnavailable", "the server is currently unable to handle the request").ToJsonString());
+                return;
+            }
+
             await next(context);
         });
         app.MapPost("/api/v1/namespaces/{ns}/secrets", (string ns, HttpContext http) => CreateAsync(http, ns, "Secret", "", OpenApiDefinitions.Secret, _secrets));

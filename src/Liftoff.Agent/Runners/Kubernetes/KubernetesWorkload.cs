@@ -21,22 +21,47 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
 {
     private static readonly string[] PullAndConfigReasons = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"];
 
+    /// <summary>How long the API server may stay unreachable before the agent gives up on the Job.</summary>
+    private static readonly TimeSpan UnreachableLimit = TimeSpan.FromMinutes(10);
+
     private readonly CancellationTokenSource _logs = new();
     private Task? _logTask;
 
     public async Task<WorkloadExit> WaitForExitAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset? pendingSince = null;
+        DateTimeOffset? unreachableSince = null;
         string? lastPending = null;
+        var backoff = Backoff.Default();
         while (true)
         {
-            var job = await ReadJobAsync(cancellationToken);
+            V1Job? job;
+            V1PodList pods;
+            try
+            {
+                job = await ReadJobAsync(cancellationToken);
+                pods = await cluster.Client.CoreV1.ListNamespacedPodAsync(cluster.Namespace, labelSelector: $"job-name={name}", cancellationToken: cancellationToken);
+                unreachableSince = null;
+                backoff.Reset();
+            }
+            catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                // The Job runs on without us: keep reading through API server restarts and network blips, for a while.
+                unreachableSince ??= time.GetUtcNow();
+                if (time.GetUtcNow() - unreachableSince > UnreachableLimit)
+                {
+                    throw;
+                }
+
+                await Task.Delay(backoff.Next(), time, cancellationToken);
+                continue;
+            }
+
             if (job is null)
             {
                 return await EndAsync(new WorkloadExit(143, $"Job {name} was deleted"));
             }
 
-            var pods = await cluster.Client.CoreV1.ListNamespacedPodAsync(cluster.Namespace, labelSelector: $"job-name={name}", cancellationToken: cancellationToken);
             var pod = pods.Items.OrderByDescending(p => p.Metadata.CreationTimestamp).FirstOrDefault();
             var main = pod?.Status?.ContainerStatuses?.FirstOrDefault(c => c.Name == KubernetesJobs.MainContainer);
             if (pod is not null && (main?.State?.Running is not null || main?.State?.Terminated is not null) && _logTask is null)
@@ -195,6 +220,10 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
 
         return new WorkloadExit(1, $"Job failed: {failed.Reason}: {failed.Message}");
     }
+
+    private static bool IsTransient(Exception ex) =>
+        ex is HttpRequestException or IOException
+        || ex is HttpOperationException { Response.StatusCode: HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError };
 
     private static V1JobCondition? Condition(V1Job job, string type) =>
         job.Status?.Conditions?.FirstOrDefault(c => c.Type == type && c.Status == "True");
