@@ -47,7 +47,10 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
         Assert.Equal(item.Id, labels[KubernetesJobs.ItemLabel]!.GetValue<string>());
         Assert.Equal(harness.Queue, labels[KubernetesJobs.QueueLabel]!.GetValue<string>());
         Assert.Equal("1Gi", manifest["spec"]!["template"]!["spec"]!["containers"]![0]!["resources"]!["limits"]!["memory"]!.GetValue<string>());
-        Assert.DoesNotContain("\"LIFTOFF_API_KEY\",\"value\"", manifest.ToJsonString(), StringComparison.Ordinal);
+        var key = Assert.Single(standIn.SecretValues.Distinct());
+        Assert.StartsWith("local-", key, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, manifest.ToJsonString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(key, await harness.LogsAsync(run.Id), StringComparison.Ordinal);
         await Poll.UntilAsync(() => Task.FromResult(standIn.SecretNames.Count), c => c == 0, TimeSpan.FromSeconds(10), "the Secret to be deleted");
     }
 

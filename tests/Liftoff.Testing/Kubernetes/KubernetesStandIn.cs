@@ -43,6 +43,7 @@ public sealed class KubernetesStandIn : IAsyncDisposable
     private readonly ConcurrentQueue<string> _requests = new();
     private readonly Lock _lock = new();
     private readonly KubernetesModels _models;
+    private readonly ConcurrentQueue<string> _secretValues = new();
     private int _unavailableReads;
 
     private KubernetesStandIn(WebApplication app, KubernetesModels models)
@@ -69,6 +70,9 @@ public sealed class KubernetesStandIn : IAsyncDisposable
     public IReadOnlyDictionary<string, JsonObject> Jobs => _jobs.ToDictionary(j => j.Key[(j.Key.IndexOf('/', StringComparison.Ordinal) + 1)..], j => (JsonObject)j.Value.DeepClone());
 
     public IReadOnlyCollection<string> SecretNames => [.. _secrets.Keys];
+
+    /// <summary>Every value any Secret was created with (stringData), to check it appears nowhere else.</summary>
+    public IReadOnlyCollection<string> SecretValues => [.. _secretValues];
 
     public static async Task<KubernetesStandIn> StartAsync()
     {
@@ -175,6 +179,11 @@ public sealed class KubernetesStandIn : IAsyncDisposable
         metadata["uid"] = Guid.NewGuid().ToString();
         metadata["creationTimestamp"] = Now();
         metadata["resourceVersion"] = "1";
+        foreach (var (_, value) in body["stringData"] as JsonObject ?? [])
+        {
+            _secretValues.Enqueue(value!.GetValue<string>());
+        }
+
         if (kind == "Secret" && body["stringData"] is JsonObject stringData)
         {
             var data = body["data"] as JsonObject ?? [];
