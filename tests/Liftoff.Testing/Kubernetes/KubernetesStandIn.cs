@@ -45,6 +45,7 @@ public sealed class KubernetesStandIn : IAsyncDisposable
     private readonly KubernetesModels _models;
     private readonly ConcurrentQueue<string> _secretValues = new();
     private int _unavailableReads;
+    private TaskCompletionSource _change = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private KubernetesStandIn(WebApplication app, KubernetesModels models)
     {
@@ -143,10 +144,12 @@ public sealed class KubernetesStandIn : IAsyncDisposable
         app.MapGet("/api/v1/namespaces/{ns}/secrets/{name}", (string ns, string name) => Get(_secrets, ns, name, "secrets", ""));
         app.MapDelete("/api/v1/namespaces/{ns}/secrets/{name}", (string ns, string name) => DeleteSecret(ns, name));
         app.MapPost("/apis/batch/v1/namespaces/{ns}/jobs", (string ns, HttpContext http) => CreateAsync(http, ns, "Job", "batch", OpenApiDefinitions.Job, _jobs));
-        app.MapGet("/apis/batch/v1/namespaces/{ns}/jobs", (string ns, string? labelSelector) => List("JobList", "batch/v1", _jobs.Where(j => j.Key.StartsWith(ns + "/", StringComparison.Ordinal)).Select(j => j.Value), labelSelector));
+        app.MapGet("/apis/batch/v1/namespaces/{ns}/jobs", (string ns, string? labelSelector, string? fieldSelector, bool? watch, int? timeoutSeconds, HttpContext http) =>
+            ListOrWatchAsync(http, "JobList", "batch/v1", () => _jobs.Where(j => j.Key.StartsWith(ns + "/", StringComparison.Ordinal)).Select(j => (JsonObject)j.Value.DeepClone()), labelSelector, fieldSelector, watch == true, timeoutSeconds));
         app.MapGet("/apis/batch/v1/namespaces/{ns}/jobs/{name}", (string ns, string name) => Get(_jobs, ns, name, "jobs", "batch"));
         app.MapDelete("/apis/batch/v1/namespaces/{ns}/jobs/{name}", (string ns, string name, string? propagationPolicy, int? gracePeriodSeconds) => DeleteJob(ns, name, propagationPolicy));
-        app.MapGet("/api/v1/namespaces/{ns}/pods", (string ns, string? labelSelector) => List("PodList", "v1", _pods.Where(p => p.Key.StartsWith(ns + "/", StringComparison.Ordinal)).Select(p => p.Value.Snapshot()), labelSelector));
+        app.MapGet("/api/v1/namespaces/{ns}/pods", (string ns, string? labelSelector, string? fieldSelector, bool? watch, int? timeoutSeconds, HttpContext http) =>
+            ListOrWatchAsync(http, "PodList", "v1", () => _pods.Where(p => p.Key.StartsWith(ns + "/", StringComparison.Ordinal)).Select(p => p.Value.Snapshot()), labelSelector, fieldSelector, watch == true, timeoutSeconds));
         app.MapGet("/api/v1/namespaces/{ns}/pods/{name}/log", (string ns, string name, string? container, bool? follow, int? sinceSeconds, HttpContext http) => LogAsync(http, ns, name, follow == true, sinceSeconds));
     }
 
@@ -206,6 +209,8 @@ public sealed class KubernetesStandIn : IAsyncDisposable
             body["status"] = new JsonObject();
             StartPod(ns, name, body);
         }
+
+        Notify();
 
         return Results.Text(body.ToJsonString(), "application/json", statusCode: 201);
     }
@@ -283,16 +288,79 @@ public sealed class KubernetesStandIn : IAsyncDisposable
             pod.Kill();
         }
 
+        Notify();
+
         return Results.Text(job.ToJsonString(), "application/json");
     }
 
-    private static IResult List(string kind, string apiVersion, IEnumerable<JsonObject> items, string? labelSelector)
+    /// <summary>
+    /// A list, or with <c>watch=true</c> a watch stream: one JSON event per line (ADDED for what matches now, then ADDED,
+    /// MODIFIED and DELETED as objects change), until <c>timeoutSeconds</c> or the client leaves.
+    /// </summary>
+    private async Task<IResult> ListOrWatchAsync(HttpContext http, string kind, string apiVersion, Func<IEnumerable<JsonObject>> items, string? labelSelector, string? fieldSelector, bool watch, int? timeoutSeconds)
     {
-        var selector = (labelSelector ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => s.Split('=', 2)).ToList();
-        var matching = items.Where(o => selector.All(s => o["metadata"]?["labels"]?[s[0]]?.GetValue<string>() == s[1])).Select(o => o.DeepClone());
-        var list = new JsonObject { ["kind"] = kind, ["apiVersion"] = apiVersion, ["metadata"] = new JsonObject { ["resourceVersion"] = "1" }, ["items"] = new JsonArray([.. matching]) };
-        return Results.Text(list.ToJsonString(), "application/json");
+        if (!watch)
+        {
+            JsonObject[] matching;
+            lock (_lock)
+            {
+                matching = [.. Matching(items(), labelSelector, fieldSelector)];
+            }
+
+            var list = new JsonObject { ["kind"] = kind, ["apiVersion"] = apiVersion, ["metadata"] = new JsonObject { ["resourceVersion"] = "1" }, ["items"] = new JsonArray([.. matching]) };
+            return Results.Text(list.ToJsonString(), "application/json");
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        timeout.CancelAfter(TimeSpan.FromSeconds(timeoutSeconds ?? 1800));
+        http.Response.ContentType = "application/json";
+        var sent = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        try
+        {
+            while (true)
+            {
+                var next = Volatile.Read(ref _change).Task;
+                Dictionary<string, JsonObject> current;
+                lock (_lock)
+                {
+                    current = Matching(items(), labelSelector, fieldSelector).ToDictionary(o => o["metadata"]!["name"]!.GetValue<string>(), StringComparer.Ordinal);
+                }
+
+                foreach (var (name, item) in current.Where(c => !sent.TryGetValue(c.Key, out var before) || before.ToJsonString() != c.Value.ToJsonString()))
+                {
+                    await WriteEventAsync(http, sent.ContainsKey(name) ? "MODIFIED" : "ADDED", item, timeout.Token);
+                    sent[name] = item;
+                }
+
+                foreach (var name in sent.Keys.Where(n => !current.ContainsKey(n)).ToList())
+                {
+                    await WriteEventAsync(http, "DELETED", sent[name], timeout.Token);
+                    sent.Remove(name);
+                }
+
+                await http.Response.Body.FlushAsync(timeout.Token);
+                await next.WaitAsync(timeout.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return Results.Empty;
+        }
     }
+
+    private static Task WriteEventAsync(HttpContext http, string type, JsonObject item, CancellationToken cancellationToken) =>
+        http.Response.WriteAsync(new JsonObject { ["type"] = type, ["object"] = item.DeepClone() }.ToJsonString() + "\n", cancellationToken);
+
+    private static IEnumerable<JsonObject> Matching(IEnumerable<JsonObject> items, string? labelSelector, string? fieldSelector)
+    {
+        var labels = (labelSelector ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => s.Split('=', 2)).ToList();
+        var name = (fieldSelector ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => s.Split('=', 2)).FirstOrDefault(f => f[0] == "metadata.name")?[1];
+        return items.Where(o => labels.All(l => o["metadata"]?["labels"]?[l[0]]?.GetValue<string>() == l[1])
+            && (name is null || o["metadata"]?["name"]?.GetValue<string>() == name));
+    }
+
+    /// <summary>Wakes every open watch: something it may be watching changed.</summary>
+    private void Notify() => Interlocked.Exchange(ref _change, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     private async Task<IResult> LogAsync(HttpContext http, string ns, string name, bool follow, int? sinceSeconds)
     {
@@ -335,7 +403,7 @@ public sealed class KubernetesStandIn : IAsyncDisposable
         labels["batch.kubernetes.io/job-name"] = job;
         labels["controller-uid"] = body["metadata"]!["uid"]!.GetValue<string>();
         var main = template["spec"]!["containers"]!.AsArray().OfType<JsonObject>().First();
-        var pod = new Pod($"{ns}/{podName}", podName, ns, labels, main["name"]!.GetValue<string>(), () => Complete(ns, job));
+        var pod = new Pod($"{ns}/{podName}", podName, ns, labels, main["name"]!.GetValue<string>(), () => Complete(ns, job), Notify);
         _pods[$"{ns}/{job}"] = pod;
         var image = main["image"]!.GetValue<string>();
         var scenario = Scenarios.TryGetValue(image, out var s) ? s : PodScenario.Run;
@@ -478,7 +546,7 @@ public sealed class KubernetesStandIn : IAsyncDisposable
     private static bool IsDnsSubdomain(string name) => name.Length is > 0 and <= 253 && name.Split('.').All(IsDnsLabel);
 
     /// <summary>One pod of a Job: its status as the kubelet reports it, its process, its log.</summary>
-    private sealed class Pod(string key, string name, string ns, JsonObject labels, string container, Action ended)
+    private sealed class Pod(string key, string name, string ns, JsonObject labels, string container, Action ended, Action changed)
     {
         private readonly Lock _lock = new();
         private readonly List<(DateTimeOffset At, string Line)> _log = [];
@@ -539,6 +607,8 @@ public sealed class KubernetesStandIn : IAsyncDisposable
             {
                 _conditions = [new JsonObject { ["type"] = "PodScheduled", ["status"] = "False", ["reason"] = "Unschedulable", ["message"] = message, ["lastTransitionTime"] = Now() }];
             }
+
+            changed();
         }
 
         public void Waiting(string reason, string message)
@@ -547,6 +617,8 @@ public sealed class KubernetesStandIn : IAsyncDisposable
             {
                 _state = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = reason, ["message"] = message } };
             }
+
+            changed();
         }
 
         public void Evict(string message)
@@ -607,6 +679,8 @@ public sealed class KubernetesStandIn : IAsyncDisposable
                 _state = new JsonObject { ["running"] = new JsonObject { ["startedAt"] = Now() } };
             }
 
+            changed();
+
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
             _ = process.WaitForExitAsync().ContinueWith(_ => Terminate(process.ExitCode, process.ExitCode == 0 ? "Completed" : "Error", null), TaskScheduler.Default);
@@ -647,6 +721,7 @@ public sealed class KubernetesStandIn : IAsyncDisposable
 
             Changed.Release();
             ended();
+            changed();
         }
     }
 }

@@ -90,7 +90,7 @@ internal sealed class KubernetesRunner(AgentOptions options, IImageBuilder build
         await DeleteJobAsync(leftover.Handle, TimeSpan.Zero, cancellationToken);
 
     private KubernetesWorkload.Options Settings() => new(
-        TimeSpan.FromSeconds(options.Kubernetes.PollSeconds ?? 2),
+        TimeSpan.FromSeconds(options.Kubernetes.PollSeconds ?? 10),
         TimeSpan.FromSeconds(options.Kubernetes.PendingTimeoutSeconds ?? 600));
 
     /// <summary>What the container needs beyond the launch's variables: where the server is, and unbuffered Python output for the log.</summary>

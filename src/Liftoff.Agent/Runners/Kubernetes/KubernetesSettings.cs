@@ -30,7 +30,7 @@ internal sealed class KubernetesSettings
     /// <summary>How long a pod may stay pending (unschedulable, image pull failing) before the launch fails with the reason.</summary>
     public double? PendingTimeoutSeconds { get; set; }
 
-    /// <summary>How often the Job and its pods are read while it runs.</summary>
+    /// <summary>How often the Job and its pods are read when no watch event arrives (the pending timeout's clock).</summary>
     public double? PollSeconds { get; set; }
 
     public IEnumerable<string> Validate()

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Threading.Channels;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -7,7 +8,7 @@ using Liftoff.Core.Launch.Kubernetes;
 namespace Liftoff.Agent.Runners.Kubernetes;
 
 /// <summary>
-/// One Job, read until it ends: a pod that stays pending says why (Unschedulable, ErrImagePull, ImagePullBackOff,
+/// One Job, watched until it ends (a watch on the Job and one on its pods wake the agent, which then reads both): a pod that stays pending says why (Unschedulable, ErrImagePull, ImagePullBackOff,
 /// CreateContainerConfigError) in the run's console and fails the launch after the pending timeout; the main
 /// container's log streams into the console; the end names OOMKilled, evictions and deadlines.
 /// </summary>
@@ -24,10 +25,46 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
     /// <summary>How long the API server may stay unreachable before the agent gives up on the Job.</summary>
     private static readonly TimeSpan UnreachableLimit = TimeSpan.FromMinutes(10);
 
+    /// <summary>How long one watch request stays open before it is reopened (the API server's limit is higher).</summary>
+    private const int WatchSeconds = 300;
+
+    /// <summary>How often a deleted Job is read until it is gone.</summary>
+    private static readonly TimeSpan StopPoll = TimeSpan.FromMilliseconds(500);
+
+    private readonly Channel<bool> _changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _logs = new();
     private Task? _logTask;
 
     public async Task<WorkloadExit> WaitForExitAsync(CancellationToken cancellationToken)
+    {
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watches = Task.WhenAll(
+            WatchAsync(ct => cluster.Client.BatchV1.WatchListNamespacedJobAsync(cluster.Namespace,
+                fieldSelector: $"metadata.name={name}", timeoutSeconds: WatchSeconds, cancellationToken: ct), watching.Token),
+            WatchAsync(ct => cluster.Client.CoreV1.WatchListNamespacedPodAsync(cluster.Namespace,
+                labelSelector: $"job-name={name}", timeoutSeconds: WatchSeconds, cancellationToken: ct), watching.Token));
+        try
+        {
+            return await FollowAsync(cancellationToken);
+        }
+        finally
+        {
+            await watching.CancelAsync();
+            await watches;
+        }
+    }
+
+    public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        await DeleteAsync(cluster, name, grace, cancellationToken);
+        while (await ReadJobAsync(cancellationToken) is not null)
+        {
+            await Task.Delay(StopPoll, time, cancellationToken);
+        }
+    }
+
+    /// <summary>Reads the Job and its pods whenever a watch reports a change (at least every poll interval) until the Job ends.</summary>
+    private async Task<WorkloadExit> FollowAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset? pendingSince = null;
         DateTimeOffset? unreachableSince = null;
@@ -100,16 +137,57 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
                 lastPending = null;
             }
 
-            await Task.Delay(options.Poll, time, cancellationToken);
+            await NextChangeAsync(cancellationToken);
         }
     }
 
-    public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
+    /// <summary>Waits for a watch event, or the poll interval (the pending timeout and a watch that missed something need a clock).</summary>
+    private async Task NextChangeAsync(CancellationToken cancellationToken)
     {
-        await DeleteAsync(cluster, name, grace, cancellationToken);
-        while (await ReadJobAsync(cancellationToken) is not null)
+        using var poll = new CancellationTokenSource(options.Poll, time);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, poll.Token);
+        try
         {
-            await Task.Delay(options.Poll, time, cancellationToken);
+            await _changes.Reader.WaitToReadAsync(wait.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+        }
+
+        _changes.Reader.TryRead(out _);
+    }
+
+    /// <summary>Holds a watch open (reopening it when it ends or breaks) and turns each of its events into a change signal.</summary>
+    private async Task WatchAsync<T>(Func<CancellationToken, IAsyncEnumerable<(WatchEventType, T)>> open, CancellationToken cancellationToken)
+    {
+        var backoff = Backoff.Default();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var _ in open(cancellationToken).WithCancellation(cancellationToken))
+                {
+                    backoff.Reset();
+                    _changes.Writer.TryWrite(true);
+                }
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OperationCanceledException)
+            {
+                // The poll interval covers what a broken watch misses; the watch is reopened after a backoff.
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(backoff.Next(), time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 
