@@ -1,3 +1,4 @@
+using Liftoff.Agent.Runners.Kubernetes;
 using Liftoff.Client;
 using Liftoff.Core;
 using YamlDotNet.Core;
@@ -76,6 +77,7 @@ internal static class AgentConfigFile
         options.Registry = document.Registry ?? options.Registry;
         options.Environment = document.Environment ?? options.Environment;
         options.Docker = document.Docker ?? options.Docker;
+        options.Kubernetes = document.Kubernetes ?? options.Kubernetes;
     }
 
     /// <summary>Checks the settings that do not come from the file alone (the command line may have set them).</summary>
@@ -179,6 +181,11 @@ internal static class AgentConfigFile
             }
         }
 
+        if (document.Kubernetes is { } kubernetes)
+        {
+            errors.AddRange(kubernetes.Validate());
+        }
+
         return errors;
     }
 
@@ -216,5 +223,6 @@ internal static class AgentConfigFile
         public EnvironmentSettings? Environment { get; set; }
 
         public DockerSettings? Docker { get; set; }
+        public KubernetesSettings? Kubernetes { get; set; }
     }
 }

@@ -1,3 +1,5 @@
+using Liftoff.Agent.Runners.Kubernetes;
+
 namespace Liftoff.Agent;
 
 /// <summary>
@@ -46,6 +48,9 @@ internal sealed class AgentOptions
 
     /// <summary>The Docker engine of the <c>docker</c> target and of builder <c>docker</c>.</summary>
     public DockerSettings Docker { get; set; } = new();
+
+    /// <summary>The cluster kubernetes items run on; unused by other targets.</summary>
+    public KubernetesSettings Kubernetes { get; set; } = new();
 
     private static string DefaultWorkDirectory()
     {

@@ -2,6 +2,7 @@ using Liftoff.Agent.Builders;
 using Liftoff.Agent.Builders.Docker;
 using Liftoff.Agent.Runners;
 using Liftoff.Agent.Runners.Docker;
+using Liftoff.Agent.Runners.Kubernetes;
 using Liftoff.Agent.Runners.LocalProcess;
 using Liftoff.Client;
 using Liftoff.Contracts;
@@ -53,6 +54,14 @@ internal static class AgentRegistration
 
         services.AddSingleton(new RunnerName(Resources.Docker));
         services.AddKeyedSingleton<ILaunchRunner, DockerRunner>(Resources.Docker);
+        return services;
+    }
+
+    public static IServiceCollection AddKubernetesRunner(this IServiceCollection services)
+    {
+        services.AddSingleton<KubernetesCluster>();
+        services.AddSingleton(new RunnerName(Resources.Kubernetes));
+        services.AddKeyedSingleton<ILaunchRunner, KubernetesRunner>(Resources.Kubernetes);
         return services;
     }
 }

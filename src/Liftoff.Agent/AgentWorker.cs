@@ -18,6 +18,9 @@ internal sealed class AgentWorker(LiftoffClient client, AgentOptions options, IS
 {
     private readonly ConcurrentDictionary<ItemExecution, Task> _running = new();
     private readonly TaskCompletionSource<string> _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The resources of the agent's queues, learned when it checks them at start.</summary>
+    private readonly HashSet<string> _resources = new(StringComparer.Ordinal);
     private TimeSpan _lease = TimeSpan.FromSeconds(30);
     private volatile bool _claiming = true;
     private volatile bool _handingBack;
@@ -140,6 +143,8 @@ internal sealed class AgentWorker(LiftoffClient client, AgentOptions options, IS
             {
                 throw new LiftoffException($"queue '{name}' runs on {queue.Resource}, which this agent cannot run (it runs: {string.Join(", ", services.GetServices<RunnerName>().Select(r => r.Name))})");
             }
+
+            _resources.Add(queue.Resource);
         }
     }
 
@@ -203,7 +208,8 @@ internal sealed class AgentWorker(LiftoffClient client, AgentOptions options, IS
     /// </summary>
     private async Task AdoptLeftoversAsync(SemaphoreSlim slots, CancellationToken stoppingToken)
     {
-        foreach (var name in services.GetServices<RunnerName>())
+        // Only the targets of this agent's queues: an agent of local-process queues never contacts a cluster.
+        foreach (var name in services.GetServices<RunnerName>().Where(r => _resources.Contains(r.Name)))
         {
             if (services.GetKeyedService<ILaunchRunner>(name.Name) is not IReattachableRunner runner)
             {

@@ -191,7 +191,8 @@ internal sealed class ItemExecution
             RequestStop(StopReason.Cancelled);
         }
 
-        var console = new RunConsole(_client, Spec.RunId, _time, _logger);
+        var run = await _client.GetRunAsync(Spec.RunId, _force.Token);
+        var console = new RunConsole(_client, Spec.RunId, _time, _logger, run.LogLines);
         var workload = await runner.AttachAsync(leftover, console, _force.Token);
         if (reply.State is ItemStates.Leased or ItemStates.Starting && Reason == StopReason.None && !await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Running)))
         {
@@ -410,7 +411,8 @@ internal sealed class ItemExecution
         return text.Length <= MaxMessageChars ? text : "…" + text[^MaxMessageChars..];
     }
 
-    private static string Describe(WorkloadExit exit) => exit.ExitCode switch
+    /// <summary>The target's own reason (OOMKilled, an eviction) when it gave one, else what the exit code suggests.</summary>
+    private static string Describe(WorkloadExit exit) => exit.Reason is { } reason ? ", " + reason : exit.ExitCode switch
     {
         _ when exit.Reason is not null => ", " + exit.Reason,
         137 => ", killed by SIGKILL (out of memory?)",

@@ -31,8 +31,11 @@ internal sealed class RunConsole
     private readonly CancellationTokenSource _abort = new();
     private long _offset;
 
-    public RunConsole(LiftoffClient client, string runId, TimeProvider time, ILogger logger)
+    /// <param name="startOffset">The run's console line count when another console wrote to it before (an adopted workload):
+    /// the server drops lines sent below its count as retries.</param>
+    public RunConsole(LiftoffClient client, string runId, TimeProvider time, ILogger logger, long startOffset = 0)
     {
+        _offset = startOffset;
         _client = client;
         _runId = runId;
         _time = time;

@@ -52,6 +52,46 @@ public sealed class AgentConfigFileTests
         Assert.Empty(AgentConfigFile.Validate(options));
     }
 
+    [Fact]
+    public void Apply_WithAKubernetesSection_SetsTheClusterSettings()
+    {
+        var options = new AgentOptions();
+
+        AgentConfigFile.Apply("""
+            kubernetes:
+              kubeconfig: /etc/liftoff/kubeconfig
+              context: prod
+              namespace: ml
+              image_pull_secrets: [regcred]
+              server_url: http://liftoff.ml.svc:8080
+              ttl_seconds_after_finished: 600
+              pending_timeout_seconds: 120
+              poll_seconds: 1
+            """, "agent.yaml", options);
+
+        Assert.Equal("/etc/liftoff/kubeconfig", options.Kubernetes.Kubeconfig);
+        Assert.Equal("prod", options.Kubernetes.Context);
+        Assert.Equal("ml", options.Kubernetes.Namespace);
+        Assert.Equal(["regcred"], options.Kubernetes.ImagePullSecrets!);
+        Assert.Equal("http://liftoff.ml.svc:8080", options.Kubernetes.ServerUrl);
+        Assert.Equal(600, options.Kubernetes.TtlSecondsAfterFinished);
+        Assert.Equal(120, options.Kubernetes.PendingTimeoutSeconds);
+    }
+
+    [Theory]
+    [InlineData("kubernetes:\n  kube_config: /k", "kube_config")]
+    [InlineData("kubernetes:\n  namespace: ML_Team", "kubernetes.namespace")]
+    [InlineData("kubernetes:\n  in_cluster: true\n  context: prod", "kubernetes.in_cluster")]
+    [InlineData("kubernetes:\n  server_url: liftoff:8080", "kubernetes.server_url")]
+    [InlineData("kubernetes:\n  image_pull_secrets: [Reg_Cred]", "kubernetes.image_pull_secrets")]
+    [InlineData("kubernetes:\n  pending_timeout_seconds: 0", "kubernetes.pending_timeout_seconds")]
+    public void Apply_WithABadKubernetesSetting_NamesIt(string yaml, string key)
+    {
+        var error = Assert.Throws<LiftoffException>(() => AgentConfigFile.Apply(yaml, "agent.yaml", new AgentOptions()));
+
+        Assert.Contains(key, error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("max_job: 2", "line 1", "max_job")]
     [InlineData("builder:\n  type: docker\n  context: .", "line 3", "context")]

@@ -80,7 +80,7 @@ internal sealed class AgentHarness : IAsyncDisposable
     };
 
     /// <summary>Starts an in-process agent; stop it with the returned tokens (first: stop, second: shut down at once).</summary>
-    public async Task<RunningAgent> StartAgentAsync(AgentOptions? options = null)
+    public async Task<RunningAgent> StartAgentAsync(AgentOptions? options = null, Func<IServiceCollection, IServiceCollection>? runners = null)
     {
         var services = new ServiceCollection()
             .AddLogging(logging =>
@@ -95,15 +95,14 @@ internal sealed class AgentHarness : IAsyncDisposable
                     logging.AddFilter(_ => false);
                 }
             })
-            .AddLiftoffAgent(Server.Client(Key), options ??= Options())
-            .AddLocalProcessRunner()
-            .AddDockerRunner(options)
-            .BuildServiceProvider();
-        var worker = services.GetRequiredService<AgentWorker>();
+            .AddLiftoffAgent(Server.Client(Key), options ??= Options());
+        services = (runners ?? (s => s.AddLocalProcessRunner().AddDockerRunner(options)))(services);
+        var provider = services.BuildServiceProvider();
+        var worker = provider.GetRequiredService<AgentWorker>();
         var stopping = new CancellationTokenSource();
         var shutdown = new CancellationTokenSource();
         var run = Task.Run(() => worker.ExecuteAsync(stopping.Token, shutdown.Token));
-        _agents.Add((services, stopping, shutdown, run));
+        _agents.Add((provider, stopping, shutdown, run));
         var id = await worker.Registered.WaitAsync(TimeSpan.FromSeconds(30));
         return new RunningAgent(id, worker, stopping, shutdown, run);
     }

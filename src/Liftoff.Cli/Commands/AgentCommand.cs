@@ -46,6 +46,7 @@ internal sealed class AgentCommand : BaseCommand
             .AddLiftoffAgent(client, options)
             .AddLocalProcessRunner()
             .AddDockerRunner(options)
+            .AddKubernetesRunner()
             .BuildServiceProvider();
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)

@@ -1,10 +1,13 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Core.Jobs;
+using Liftoff.Core.Launch.Kubernetes;
+using YamlDotNet.Serialization;
 
 namespace Liftoff.Cli.Commands;
 
@@ -56,7 +59,16 @@ internal sealed class LaunchCommand : BaseCommand
         var request = BuildRequest(parseResult, job) with { Entrypoint = parseResult.GetValue(JobOption) is null ? null : Entrypoint(parseResult) };
         if (parseResult.GetValue(DryRunOption))
         {
-            Output.Json(await client.DryRunAsync(queue, request, cancellationToken), LiftoffJsonContext.Default.LaunchSpec);
+            var spec = await client.DryRunAsync(queue, request, cancellationToken);
+            if (spec.Resource == Resources.Kubernetes && !parseResult.GetValue(JsonOption))
+            {
+                Console.Write(KubernetesManifest(spec));
+            }
+            else
+            {
+                Output.Json(spec, LiftoffJsonContext.Default.LaunchSpec);
+            }
+
             return ExitCodes.Success;
         }
 
@@ -158,4 +170,35 @@ internal sealed class LaunchCommand : BaseCommand
     }
 
     private static JsonElement Element(JsonObject value) => JsonSerializer.SerializeToElement(value, LiftoffJsonContext.Default.JsonObject);
+    /// <summary>
+    /// The Job (then its Secret, with the key elided) a kubernetes agent would create, as YAML; the agent fills in what
+    /// only it knows: the image its builder makes for code jobs, its namespace, its name, its image pull secrets.
+    /// </summary>
+    private static string KubernetesManifest(LaunchSpec spec)
+    {
+        var image = spec.JobDefinition.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.Object && source.TryGetProperty("image", out var i)
+            ? i.GetString()!
+            : "<image built by the agent's builder>";
+        var target = new KubernetesJobTarget("liftoff-<run id>-<attempt>", "<agent's namespace>", image, "liftoff-<run id>-<attempt>", "<agent name>", [], 3600,
+            new Dictionary<string, string>(StringComparer.Ordinal) { ["LIFTOFF_BASE_URL"] = "<server URL as pods see it>", ["WANDB_BASE_URL"] = "<server URL as pods see it>" });
+        var resource = spec.ResourceConfig.ValueKind == JsonValueKind.Object ? JsonNode.Parse(spec.ResourceConfig.GetRawText())!.AsObject() : [];
+        var secret = KubernetesJobs.Secret(spec, target);
+        foreach (var (key, _) in secret["stringData"]!.AsObject().ToList())
+        {
+            secret["stringData"]![key] = "<run-scoped key, minted at claim>";
+        }
+
+        var yaml = new SerializerBuilder().WithQuotingNecessaryStrings().Build();
+        return yaml.Serialize(Plain(KubernetesJobs.Build(spec, resource, target))) + "---\n" + yaml.Serialize(Plain(secret));
+    }
+
+    private static object? Plain(JsonNode? node) => node switch
+    {
+        JsonObject o => o.ToDictionary(p => p.Key, p => Plain(p.Value)),
+        JsonArray a => a.Select(Plain).ToList(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => long.TryParse(v.ToJsonString(), CultureInfo.InvariantCulture, out var l) ? l : double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture),
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        _ => null,
+    };
 }

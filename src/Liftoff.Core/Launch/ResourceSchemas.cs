@@ -15,6 +15,7 @@ public static class ResourceSchemas
     {
         Resources.LocalProcess => LocalProcessSchema.Validate(config, field),
         Resources.Docker => DockerSchema.Validate(config, field),
+        Resources.Kubernetes => KubernetesSchema.Validate(config, field),
         _ => [],
     };
 

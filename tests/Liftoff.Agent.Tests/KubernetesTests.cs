@@ -1,0 +1,318 @@
+using System.Net;
+using System.Text.Json;
+using Liftoff.Client;
+using Liftoff.Contracts;
+using Liftoff.Core.Launch.Kubernetes;
+using Liftoff.Testing;
+using Liftoff.Testing.Kubernetes;
+using Xunit;
+
+namespace Liftoff.Agent.Tests;
+
+/// <summary>
+/// The kubernetes runner through the real agent and server against the stand-in API server, which checks every object
+/// against the Kubernetes OpenAPI definitions and runs the pod's command as a local process.
+/// </summary>
+public sealed class KubernetesTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private const string Image = "registry.example/jobs/train:1";
+
+    [Fact]
+    public async Task Agent_WhenAnImageJobIsEnqueued_RunsItAsAJobWithTheKeyInASecretAndStreamsTheLog()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "train", Image, """
+            import os, liftoff
+            run = liftoff.init()
+            print("hello from the pod, run", run.id, "key from the secret:", os.environ["LIFTOFF_API_KEY"] != "")
+            liftoff.log({"loss": 0.5})
+            liftoff.finish()
+            """);
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project,
+            ResourceArgs: JsonDocument.Parse("""{"metadata": {"labels": {"team": "vision"}}, "spec": {"template": {"spec": {"containers": [{"resources": {"limits": {"memory": "1Gi"}}}]}}}}""").RootElement));
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        Assert.Contains(standIn.Requests, r => r.StartsWith("GET /api/v1/namespaces/ml/pods?", StringComparison.Ordinal) && r.Contains("watch=true", StringComparison.Ordinal));
+        var run = await harness.Client.GetRunAsync(done.RunId!);
+        Assert.Equal(RunStates.Finished, run.State);
+        Assert.Contains($"hello from the pod, run {run.Id} key from the secret: True", await harness.LogsAsync(run.Id), StringComparison.Ordinal);
+        var (name, manifest) = Assert.Single(standIn.Jobs);
+        Assert.Equal($"liftoff-{run.Id.ToLowerInvariant()}-1", name);
+        Assert.Equal(0, manifest["spec"]!["backoffLimit"]!.GetValue<int>());
+        var labels = manifest["metadata"]!["labels"]!;
+        Assert.Equal("vision", labels["team"]!.GetValue<string>());
+        Assert.Equal(item.Id, labels[KubernetesJobs.ItemLabel]!.GetValue<string>());
+        Assert.Equal(harness.Queue, labels[KubernetesJobs.QueueLabel]!.GetValue<string>());
+        Assert.Equal("1Gi", manifest["spec"]!["template"]!["spec"]!["containers"]![0]!["resources"]!["limits"]!["memory"]!.GetValue<string>());
+        var key = Assert.Single(standIn.SecretValues.Distinct());
+        Assert.StartsWith("local-", key, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, manifest.ToJsonString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(key, await harness.LogsAsync(run.Id), StringComparison.Ordinal);
+        await Poll.UntilAsync(() => Task.FromResult(standIn.SecretNames.Count), c => c == 0, TimeSpan.FromSeconds(10), "the Secret to be deleted");
+    }
+
+    [Theory]
+    [InlineData(PodScenario.ErrImagePull, "ErrImagePull")]
+    [InlineData(PodScenario.ImagePullBackOff, "ImagePullBackOff")]
+    [InlineData(PodScenario.Unschedulable, "Unschedulable")]
+    public async Task Agent_WhenThePodStaysPending_FailsTheItemNamingTheReason(PodScenario scenario, string reason)
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.Scenarios["registry.example/jobs/pending:1"] = scenario;
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "pending", "registry.example/jobs/pending:1", "print('never runs')");
+        await StartAgentAsync(harness, standIn, pendingTimeoutSeconds: 1, pollSeconds: 0.2);
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Contains(reason, done.Error, StringComparison.Ordinal);
+        Assert.Contains($"is pending: {reason}", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
+        Assert.Contains(standIn.Requests, r => r.StartsWith("DELETE /apis/batch/v1/namespaces/ml/jobs/", StringComparison.Ordinal) && r.Contains("propagationPolicy=Foreground", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(PodScenario.OomKilled, "OOMKilled")]
+    [InlineData(PodScenario.Evicted, "evicted")]
+    public async Task Agent_WhenThePodIsKilledByTheCluster_FailsTheItemNamingWhy(PodScenario scenario, string reason)
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.Scenarios["registry.example/jobs/big:1"] = scenario;
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "big", "registry.example/jobs/big:1", "print('too big')");
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Contains(reason, done.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheItemIsCancelled_DeletesTheJobWithItsPods()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "long", Image, """
+            import time, liftoff
+            liftoff.init()
+            print("started", flush=True)
+            time.sleep(300)
+            """);
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.EnqueueAsync(job);
+        var running = await harness.WaitForItemAsync(item.Id, i => i.RunId is not null && i.State == ItemStates.Running, "the item to run");
+        await Poll.UntilAsync(() => harness.LogsAsync(running.RunId!), l => l.Contains("started", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the pod's first line");
+        await harness.Client.CancelItemAsync(item.Id);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to end");
+
+        Assert.Equal(ItemStates.Cancelled, done.State);
+        Assert.Empty(standIn.Jobs);
+        Assert.Contains(standIn.Requests, r => r.StartsWith("DELETE /apis/batch/v1/namespaces/ml/jobs/", StringComparison.Ordinal) && r.Contains("propagationPolicy=Foreground", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheApiServerIsBrieflyUnavailable_KeepsWatchingTheJob()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        using var marks = new TempDirectory();
+        var proceed = Path.Combine(marks.Path, "proceed");
+        var job = await CreateJobAsync(harness, "patient", Image, $$"""
+            import os, time, liftoff
+            liftoff.init()
+            while not os.path.exists({{JsonSerializer.Serialize(proceed)}}):
+                time.sleep(0.05)
+            print("done waiting", flush=True)
+            liftoff.finish()
+            """);
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.EnqueueAsync(job);
+        await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running, "the item to run");
+        var before = standIn.Requests.Count;
+        standIn.FailReads(6);
+        File.WriteAllText(proceed, "");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        Assert.True(standIn.Requests.Skip(before).Count(r => r.StartsWith("GET ", StringComparison.Ordinal) && !r.Contains("/log", StringComparison.Ordinal)) > 6, "the agent read through the 503s");
+        Assert.Contains("done waiting", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agent_WhenKilledAndRestarted_ReattachesToItsJobByLabel()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        using var marks = new TempDirectory();
+        var proceed = Path.Combine(marks.Path, "proceed");
+        var job = await CreateJobAsync(harness, "survivor", Image, $$"""
+            import os, time, liftoff
+            liftoff.init()
+            print("before the agent died", flush=True)
+            while not os.path.exists({{JsonSerializer.Serialize(proceed)}}):
+                time.sleep(0.05)
+            print("after the agent came back", flush=True)
+            liftoff.finish()
+            """);
+        var config = marks.File("agent.yaml", $"""
+            name: k8s-agent
+            queues: [{harness.Queue}]
+            kubernetes:
+              kubeconfig: {standIn.WriteKubeconfig(marks.Path)}
+              poll_seconds: 600
+            """);
+        var item = await harness.EnqueueAsync(job);
+        using (var first = AgentProcess.Start(server.BaseUrl, harness.Key, "--config", config, "--work-dir", Path.Combine(harness.Work.Path, "first")))
+        {
+            var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running && i.RunId is not null, "the first agent to start the Job");
+            await Poll.UntilAsync(() => harness.LogsAsync(running.RunId!), l => l.Contains("before the agent died", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the pod's first line");
+            first.Signal("KILL");
+            await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        var options = harness.Options(name: "k8s-agent");
+        options.Kubernetes = new() { Kubeconfig = standIn.WriteKubeconfig(harness.Work.Path), PollSeconds = 600 };
+        await harness.StartAgentAsync(options, s => s.AddKubernetesRunner());
+        await Poll.UntilAsync(() => Task.FromResult(standIn.Requests.Count(r => r.StartsWith("GET /apis/batch/v1/namespaces/ml/jobs?", StringComparison.Ordinal))), c => c > 0, TimeSpan.FromSeconds(30), "the new agent to look for its Jobs");
+        File.WriteAllText(proceed, "");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        Assert.Equal(1, done.Attempt);
+        Assert.Single(standIn.Jobs);
+        Assert.Single(standIn.Requests, r => r.StartsWith("POST /apis/batch/v1/namespaces/ml/jobs", StringComparison.Ordinal));
+        var logs = await harness.LogsAsync(done.RunId!);
+        Assert.True(logs.Contains("after the agent came back", StringComparison.Ordinal), logs + "\n" + string.Join("\n", standIn.Requests));
+        Assert.Single(logs.Split('\n'), l => l == "before the agent died");
+        Assert.Equal(RunStates.Finished, (await harness.Client.GetRunAsync(done.RunId!)).State);
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheContainerNamesAMissingSecret_FailsTheItemWithCreateContainerConfigError()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "misconfigured", Image, "print('never runs')");
+        await StartAgentAsync(harness, standIn, pendingTimeoutSeconds: 1, pollSeconds: 0.2);
+
+        var item = await harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project,
+            ResourceArgs: JsonDocument.Parse("""{"spec": {"template": {"spec": {"containers": [{"env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]}]}}}}""").RootElement));
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Contains("CreateContainerConfigError", done.Error, StringComparison.Ordinal);
+        Assert.Contains("secret \"db\"", done.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Enqueue_WhenTheJobManifestHasAnInvalidField_IsRefusedNamingItsPath()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "bad", Image, "print('no')");
+
+        var refused = await Assert.ThrowsAsync<LiftoffException>(() => harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project,
+            ResourceArgs: JsonDocument.Parse("""{"spec": {"template": {"spec": {"containers": [{"resources": {"limitz": {}}}]}}}}""").RootElement)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("resource_args.spec.template.spec.containers[0].resources.limitz", refused.Message, StringComparison.Ordinal);
+        var items = await harness.Client.ListItemsAsync(harness.Queue);
+        Assert.Empty(items.Items);
+    }
+
+    [Theory]
+    [InlineData("\"comand\": [\"true\"]", "spec.template.spec.containers[0].comand")]
+    [InlineData("\"resources\": {\"limits\": {\"memory\": true}}", "spec.template.spec.containers[0].resources.limits.memory")]
+    [InlineData("\"ports\": [{\"containerPort\": \"http\"}]", "spec.template.spec.containers[0].ports[0].containerPort")]
+    public async Task StandIn_WhenAJobBreaksTheOpenApiSchema_RefusesItWith422NamingTheField(string container, string field)
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(standIn.Url) };
+        using var body = new StringContent(
+            """{"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "typo"}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox", """
+            + container + "}]}}}}", System.Text.Encoding.UTF8, "application/json");
+
+        using var response = await http.PostAsync(new Uri("/apis/batch/v1/namespaces/ml/jobs", UriKind.Relative), body);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        var status = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("Invalid", status.GetProperty("reason").GetString());
+        Assert.Contains(status.GetProperty("details").GetProperty("causes").EnumerateArray(), c => c.GetProperty("field").GetString() == field);
+        Assert.Empty(standIn.Jobs);
+    }
+
+    [Fact]
+    public async Task StandIn_ThroughTheOfficialClient_RefusesAnInvalidNameAndOrphansPodsWithoutPropagation()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        using var work = new TempDirectory();
+        using var client = new k8s.Kubernetes(k8s.KubernetesClientConfiguration.BuildConfigFromConfigFile(standIn.WriteKubeconfig(work.Path)));
+        var bad = Job("Not_A_Name");
+        var good = Job("sleeper");
+
+        var refused = await Assert.ThrowsAsync<k8s.Autorest.HttpOperationException>(() => k8s.BatchV1OperationsExtensions.CreateNamespacedJobAsync(client.BatchV1, bad, "ml"));
+        await k8s.BatchV1OperationsExtensions.CreateNamespacedJobAsync(client.BatchV1, good, "ml");
+        await k8s.BatchV1OperationsExtensions.DeleteNamespacedJobAsync(client.BatchV1, "sleeper", "ml");
+        var pods = await k8s.CoreV1OperationsExtensions.ListNamespacedPodAsync(client.CoreV1, "ml", labelSelector: "job-name=sleeper");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.Response.StatusCode);
+        Assert.Contains("metadata.name", refused.Response.Content, StringComparison.Ordinal);
+        Assert.Single(pods.Items);
+    }
+
+    private static k8s.Models.V1Job Job(string name) => new()
+    {
+        ApiVersion = "batch/v1",
+        Kind = "Job",
+        Metadata = new() { Name = name },
+        Spec = new()
+        {
+            Template = new()
+            {
+                Spec = new()
+                {
+                    RestartPolicy = "Never",
+                    Containers = [new() { Name = "main", Image = "busybox", Command = [Python.Executable, "-c", "import time; time.sleep(30)"] }],
+                },
+            },
+        },
+    };
+
+    private async Task<AgentHarness> StartAsync(KubernetesStandIn standIn)
+    {
+        standIn.ImageEnvironment["PYTHONPATH"] = Repo.PythonSdk;
+        return await AgentHarness.StartAsync(server, resource: Resources.Kubernetes);
+    }
+
+    private static async Task<string> CreateJobAsync(AgentHarness harness, string name, string image, string script)
+    {
+        await harness.Client.CreateJobAsync(new CreateJobRequest(AgentHarness.Project, name, new JobDefinition(
+            JobSourceTypes.Image, JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["image"] = image }), [Python.Executable, "-c", script])));
+        return name;
+    }
+
+    /// <summary>
+    /// An in-process agent on the stand-in. With the default poll interval (600 s) only watch events can move a launch on
+    /// within the tests' deadlines; the pending-timeout tests need the clock and poll often.
+    /// </summary>
+    private static Task<RunningAgent> StartAgentAsync(AgentHarness harness, KubernetesStandIn standIn, double pendingTimeoutSeconds = 600, double pollSeconds = 600)
+    {
+        var options = harness.Options();
+        options.Kubernetes = new()
+        {
+            Kubeconfig = standIn.WriteKubeconfig(harness.Work.Path),
+            PollSeconds = pollSeconds,
+            PendingTimeoutSeconds = pendingTimeoutSeconds,
+        };
+        return harness.StartAgentAsync(options, s => s.AddKubernetesRunner());
+    }
+}

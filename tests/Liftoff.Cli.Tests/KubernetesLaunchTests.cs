@@ -1,0 +1,46 @@
+using Liftoff.Testing;
+using Xunit;
+
+namespace Liftoff.Cli.Tests;
+
+public sealed class KubernetesLaunchTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    [Fact]
+    public async Task LaunchDryRun_OnAKubernetesQueue_PrintsTheJobManifestAsYamlWithoutTheKey()
+    {
+        using var home = new TempDirectory();
+        var cli = new Cli(home.Path);
+        var key = await server.NewUserKeyAsync();
+        await cli.RunAsync("login", "--url", server.BaseUrl.ToString(), "--key", key);
+        using (var http = server.Http(key))
+        {
+            await TestJobs.CreateImageJobAsync(http, "mnist", "train", "registry.example/train:7");
+        }
+
+        var queueConfig = home.File("queue.yaml", """
+            spec:
+              template:
+                spec:
+                  containers:
+                  - resources:
+                      limits:
+                        nvidia.com/gpu: "{{gpus}}"
+            """);
+        var create = await cli.RunAsync("queue", "create", "k8s", "--resource", "kubernetes", "--config", queueConfig, "--template-var", "gpus=integer:1..8");
+        var dryRun = await cli.RunAsync("launch", "--job", "train", "--project", "mnist", "--queue", "k8s", "--set-var", "gpus=2", "--dry-run");
+        var bad = home.File("bad.yaml", "spec:\n  template:\n    spec:\n      containers:\n      - imagePullPolicy: 3\n");
+        var refused = await cli.RunAsync("launch", "--job", "train", "--project", "mnist", "--queue", "k8s", "--set-var", "gpus=2", "--resource-args", bad);
+
+        Assert.True(create.ExitCode == 0, create.ToString());
+        Assert.True(dryRun.ExitCode == 0, dryRun.ToString());
+        Assert.Contains("kind: Job", dryRun.Stdout, StringComparison.Ordinal);
+        Assert.Contains("backoffLimit: 0", dryRun.Stdout, StringComparison.Ordinal);
+        Assert.Contains("image: registry.example/train:7", dryRun.Stdout, StringComparison.Ordinal);
+        Assert.Contains("nvidia.com/gpu: \"2\"", dryRun.Stdout, StringComparison.Ordinal);
+        Assert.Contains("secretKeyRef:", dryRun.Stdout, StringComparison.Ordinal);
+        Assert.Contains("kind: Secret", dryRun.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, dryRun.Stdout, StringComparison.Ordinal);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("resource_args.spec.template.spec.containers[0].imagePullPolicy", refused.Stderr, StringComparison.Ordinal);
+    }
+}
