@@ -10,7 +10,7 @@ namespace Liftoff.Server.Blobs;
 /// </summary>
 internal sealed class FileSystemBlobStore : IBlobStore
 {
-    private const int BufferSize = 1 << 20;
+    private const int BufferSize = 4 << 20;
     private readonly string _blobs;
     private readonly string _temp;
 
@@ -86,32 +86,47 @@ internal sealed class FileSystemBlobStore : IBlobStore
         }
     }
 
+    /// <summary>The file holding the blob, or null: downloads send it with range support and without copying it through a stream.</summary>
+    public string? FileOf(string digest) => PathOf(digest) is var path && File.Exists(path) ? path : null;
+
     private string PathOf(string digest) => Path.Combine(_blobs, digest[..2], digest);
 
-    /// <summary>Reads exactly <paramref name="size"/> bytes (never more than one buffer past it), hashing and optionally copying them.</summary>
+    /// <summary>
+    /// Reads exactly <paramref name="size"/> bytes (never more than one buffer past it), hashing and optionally copying
+    /// them. Reads fill whole buffers, and the write of one buffer overlaps the hashing of it and the read of the next.
+    /// </summary>
     private static async Task VerifyAsync(string digest, long size, Stream content, Stream? copy, CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        byte[][] buffers = [ArrayPool<byte>.Shared.Rent(BufferSize), ArrayPool<byte>.Shared.Rent(BufferSize)];
+        var writing = Task.CompletedTask;
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             long total = 0;
-            int read;
-            while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
+            for (var current = 0; ; current ^= 1)
             {
+                var read = await content.ReadAtLeastAsync(buffers[current].AsMemory(0, BufferSize), BufferSize, throwOnEndOfStream: false, cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+
                 total += read;
                 if (total > size)
                 {
                     throw new BlobMismatchException("size", $"the content is longer than the {size} bytes announced");
                 }
 
-                hash.AppendData(buffer, 0, read);
+                await writing;
                 if (copy is not null)
                 {
-                    await copy.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                    writing = copy.WriteAsync(buffers[current].AsMemory(0, read), cancellationToken).AsTask();
                 }
+
+                hash.AppendData(buffers[current], 0, read);
             }
 
+            await writing;
             if (total != size)
             {
                 throw new BlobMismatchException("size", $"the content is {total} bytes, not the {size} announced");
@@ -125,7 +140,9 @@ internal sealed class FileSystemBlobStore : IBlobStore
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            await writing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            ArrayPool<byte>.Shared.Return(buffers[0]);
+            ArrayPool<byte>.Shared.Return(buffers[1]);
         }
     }
 }

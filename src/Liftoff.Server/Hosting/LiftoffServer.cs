@@ -133,7 +133,7 @@ internal static class ServerRegistration
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RunSignals>();
-        services.AddSingleton<IBlobStore>(new FileSystemBlobStore(Path.Combine(options.DataDirectory, "blobs")));
+        services.AddBlobStore(options);
         services.AddSingleton(new Lazy<PythonWheel>(PythonWheel.Build));
         services.AddHostedService<RunReaper>();
         services.AddSingleton<QueueSignals>();
@@ -149,6 +149,24 @@ internal static class ServerRegistration
             .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.BasicSchemeName, o => o.AcceptBasic = true);
         services.AddAuthorization(o => o.AddPolicy(Caller.FullKeyPolicy, p => p.RequireAuthenticatedUser().RequireAssertion(c => !c.User.HasClaim(claim => claim.Type == Caller.RunClaim))));
         services.AddOpenApi();
+        return services;
+    }
+
+    /// <summary>The filesystem store, or an S3 bucket that is also reachable directly (<see cref="IDirectBlobStore"/>).</summary>
+    public static IServiceCollection AddBlobStore(this IServiceCollection services, ServerOptions options)
+    {
+        switch (BlobLocation.Parse(options.Blobs, options.DataDirectory))
+        {
+            case S3BlobLocation s3:
+                services.AddSingleton(_ => new S3BlobStore(s3, options.S3AccessKeyId, options.S3SecretAccessKey));
+                services.AddSingleton<IDirectBlobStore>(sp => sp.GetRequiredService<S3BlobStore>());
+                services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<S3BlobStore>());
+                break;
+            case FileSystemBlobLocation files:
+                services.AddSingleton<IBlobStore>(new FileSystemBlobStore(files.Directory));
+                break;
+        }
+
         return services;
     }
 
