@@ -28,7 +28,7 @@ public sealed record BlobUpload(string Sha256, long Size, string? Token, string?
 public sealed record BlobUploadPart(int Number, long Offset, long Size, string Url);
 
 /// <summary>Step 2b of a direct upload: the server checks the uploaded bytes' size and SHA-256, then keeps the blob.</summary>
-public sealed record BlobCompleteRequest(long Size, string? Token, string? UploadId, IReadOnlyList<BlobPartTag>? Parts);
+public sealed record BlobCompleteRequest(long Size, string? Token, string? UploadId = null, IReadOnlyList<BlobPartTag>? Parts = null);
 
 public sealed record BlobPartTag(int Number, string? Etag);
 

@@ -13,8 +13,8 @@ namespace Liftoff.Server.Blobs;
 /// <summary>
 /// Blobs as objects <c>PREFIX/sha256/ab/abcdef…</c> in an S3-compatible bucket. Nothing is stored under a digest
 /// before it is checked: uploads through the server hash as they stream and complete their multipart upload only
-/// when the content matches; direct uploads land under <c>PREFIX/uploads/ENTITY/DIGEST/TOKEN</c>, are read back and
-/// hashed when the client completes them, and only then copied (inside the bucket) to their digest's key.
+/// when the content matches; direct uploads land under <c>PREFIX/uploads/ENTITY/DIGEST/TOKEN</c> and, when the client
+/// completes them, are read back and written under their digest the same way, then deleted.
 /// A lifecycle rule on <c>PREFIX/uploads/</c> clears uploads their clients abandoned.
 /// </summary>
 internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
@@ -24,7 +24,6 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
 
     private const int ServerPartSize = 16 << 20;
     private const int MaxParts = 10_000;
-    private const long MaxCopySize = 5L << 30;
     private const int HashBufferSize = 1 << 20;
     private static readonly TimeSpan UrlLifetime = TimeSpan.FromHours(1);
 
@@ -73,7 +72,7 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
             var whole = new byte[size];
             await HashAsync(digest, size, content, new MemoryStream(whole), cancellationToken);
             using var body = new MemoryStream(whole, writable: false);
-            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _location.Bucket, Key = key, InputStream = body, AutoCloseStream = false }, cancellationToken);
+            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _location.Bucket, Key = key, InputStream = body, AutoCloseStream = false, UseChunkEncoding = false }, cancellationToken);
             return;
         }
 
@@ -151,29 +150,20 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
                 }, cancellationToken);
             }
 
-            if (await SizeAsync(key, cancellationToken) is not { } stored)
+            using var response = await _s3.GetObjectAsync(_location.Bucket, key, cancellationToken);
+            if (response.ContentLength != upload.Size)
             {
-                throw new BlobMismatchException("token", "nothing was uploaded under this token: PUT the parts to their URLs first");
+                throw new BlobMismatchException("size", $"the upload is {response.ContentLength} bytes, not the {upload.Size} announced");
             }
 
-            if (stored != upload.Size)
-            {
-                throw new BlobMismatchException("size", $"the upload is {stored} bytes, not the {upload.Size} announced");
-            }
-
-            using (var response = await _s3.GetObjectAsync(_location.Bucket, key, cancellationToken))
-            {
-                await HashAsync(digest, upload.Size, response.ResponseStream, null, cancellationToken);
-            }
-
-            if (!await ExistsAsync(digest, cancellationToken))
-            {
-                await CopyAsync(key, BlobKey(digest), stored, cancellationToken);
-            }
+            // Written under the digest from the very bytes that are hashed, never copied from the upload key: the
+            // client can still PUT to its URLs, so the uploaded object could change between a check and a copy.
+            await WriteAsync(digest, upload.Size, response.ResponseStream, cancellationToken);
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest)
         {
-            throw new BlobMismatchException(ex.ErrorCode is "InvalidPart" or "InvalidPartOrder" or "EntityTooSmall" ? "parts" : "token", $"the bucket refused to complete the upload: {ex.Message}");
+            throw new BlobMismatchException(ex.ErrorCode is "InvalidPart" or "InvalidPartOrder" or "EntityTooSmall" ? "parts" : "token",
+                ex.ErrorCode is "NoSuchKey" or "NoSuchUpload" ? "nothing was uploaded under this token: PUT the parts to their URLs first" : $"the bucket refused to complete the upload: {ex.Message}");
         }
         finally
         {
@@ -218,45 +208,6 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
         {
             return null;
-        }
-    }
-
-    /// <summary>A copy inside the bucket: one request up to S3's 5 GiB limit for it, part by part beyond.</summary>
-    private async Task CopyAsync(string source, string target, long size, CancellationToken cancellationToken)
-    {
-        if (size <= MaxCopySize)
-        {
-            await _s3.CopyObjectAsync(new CopyObjectRequest { SourceBucket = _location.Bucket, SourceKey = source, DestinationBucket = _location.Bucket, DestinationKey = target }, cancellationToken);
-            return;
-        }
-
-        var upload = await _s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _location.Bucket, Key = target }, cancellationToken);
-        try
-        {
-            var tags = new List<PartETag>();
-            var partSize = Math.Max(DirectPartSize, (size + MaxParts - 1) / MaxParts);
-            for (var (number, offset) = (1, 0L); offset < size; number++, offset += partSize)
-            {
-                var part = await _s3.CopyPartAsync(new CopyPartRequest
-                {
-                    SourceBucket = _location.Bucket,
-                    SourceKey = source,
-                    DestinationBucket = _location.Bucket,
-                    DestinationKey = target,
-                    UploadId = upload.UploadId,
-                    PartNumber = number,
-                    FirstByte = offset,
-                    LastByte = Math.Min(size, offset + partSize) - 1,
-                }, cancellationToken);
-                tags.Add(new PartETag(number, part.ETag));
-            }
-
-            await _s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = _location.Bucket, Key = target, UploadId = upload.UploadId, PartETags = tags }, cancellationToken);
-        }
-        catch
-        {
-            await AbortAsync(target, upload.UploadId!);
-            throw;
         }
     }
 
@@ -382,6 +333,7 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
                 PartNumber = number,
                 InputStream = body,
                 PartSize = _filled,
+                UseChunkEncoding = false,
             }, cancellationToken);
             Tags.Add(new PartETag(number, response.ETag));
             _filled = 0;
