@@ -264,10 +264,16 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
         }
     }
 
-    /// <summary>Collects written bytes into parts of <see cref="ServerPartSize"/> and uploads each as it fills.</summary>
+    /// <summary>
+    /// Collects written bytes into parts of <see cref="ServerPartSize"/> and uploads each as it fills, up to
+    /// <see cref="PartsInFlight"/> at once, so that reading and hashing go on while parts are sent.
+    /// </summary>
     private sealed class PartWriter(S3BlobStore store, string key, string uploadId, CancellationToken cancellationToken) : Stream
     {
-        private readonly byte[] _part = ArrayPool<byte>.Shared.Rent(ServerPartSize);
+        private const int PartsInFlight = 4;
+        private readonly SemaphoreSlim _slots = new(PartsInFlight);
+        private readonly List<Task<PartETag>> _sending = [];
+        private byte[] _part = ArrayPool<byte>.Shared.Rent(ServerPartSize);
         private int _filled;
 
         public List<PartETag> Tags { get; } = [];
@@ -297,12 +303,15 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
             }
         }
 
+        /// <summary>Sends the last part and waits for every part; <see cref="Tags"/> then lists them in order.</summary>
         public override async Task FlushAsync(CancellationToken token)
         {
             if (_filled > 0)
             {
                 await SendAsync();
             }
+
+            Tags.AddRange(await Task.WhenAll(_sending));
         }
 
         public override void Flush() => throw new NotSupportedException();
@@ -315,28 +324,45 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
 
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-        public override ValueTask DisposeAsync()
+        public override async ValueTask DisposeAsync()
         {
+            // After a failure parts may still be on their way: their buffers go back to the pool only once they are done.
+            await ((Task)Task.WhenAll(_sending)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             ArrayPool<byte>.Shared.Return(_part);
-            return base.DisposeAsync();
+            _slots.Dispose();
+            await base.DisposeAsync();
         }
 
         private async Task SendAsync()
         {
-            var number = Tags.Count + 1;
-            using var body = new MemoryStream(_part, 0, _filled, writable: false);
-            var response = await store._s3.UploadPartAsync(new UploadPartRequest
-            {
-                BucketName = store._location.Bucket,
-                Key = key,
-                UploadId = uploadId,
-                PartNumber = number,
-                InputStream = body,
-                PartSize = _filled,
-                UseChunkEncoding = false,
-            }, cancellationToken);
-            Tags.Add(new PartETag(number, response.ETag));
+            await _slots.WaitAsync(cancellationToken);
+            _sending.Add(UploadAsync(_part, _filled, _sending.Count + 1));
+            _part = ArrayPool<byte>.Shared.Rent(ServerPartSize);
             _filled = 0;
+        }
+
+        private async Task<PartETag> UploadAsync(byte[] part, int length, int number)
+        {
+            try
+            {
+                using var body = new MemoryStream(part, 0, length, writable: false);
+                var response = await store._s3.UploadPartAsync(new UploadPartRequest
+                {
+                    BucketName = store._location.Bucket,
+                    Key = key,
+                    UploadId = uploadId,
+                    PartNumber = number,
+                    InputStream = body,
+                    PartSize = length,
+                    UseChunkEncoding = false,
+                }, cancellationToken);
+                return new PartETag(number, response.ETag);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(part);
+                _slots.Release();
+            }
         }
     }
 
