@@ -58,11 +58,16 @@ try
             var (copy, durableCopy) = copies[name];
             var artifact = Path.GetFileName(directory);
             var watch = Stopwatch.StartNew();
-            var hashed = TimeSpan.Zero;
-            var phases = new Progress(report => hashed = report.Phase == "hashing" ? watch.Elapsed : hashed);
+            var (hashed, sent) = (TimeSpan.Zero, TimeSpan.Zero);
+            var phases = new Progress(report =>
+            {
+                hashed = report.Phase == "hashing" ? watch.Elapsed : hashed;
+                sent = report.Phase == "uploading" && report.BytesDone == report.BytesTotal && sent == TimeSpan.Zero ? watch.Elapsed : sent;
+            });
             var upload = await TimeAsync(() => client.UploadArtifactAsync(directory, "bench", artifact, new ArtifactUploadOptions("dataset"), phases));
             Report($"{store}, {name}: upload", megabytes, upload, copy);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  of which hashing on the client {hashed.TotalSeconds:0.00} s; vs copy + fsync {durableCopy / upload:0.00}x"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  hashing on the client until {hashed.TotalSeconds:0.00} s, last file byte sent at {sent.TotalSeconds:0.00} s; vs copy + fsync {durableCopy / upload:0.00}x"));
             var version = await client.GetArtifactVersionAsync("bench", artifact, "latest");
             var download = await TimeAsync(() => client.DownloadArtifactAsync(version, Path.Combine(work, $"down-{store}-{artifact}")));
             Report($"{store}, {name}: download", megabytes, download, copy);

@@ -23,6 +23,10 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
     internal const long DirectPartSize = 64L << 20;
 
     private const int ServerPartSize = 16 << 20;
+
+    // Requests the server sends carry the SHA-256 of their body in their SigV4 signature (UseChunkEncoding = false,
+    // since not every S3-compatible server reads aws-chunked bodies), which the bucket checks; the SDK's extra MD5 of
+    // every body would be a third pass over the bytes for nothing, so it is turned off (DisableDefaultChecksumValidation).
     private const int MaxParts = 10_000;
     private const int HashBufferSize = 1 << 20;
     private static readonly TimeSpan UrlLifetime = TimeSpan.FromHours(1);
@@ -72,7 +76,7 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
             var whole = new byte[size];
             await HashAsync(digest, size, content, new MemoryStream(whole), cancellationToken);
             using var body = new MemoryStream(whole, writable: false);
-            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _location.Bucket, Key = key, InputStream = body, AutoCloseStream = false, UseChunkEncoding = false }, cancellationToken);
+            await _s3.PutObjectAsync(new PutObjectRequest { BucketName = _location.Bucket, Key = key, InputStream = body, AutoCloseStream = false, UseChunkEncoding = false, DisableDefaultChecksumValidation = true }, cancellationToken);
             return;
         }
 
@@ -355,6 +359,7 @@ internal sealed class S3BlobStore : IDirectBlobStore, IDisposable
                     InputStream = body,
                     PartSize = length,
                     UseChunkEncoding = false,
+                    DisableDefaultChecksumValidation = true,
                 }, cancellationToken);
                 return new PartETag(number, response.ETag);
             }
