@@ -9,7 +9,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Liftoff.Server.Apis;
 
@@ -67,7 +66,7 @@ internal static class BlobsApi
             return errors.Result;
         }
 
-        if (services.Http.RequestServices.GetService<IDirectBlobStore>() is not { } direct)
+        if (services.Blobs is not IDirectBlobStore direct)
         {
             return TypedResults.Ok(new BlobUploadReply([.. blobs!.Select(b => new BlobUpload(b.Sha256, b.Size, null, null, []))]));
         }
@@ -99,7 +98,7 @@ internal static class BlobsApi
             return errors.Result;
         }
 
-        if (services.Http.RequestServices.GetService<IDirectBlobStore>() is not { } direct)
+        if (services.Blobs is not IDirectBlobStore direct)
         {
             return TypedResults.Problem("this server keeps blobs itself: send them with PUT /api/v1/blobs/{sha256}", statusCode: StatusCodes.Status409Conflict, title: "No direct uploads");
         }
@@ -152,7 +151,7 @@ internal static class BlobsApi
             return Problems.NotFound($"blob {sha256} not found");
         }
 
-        if (services.Http.RequestServices.GetService<IDirectBlobStore>() is { } direct)
+        if (services.Blobs is IDirectBlobStore direct)
         {
             return TypedResults.Redirect((await direct.DownloadUrlAsync(sha256, cancellationToken)).ToString(), permanent: false, preserveMethod: true);
         }

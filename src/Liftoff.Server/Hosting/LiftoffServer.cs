@@ -152,15 +152,14 @@ internal static class ServerRegistration
         return services;
     }
 
-    /// <summary>The filesystem store, or an S3 bucket that is also reachable directly (<see cref="IDirectBlobStore"/>).</summary>
+    /// <summary>The filesystem store, or an S3 bucket that clients also reach directly (an <see cref="IDirectBlobStore"/>).</summary>
     public static IServiceCollection AddBlobStore(this IServiceCollection services, ServerOptions options)
     {
         switch (BlobLocation.Parse(options.Blobs, options.DataDirectory))
         {
             case S3BlobLocation s3:
-                services.AddSingleton(_ => new S3BlobStore(s3, options.S3AccessKeyId, options.S3SecretAccessKey));
-                services.AddSingleton<IDirectBlobStore>(sp => sp.GetRequiredService<S3BlobStore>());
-                services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<S3BlobStore>());
+                // Made by the container, so that stopping the server disposes the S3 client.
+                services.AddSingleton<IBlobStore>(_ => new S3BlobStore(s3, options.S3AccessKeyId, options.S3SecretAccessKey));
                 break;
             case FileSystemBlobLocation files:
                 services.AddSingleton<IBlobStore>(new FileSystemBlobStore(files.Directory));
