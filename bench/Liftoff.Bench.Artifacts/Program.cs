@@ -2,22 +2,21 @@ using System.Diagnostics;
 using System.Globalization;
 using Liftoff.Client;
 using Liftoff.Server.Hosting;
+using Liftoff.Testing;
 using Microsoft.Extensions.Logging;
 
 // Artifact throughput: one large file and many small files, uploaded to and downloaded from a real server on
 // 127.0.0.1 whose data directory is on the same disk, each compared with a plain copy of the same files.
-// Usage: dotnet run -c Release --project bench/Liftoff.Bench.Artifacts [-- --large-mib 1024 --small-files 10000 --small-bytes 4096]
+// The same on a server whose blobs are in s3rver (a real S3-compatible server from npm, installed by scripts/setup/s3.sh),
+// where the client sends and fetches file bytes straight to and from the bucket through presigned URLs.
+// Usage: dotnet run -c Release --project bench/Liftoff.Bench.Artifacts [-- --large-mib 1024 --small-files 10000 --small-bytes 4096 --no-s3]
 var largeMiB = Argument("--large-mib", 1024);
 var smallFiles = Argument("--small-files", 10_000);
 var smallBytes = Argument("--small-bytes", 4096);
+var stores = Array.IndexOf(args, "--no-s3") >= 0 ? ["filesystem"] : new[] { "filesystem", "s3rver" };
 var work = Directory.CreateTempSubdirectory("liftoff-bench-").FullName;
 try
 {
-    await using var server = await LiftoffServer.StartAsync(
-        new ServerOptions { DataDirectory = Path.Combine(work, "server"), Port = 0 }, logging => logging.AddFilter(_ => false));
-    var counting = new CountingHandler();
-    using var client = new LiftoffClient(new LiftoffSettings(server.BaseUrl, server.InitialAdminKey!), counting);
-
     var large = Directory.CreateDirectory(Path.Combine(work, "large")).FullName;
     Generate(Path.Combine(large, "data.bin"), largeMiB * (1L << 20), seed: 1);
     var small = Directory.CreateDirectory(Path.Combine(work, "small")).FullName;
@@ -26,28 +25,56 @@ try
         Generate(Path.Combine(small, $"d{i % 100:000}", $"f{i:00000}.bin"), smallBytes, seed: i + 2);
     }
 
+    var cases = new[] { ($"1 file of {largeMiB} MiB", large), ($"{smallFiles} files of {smallBytes} B", small) };
+    var copies = new Dictionary<string, (double Plain, double Durable)>();
     Settle();
-    Console.WriteLine($"{"case",-32} {"MB",8} {"seconds",8} {"MB/s",8} {"x copy",7}");
-    foreach (var (name, directory) in new[] { ($"1 file of {largeMiB} MiB", large), ($"{smallFiles} files of {smallBytes} B", small) })
+    Console.WriteLine($"{"case",-44} {"MB",8} {"seconds",8} {"MB/s",8} {"x copy",7} {"cpu s",8}");
+    foreach (var (name, directory) in cases)
     {
-        var megabytes = Directory.GetFiles(directory, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) / 1e6;
+        var megabytes = Megabytes(directory);
         var copy = Time(() => CopyTree(directory, Path.Combine(work, "copy-" + Path.GetFileName(directory)), flushToDisk: false));
         Report($"{name}: plain copy", megabytes, copy, copy);
         var durableCopy = Time(() => CopyTree(directory, Path.Combine(work, "durable-" + Path.GetFileName(directory)), flushToDisk: true));
         Report($"{name}: copy + fsync", megabytes, durableCopy, copy);
-        var artifact = Path.GetFileName(directory);
-        var watch = Stopwatch.StartNew();
-        var hashed = TimeSpan.Zero;
-        var phases = new Progress(report => hashed = report.Phase == "hashing" ? watch.Elapsed : hashed);
-        var upload = await TimeAsync(() => client.UploadArtifactAsync(directory, "bench", artifact, new ArtifactUploadOptions("dataset"), phases));
-        Report($"{name}: upload", megabytes, upload, copy);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  of which hashing on the client {hashed.TotalSeconds:0.00} s; vs copy + fsync {durableCopy / upload:0.00}x"));
-        var version = await client.GetArtifactVersionAsync("bench", artifact, "latest");
-        var download = await TimeAsync(() => client.DownloadArtifactAsync(version, Path.Combine(work, "down-" + artifact)));
-        Report($"{name}: download", megabytes, download, copy);
-        var (puts, bytes) = (counting.BlobPuts, counting.BlobBytes);
-        var again = await TimeAsync(() => client.UploadArtifactAsync(directory, "bench", artifact, new ArtifactUploadOptions("dataset")));
-        Console.WriteLine($"{name}: re-upload unchanged: {again:0.00} s, blob uploads {counting.BlobPuts - puts}, file bytes sent {counting.BlobBytes - bytes}");
+        copies[name] = (copy, durableCopy);
+    }
+
+    foreach (var store in stores)
+    {
+        // s3rver is node.js writing each object to a file in its own directory on the same disk (no fsync).
+        await using var s3 = store == "s3rver" ? await S3rver.StartAsync() : null;
+        await using var server = await LiftoffServer.StartAsync(
+            new ServerOptions
+            {
+                DataDirectory = Path.Combine(work, "server-" + store), Port = 0, Blobs = s3?.BlobsLocation,
+                S3AccessKeyId = s3 is null ? null : S3rver.AccessKeyId, S3SecretAccessKey = s3 is null ? null : S3rver.SecretAccessKey,
+            },
+            logging => logging.AddFilter(_ => false));
+        var counting = new CountingHandler(s3?.Endpoint.Authority);
+        using var client = new LiftoffClient(new LiftoffSettings(server.BaseUrl, server.InitialAdminKey!), counting);
+        foreach (var (name, directory) in cases)
+        {
+            var megabytes = Megabytes(directory);
+            var (copy, durableCopy) = copies[name];
+            var artifact = Path.GetFileName(directory);
+            var watch = Stopwatch.StartNew();
+            var (hashed, sent) = (TimeSpan.Zero, TimeSpan.Zero);
+            var phases = new Progress(report =>
+            {
+                hashed = report.Phase == "hashing" ? watch.Elapsed : hashed;
+                sent = report.Phase == "uploading" && report.BytesDone == report.BytesTotal && sent == TimeSpan.Zero ? watch.Elapsed : sent;
+            });
+            var upload = await TimeAsync(() => client.UploadArtifactAsync(directory, "bench", artifact, new ArtifactUploadOptions("dataset"), phases));
+            Report($"{store}, {name}: upload", megabytes, upload, copy);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  hashing on the client until {hashed.TotalSeconds:0.00} s, last file byte sent at {sent.TotalSeconds:0.00} s; vs copy + fsync {durableCopy / upload:0.00}x"));
+            var version = await client.GetArtifactVersionAsync("bench", artifact, "latest");
+            var download = await TimeAsync(() => client.DownloadArtifactAsync(version, Path.Combine(work, $"down-{store}-{artifact}")));
+            Report($"{store}, {name}: download", megabytes, download, copy);
+            var (puts, bytes) = (counting.BlobPuts, counting.BlobBytes);
+            var again = await TimeAsync(() => client.UploadArtifactAsync(directory, "bench", artifact, new ArtifactUploadOptions("dataset")));
+            Console.WriteLine($"{store}, {name}: re-upload unchanged: {again:0.00} s, blob uploads {counting.BlobPuts - puts}, file bytes sent {counting.BlobBytes - bytes}");
+        }
     }
 }
 finally
@@ -55,23 +82,29 @@ finally
     Directory.Delete(work, recursive: true);
 }
 
+static double Megabytes(string directory) => Directory.GetFiles(directory, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) / 1e6;
+
+// CPU seconds (user + system, client and server together: they share this process) say what a case costs even when
+// other work on the machine stretches its wall time.
 static void Report(string name, double megabytes, double seconds, double copySeconds) =>
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-32} {megabytes,8:0} {seconds,8:0.00} {megabytes / seconds,8:0} {copySeconds / seconds,7:0.00}"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-44} {megabytes,8:0} {seconds,8:0.00} {megabytes / seconds,8:0} {copySeconds / seconds,7:0.00} {Cpu.Last,8:0.00}"));
 
 static double Time(Action action)
 {
-    var watch = Stopwatch.StartNew();
+    var (watch, cpu) = (Stopwatch.StartNew(), Cpu.Now());
     action();
     var seconds = watch.Elapsed.TotalSeconds;
+    Cpu.Last = Cpu.Now() - cpu;
     Settle();
     return seconds;
 }
 
 static async Task<double> TimeAsync<T>(Func<Task<T>> action)
 {
-    var watch = Stopwatch.StartNew();
+    var (watch, cpu) = (Stopwatch.StartNew(), Cpu.Now());
     await action();
     var seconds = watch.Elapsed.TotalSeconds;
+    Cpu.Last = Cpu.Now() - cpu;
     Settle();
     return seconds;
 }
@@ -117,14 +150,22 @@ int Argument(string name, int fallback)
     return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
 }
 
+/// <summary>This process's CPU time, and that of the last timed case.</summary>
+internal static class Cpu
+{
+    public static double Last { get; set; }
+
+    public static double Now() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+}
+
 /// <summary>Reports synchronously, on the thread that reports.</summary>
 internal sealed class Progress(Action<TransferProgress> report) : IProgress<TransferProgress>
 {
     public void Report(TransferProgress value) => report(value);
 }
 
-/// <summary>Counts blob uploads and their bytes as they go over the wire.</summary>
-internal sealed class CountingHandler() : DelegatingHandler(new SocketsHttpHandler())
+/// <summary>Counts blob uploads (to the server, or parts straight to the bucket) and their bytes as they go over the wire.</summary>
+internal sealed class CountingHandler(string? bucket) : DelegatingHandler(new SocketsHttpHandler())
 {
     private long _blobPuts;
     private long _blobBytes;
@@ -135,7 +176,7 @@ internal sealed class CountingHandler() : DelegatingHandler(new SocketsHttpHandl
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (request.Method == HttpMethod.Put && request.RequestUri!.AbsolutePath.Contains("/api/v1/blobs/", StringComparison.Ordinal))
+        if (request.Method == HttpMethod.Put && (request.RequestUri!.AbsolutePath.Contains("/api/v1/blobs/", StringComparison.Ordinal) || request.RequestUri.Authority == bucket))
         {
             Interlocked.Increment(ref _blobPuts);
             Interlocked.Add(ref _blobBytes, request.Content?.Headers.ContentLength ?? 0);

@@ -14,6 +14,7 @@ internal static class ArtifactFiles
 {
     private const int BufferSize = 1 << 20;
     private const int Parallelism = 4;
+    private const int PlanBatch = 1_000;
 
     public static async Task<ArtifactVersionInfo> UploadAsync(LiftoffClient client, string path, string project, string name, ArtifactUploadOptions options, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
@@ -30,14 +31,32 @@ internal static class ArtifactFiles
         long sent = 0;
         var done = 0;
         progress?.Report(new TransferProgress("uploading", 0, total, 0, uploads.Count));
+        var plans = new Dictionary<string, BlobUpload>(StringComparer.Ordinal);
+        foreach (var batch in uploads.Chunk(PlanBatch))
+        {
+            var reply = await client.PlanBlobUploadsAsync([.. batch.Select(u => new BlobUploadEntry(u.Second.Sha256, u.Second.Size))], cancellationToken);
+            foreach (var plan in reply.Uploads)
+            {
+                plans[plan.Sha256] = plan;
+            }
+        }
+
+        void Sent(int read) => progress?.Report(new TransferProgress("uploading", Interlocked.Add(ref sent, read), total, Volatile.Read(ref done), uploads.Count));
         await Parallel.ForEachAsync(uploads, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (upload, ct) =>
         {
             var (file, entry) = upload;
-            await using var stream = OpenRead(file.FullPath);
-            await using var counting = new CountingStream(stream, read => progress?.Report(new TransferProgress("uploading", Interlocked.Add(ref sent, read), total, Volatile.Read(ref done), uploads.Count)));
             try
             {
-                await client.PutBlobAsync(entry.Sha256, counting, entry.Size, ct);
+                if (plans[entry.Sha256] is { Parts.Count: > 0 } plan)
+                {
+                    await PutDirectAsync(client, file, entry, plan, Sent, ct);
+                }
+                else
+                {
+                    await using var stream = OpenRead(file.FullPath);
+                    await using var counting = new CountingStream(stream, Sent);
+                    await client.PutBlobAsync(entry.Sha256, counting, entry.Size, ct);
+                }
             }
             catch (LiftoffException ex) when (ex.StatusCode is System.Net.HttpStatusCode.BadRequest)
             {
@@ -48,6 +67,20 @@ internal static class ArtifactFiles
         });
 
         return await client.CommitArtifactAsync(project, name, new CommitArtifactRequest(options.Type, manifest, options.Aliases, options.RunId, options.Metadata), cancellationToken);
+    }
+
+    /// <summary>Sends a file's parts to their presigned URLs (several at once), then asks the server to check and keep it.</summary>
+    private static async Task PutDirectAsync(LiftoffClient client, LocalFile file, ManifestEntry entry, BlobUpload plan, Action<int> sent, CancellationToken cancellationToken)
+    {
+        var tags = new BlobPartTag[plan.Parts.Count];
+        await Parallel.ForEachAsync(plan.Parts, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (part, ct) =>
+        {
+            await using var stream = OpenRead(file.FullPath);
+            stream.Seek(part.Offset, SeekOrigin.Begin);
+            await using var counting = new CountingStream(new PartStream(stream, part.Size), sent);
+            tags[part.Number - 1] = new BlobPartTag(part.Number, await client.PutBlobPartAsync(part, counting, ct));
+        });
+        await client.CompleteBlobUploadAsync(entry.Sha256, new BlobCompleteRequest(entry.Size, plan.Token, plan.UploadId, plan.UploadId is null ? null : tags), cancellationToken);
     }
 
     public static async Task<string> DownloadAsync(LiftoffClient client, ArtifactVersionInfo version, string directory, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
@@ -230,27 +263,42 @@ internal static class ArtifactFiles
         return await CopyHashingAsync(stream, null, null, cancellationToken) == entry.Sha256;
     }
 
+    /// <summary>
+    /// Hashes <paramref name="source"/> (copying it to <paramref name="target"/>): whole buffers, and the write of one
+    /// buffer overlaps the read and hashing of the next, so that disk and network work at once.
+    /// </summary>
     private static async Task<string> CopyHashingAsync(Stream source, Stream? target, Action<int>? onRead, CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        byte[][] buffers = [ArrayPool<byte>.Shared.Rent(BufferSize), ArrayPool<byte>.Shared.Rent(BufferSize)];
+        var writing = Task.CompletedTask;
         try
         {
-            int read;
-            while ((read = await source.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
+            for (var current = 0; ; current ^= 1)
             {
-                hash.AppendData(buffer, 0, read);
-                if (target is not null)
+                var read = await source.ReadAtLeastAsync(buffers[current].AsMemory(0, BufferSize), BufferSize, throwOnEndOfStream: false, cancellationToken);
+                if (read == 0)
                 {
-                    await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                    break;
                 }
 
+                await writing;
+                if (target is not null)
+                {
+                    writing = target.WriteAsync(buffers[current].AsMemory(0, read), cancellationToken).AsTask();
+                }
+
+                hash.AppendData(buffers[current], 0, read);
                 onRead?.Invoke(read);
             }
+
+            await writing;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            await writing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            ArrayPool<byte>.Shared.Return(buffers[0]);
+            ArrayPool<byte>.Shared.Return(buffers[1]);
         }
 
         return Convert.ToHexStringLower(hash.GetHashAndReset());
@@ -266,6 +314,47 @@ internal static class ArtifactFiles
     });
 
     internal sealed record LocalFile(string Path, string FullPath);
+
+    /// <summary>The next <c>length</c> bytes of a stream: one part of a file.</summary>
+    private sealed class PartStream(Stream inner, long length) : Stream
+    {
+        private readonly long _length = length;
+        private long _left = length;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => _length;
+
+        public override long Position { get => _length - _left; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Took(inner.Read(buffer, offset, (int)Math.Min(count, _left)));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Took(await inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _left)], cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Took(int read)
+        {
+            _left -= read;
+            return read;
+        }
+    }
 
     /// <summary>Reports each read, for upload progress.</summary>
     private sealed class CountingStream(Stream inner, Action<int> onRead) : Stream

@@ -14,6 +14,9 @@ public sealed class LiftoffClient : IDisposable
 {
     private readonly HttpClient _http;
 
+    /// <summary>For presigned URLs to a bucket: the same connections, but never the Liftoff key.</summary>
+    private readonly HttpClient _direct;
+
     /// <summary>Creates a client for the server and key in <paramref name="settings"/>.</summary>
     public LiftoffClient(LiftoffSettings settings)
         : this(settings, new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) })
@@ -31,6 +34,7 @@ public sealed class LiftoffClient : IDisposable
             Timeout = Timeout.InfiniteTimeSpan,
         };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", settings.ApiKey);
+        _direct = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     /// <summary>The server and key this client uses.</summary>
@@ -213,7 +217,44 @@ public sealed class LiftoffClient : IDisposable
         await SendAsync(HttpMethod.Put, $"api/v1/blobs/{Uri.EscapeDataString(sha256)}", body, cancellationToken);
     }
 
-    /// <summary>A blob's bytes as a stream; dispose it when done.</summary>
+    /// <summary>Step 2a: how to send each of up to 1,000 missing blobs (through the server, or in parts straight to the bucket).</summary>
+    public Task<BlobUploadReply> PlanBlobUploadsAsync(IReadOnlyList<BlobUploadEntry> blobs, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/blobs/uploads", JsonContent.Create(new BlobUploadRequest(blobs), LiftoffJsonContext.Default.BlobUploadRequest), LiftoffJsonContext.Default.BlobUploadReply, cancellationToken);
+
+    /// <summary>Sends one part of a direct upload to its presigned URL (no Liftoff key goes with it); returns the ETag the bucket answered.</summary>
+    public async Task<string> PutBlobPartAsync(BlobUploadPart part, Stream content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(part);
+        using var body = new StreamContent(content, 1 << 20);
+        body.Headers.ContentLength = part.Size;
+        using var request = new HttpRequestMessage(HttpMethod.Put, part.Url) { Content = body };
+        HttpResponseMessage response;
+        try
+        {
+            response = await _direct.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new LiftoffException($"cannot reach the blob store at {new Uri(part.Url).GetLeftPart(UriPartial.Authority)}: {ex.Message}", ex);
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                var text = await response.Content.ReadAsStringAsync(cancellationToken);
+                throw new LiftoffException($"the blob store refused part {part.Number} ({(int)response.StatusCode}): {text[..Math.Min(text.Length, 500)]}", response.StatusCode);
+            }
+
+            return response.Headers.ETag?.Tag ?? throw new LiftoffException($"the blob store answered part {part.Number} without an ETag");
+        }
+    }
+
+    /// <summary>Step 2b of a direct upload: the server checks the blob's size and SHA-256 in the bucket and records it.</summary>
+    public Task CompleteBlobUploadAsync(string sha256, BlobCompleteRequest upload, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, $"api/v1/blobs/{Uri.EscapeDataString(sha256)}/complete", JsonContent.Create(upload, LiftoffJsonContext.Default.BlobCompleteRequest), cancellationToken);
+
+    /// <summary>A blob's bytes as a stream (from the bucket itself, by redirect, on an S3 store); dispose it when done.</summary>
     public async Task<Stream> OpenBlobAsync(string sha256, CancellationToken cancellationToken = default)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/blobs/{Uri.EscapeDataString(sha256)}");
@@ -291,7 +332,11 @@ public sealed class LiftoffClient : IDisposable
         SendAsync(HttpMethod.Get, $"api/v1/jobs/{Uri.EscapeDataString(project)}/{Uri.EscapeDataString(name)}" + Query(("ref", reference)), null, LiftoffJsonContext.Default.JobInfo, cancellationToken);
 
     /// <inheritdoc />
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _direct.Dispose();
+        _http.Dispose();
+    }
 
     private static string RunPath(string id) => $"api/v1/runs/{Uri.EscapeDataString(id)}";
 

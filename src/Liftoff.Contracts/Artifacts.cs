@@ -10,6 +10,28 @@ public sealed record BlobCheckRequest(IReadOnlyList<ManifestEntry>? Files);
 
 public sealed record BlobCheckReply(IReadOnlyList<string> Missing);
 
+/// <summary>Step 2a of an upload: how to send each missing blob (at most 1,000 a request).</summary>
+public sealed record BlobUploadRequest(IReadOnlyList<BlobUploadEntry>? Blobs);
+
+public sealed record BlobUploadEntry(string Sha256, long Size);
+
+public sealed record BlobUploadReply(IReadOnlyList<BlobUpload> Uploads);
+
+/// <summary>
+/// How to send one blob. Without <see cref="Parts"/> it goes to the server (<c>PUT /api/v1/blobs/{sha256}</c>). With
+/// them (an S3 store) each part goes straight to the bucket: PUT its <see cref="BlobUploadPart.Size"/> bytes from
+/// <see cref="BlobUploadPart.Offset"/> to its presigned <see cref="BlobUploadPart.Url"/> with no other credentials,
+/// keep each answer's ETag, then complete with <c>POST /api/v1/blobs/{sha256}/complete</c>.
+/// </summary>
+public sealed record BlobUpload(string Sha256, long Size, string? Token, string? UploadId, IReadOnlyList<BlobUploadPart> Parts);
+
+public sealed record BlobUploadPart(int Number, long Offset, long Size, string Url);
+
+/// <summary>Step 2b of a direct upload: the server checks the uploaded bytes' size and SHA-256, then keeps the blob.</summary>
+public sealed record BlobCompleteRequest(long Size, string? Token, string? UploadId = null, IReadOnlyList<BlobPartTag>? Parts = null);
+
+public sealed record BlobPartTag(int Number, string? Etag);
+
 /// <summary>Step 3 of an upload: the version, once every blob is on the server.</summary>
 public sealed record CommitArtifactRequest(
     string? Type,

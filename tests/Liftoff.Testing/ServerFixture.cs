@@ -31,16 +31,24 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>The <c>--database</c> the server runs on; null for SQLite in <see cref="DataDirectory"/>.</summary>
     public string? Database { get; private set; }
 
+    /// <summary>The <c>--blobs</c> the server runs on; null for the filesystem in <see cref="DataDirectory"/>.</summary>
+    public string? Blobs { get; private set; }
+
     public async Task InitializeAsync()
     {
         Database = await CreateDatabaseAsync();
+        Blobs = await CreateBlobsAsync();
         _server = await StartServerAsync();
         AdminKey = _server.InitialAdminKey ?? throw new InvalidOperationException("a fresh server must create its admin key");
     }
 
     /// <summary>Another server on the same store and data directory, as a second replica; the caller disposes it.</summary>
     public Task<LiftoffServer> StartServerAsync() => LiftoffServer.StartAsync(
-        new ServerOptions { DataDirectory = _data.Path, Database = Database, Port = 0, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout, ItemLease = ItemLease },
+        new ServerOptions
+        {
+            DataDirectory = _data.Path, Database = Database, Blobs = Blobs, Port = 0, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout, ItemLease = ItemLease,
+            S3AccessKeyId = Blobs is null ? null : S3rver.AccessKeyId, S3SecretAccessKey = Blobs is null ? null : S3rver.SecretAccessKey,
+        },
         logging => logging.AddFilter(_ => false));
 
     /// <summary>A fresh, empty store for this fixture's server; null for SQLite in <see cref="DataDirectory"/>.</summary>
@@ -48,6 +56,12 @@ public class ServerFixture : IAsyncLifetime
 
     /// <summary>Removes what <see cref="CreateDatabaseAsync"/> made, once the server has stopped.</summary>
     protected virtual ValueTask DropDatabaseAsync() => ValueTask.CompletedTask;
+
+    /// <summary>A fresh blob store for this fixture's server; null for the filesystem in <see cref="DataDirectory"/>.</summary>
+    protected virtual Task<string?> CreateBlobsAsync() => Task.FromResult<string?>(null);
+
+    /// <summary>Removes what <see cref="CreateBlobsAsync"/> made, once the server has stopped.</summary>
+    protected virtual ValueTask DropBlobsAsync() => ValueTask.CompletedTask;
 
     public LiftoffClient Client(string? key = null) => new(new LiftoffSettings(BaseUrl, key ?? AdminKey));
 
@@ -89,6 +103,7 @@ public class ServerFixture : IAsyncLifetime
         }
 
         await DropDatabaseAsync();
+        await DropBlobsAsync();
         _data.Dispose();
     }
 }
@@ -129,4 +144,26 @@ public class PostgresServerFixture : ServerFixture
 public sealed class PostgresFastCrashServerFixture : PostgresServerFixture
 {
     protected override TimeSpan HeartbeatTimeout => TimeSpan.FromSeconds(2);
+}
+
+/// <summary>The server with its blobs in a bucket of a real S3-compatible server (s3rver) of its own.</summary>
+public sealed class S3ServerFixture : ServerFixture
+{
+    private S3rver? _s3;
+
+    public S3rver S3 => _s3 ?? throw new InvalidOperationException("s3rver has not started");
+
+    protected override async Task<string?> CreateBlobsAsync()
+    {
+        _s3 = await S3rver.StartAsync();
+        return _s3.BlobsLocation;
+    }
+
+    protected override async ValueTask DropBlobsAsync()
+    {
+        if (_s3 is not null)
+        {
+            await _s3.DisposeAsync();
+        }
+    }
 }

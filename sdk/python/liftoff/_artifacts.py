@@ -1,7 +1,8 @@
 """Artifacts: ``Run.log_artifact`` and ``Run.use_artifact(...).download()``, and jobs made from a git checkout.
 
 Files move as the server's upload protocol wants: the manifest (path, size, sha256) first, then only the blobs the
-server lacks, each streamed from disk with a Content-Length, then the commit. Downloads stream to a temporary file
+server lacks, each streamed from disk with a Content-Length (to the server, or in parts straight to an S3 bucket at
+the presigned URLs the server hands out), then the commit. Downloads stream to a temporary file
 beside the target, are checked against their sha256 and renamed into place. Nothing is held in memory whole.
 """
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ._run import Run
 
 _CHUNK = 1 << 20
+_PLAN_BATCH = 1000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -73,10 +75,20 @@ def log_artifact(run: "Run", path: str, name: str, type: str, aliases: Optional[
         raise Error(f"{path} holds no files to upload")
     manifest = [{"path": rel, "size": os.path.getsize(full), "sha256": _sha256(full)} for rel, full in files]
     missing = set(_client(run).request("POST", "/api/v1/blobs/check", {"files": manifest})["missing"])
+    uploads: List[Tuple[str, Dict[str, Any]]] = []
     for (_, full), entry in zip(files, manifest):
         if entry["sha256"] in missing:
             missing.discard(entry["sha256"])
-            _upload_blob(run, full, entry["sha256"], entry["size"])
+            uploads.append((full, entry))
+    for start in range(0, len(uploads), _PLAN_BATCH):
+        batch = uploads[start : start + _PLAN_BATCH]
+        blobs = [{"sha256": entry["sha256"], "size": entry["size"]} for _, entry in batch]
+        plans = _client(run).request("POST", "/api/v1/blobs/uploads", {"blobs": blobs})["uploads"]
+        for (full, entry), plan in zip(batch, plans):
+            if plan.get("parts"):
+                _upload_direct(run, full, entry["sha256"], entry["size"], plan)
+            else:
+                _upload_blob(run, full, entry["sha256"], entry["size"])
     body = {"type": type, "files": manifest, "aliases": list(aliases or []), "run_id": run.id}
     return _client(run).request("POST", f"/api/v1/artifacts/{path_segment(run.project)}/{path_segment(name)}", body)
 
@@ -244,12 +256,67 @@ def _upload_blob(run: "Run", full: str, digest: str, size: int) -> None:
         conn.close()
 
 
+class _Slice:
+    """``size`` bytes of an open file from its current position, read in blocks by http.client."""
+
+    def __init__(self, f: Any, size: int) -> None:
+        self._f = f
+        self._left = size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n < 0 else min(n, self._left)
+        data = self._f.read(n) if n > 0 else b""
+        self._left -= len(data)
+        return data
+
+
+def _upload_direct(run: "Run", full: str, digest: str, size: int, plan: Mapping[str, Any]) -> None:
+    """Sends each part straight to the bucket at its presigned URL (no Liftoff key goes there), then asks the server
+    to check and keep the blob."""
+    tags = []
+    with open(full, "rb") as f:
+        for part in plan["parts"]:
+            url = urlsplit(str(part["url"]))
+            conn_type = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+            conn = conn_type(url.hostname or "", url.port, timeout=300, blocksize=_CHUNK)
+            f.seek(int(part["offset"]))
+            try:
+                target = urlunsplit(("", "", url.path or "/", url.query, ""))
+                conn.request("PUT", target, body=_Slice(f, int(part["size"])), headers={"Content-Length": str(part["size"]), "User-Agent": USER_AGENT})
+                response = conn.getresponse()
+                data = response.read()
+                if response.status >= 300:
+                    raise Error(f"the blob store refused part {part['number']} of {full} ({response.status}): {data[:500].decode('utf-8', 'replace')}")
+                etag = response.getheader("ETag")
+                if not etag:
+                    raise Error(f"the blob store answered part {part['number']} of {full} without an ETag")
+                tags.append({"number": part["number"], "etag": etag})
+            except (OSError, http.client.HTTPException) as exc:
+                raise Error(f"upload of {full} to the blob store at {url.hostname}:{url.port} failed ({exc})") from None
+            finally:
+                conn.close()
+    body: Dict[str, Any] = {"size": size, "token": plan["token"]}
+    if plan.get("upload_id"):
+        body["upload_id"] = plan["upload_id"]
+        body["parts"] = tags
+    _client(run).request("POST", f"/api/v1/blobs/{digest}/complete", body)
+
+
 def _download_blob(run: "Run", digest: str, target: str, size: int) -> None:
     conn, prefix, headers = _connection(run)
     path = f"/api/v1/blobs/{digest}"
     try:
         conn.request("GET", prefix + path, headers=headers)
         response = conn.getresponse()
+        if response.status in (302, 303, 307) and response.getheader("Location"):
+            # An S3 store hands out a presigned URL of the object: fetched with no Liftoff key.
+            response.read()
+            conn.close()
+            location = urlsplit(response.getheader("Location") or "")
+            conn_type = http.client.HTTPSConnection if location.scheme == "https" else http.client.HTTPConnection
+            conn = conn_type(location.hostname or "", location.port, timeout=300, blocksize=_CHUNK)
+            conn.request("GET", urlunsplit(("", "", location.path or "/", location.query, "")), headers={"User-Agent": USER_AGENT})
+            response = conn.getresponse()
         if response.status >= 300:
             raise _problem_message("GET", path, response.status, response.reason, response.read())
         hasher = hashlib.sha256()

@@ -37,6 +37,16 @@ internal sealed class ServerCommand : BaseCommand
             + $"or a Host=…;Database=…; connection string. Defaults to ${DatabaseLocation.EnvironmentVariable}. Blobs stay in --data-dir.",
     };
 
+    private static readonly Option<string?> BlobsOption = new("--blobs")
+    {
+        Description = $"Where artifact files live: file://PATH (default: blobs/ in --data-dir) or s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION "
+            + $"for an S3-compatible bucket (no endpoint: AWS S3), which clients then reach directly through presigned URLs. Defaults to ${BlobLocation.EnvironmentVariable}. "
+            + $"S3 keys come from ${S3AccessKeyVariable} and ${S3SecretKeyVariable}, else from the AWS SDK's usual AWS_* variables, profile or instance role.",
+    };
+
+    private const string S3AccessKeyVariable = "LIFTOFF_S3_ACCESS_KEY_ID";
+    private const string S3SecretKeyVariable = "LIFTOFF_S3_SECRET_ACCESS_KEY";
+
     private static readonly Option<string> AdminOption = new("--admin")
     {
         Description = "The name of the admin user created on first start.",
@@ -51,6 +61,7 @@ internal sealed class ServerCommand : BaseCommand
         Options.Add(HeartbeatTimeoutOption);
         Options.Add(AdminOption);
         Options.Add(DatabaseOption);
+        Options.Add(BlobsOption);
         Subcommands.Add(new MigrateDataCommand());
     }
 
@@ -73,8 +84,28 @@ internal sealed class ServerCommand : BaseCommand
             return ExitCodes.Usage;
         }
 
+        options.Blobs = parseResult.GetValue(BlobsOption) ?? Environment.GetEnvironmentVariable(BlobLocation.EnvironmentVariable);
+        BlobLocation blobs;
+        try
+        {
+            blobs = BlobLocation.Parse(options.Blobs, options.DataDirectory);
+        }
+        catch (FormatException ex)
+        {
+            await Console.Error.WriteLineAsync($"liftoff: --blobs: {ex.Message}");
+            return ExitCodes.Usage;
+        }
+
+        options.S3AccessKeyId = Environment.GetEnvironmentVariable(S3AccessKeyVariable);
+        options.S3SecretAccessKey = Environment.GetEnvironmentVariable(S3SecretKeyVariable);
+        if (blobs is S3BlobLocation && (options.S3AccessKeyId is null) != (options.S3SecretAccessKey is null))
+        {
+            await Console.Error.WriteLineAsync($"liftoff: --blobs: set both {S3AccessKeyVariable} and {S3SecretKeyVariable}, or neither (to use the AWS SDK's own credentials)");
+            return ExitCodes.Usage;
+        }
+
         await using var server = await LiftoffServer.StartAsync(options, cancellationToken: cancellationToken);
-        await Console.Error.WriteLineAsync($"Liftoff server listening on {server.BaseUrl} (store {server.Database}, data in {options.DataDirectory})");
+        await Console.Error.WriteLineAsync($"Liftoff server listening on {server.BaseUrl} (store {server.Database}, blobs {blobs}, data in {options.DataDirectory})");
         if (server.InitialAdminKey is { } key)
         {
             await Console.Error.WriteLineAsync($"Created admin user '{options.AdminName}'. Its API key, shown only this once:");

@@ -134,7 +134,7 @@ internal static class ServerRegistration
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RunSignals>();
         services.AddSingleton<ApiKeyCache>();
-        services.AddSingleton<IBlobStore>(new FileSystemBlobStore(Path.Combine(options.DataDirectory, "blobs")));
+        services.AddBlobStore(options);
         services.AddSingleton(new Lazy<PythonWheel>(PythonWheel.Build));
         services.AddHostedService<RunReaper>();
         services.AddSingleton<QueueSignals>();
@@ -150,6 +150,23 @@ internal static class ServerRegistration
             .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.BasicSchemeName, o => o.AcceptBasic = true);
         services.AddAuthorization(o => o.AddPolicy(Caller.FullKeyPolicy, p => p.RequireAuthenticatedUser().RequireAssertion(c => !c.User.HasClaim(claim => claim.Type == Caller.RunClaim))));
         services.AddOpenApi();
+        return services;
+    }
+
+    /// <summary>The filesystem store, or an S3 bucket that clients also reach directly (an <see cref="IDirectBlobStore"/>).</summary>
+    public static IServiceCollection AddBlobStore(this IServiceCollection services, ServerOptions options)
+    {
+        switch (BlobLocation.Parse(options.Blobs, options.DataDirectory))
+        {
+            case S3BlobLocation s3:
+                // Made by the container, so that stopping the server disposes the S3 client.
+                services.AddSingleton<IBlobStore>(_ => new S3BlobStore(s3, options.S3AccessKeyId, options.S3SecretAccessKey));
+                break;
+            case FileSystemBlobLocation files:
+                services.AddSingleton<IBlobStore>(new FileSystemBlobStore(files.Directory));
+                break;
+        }
+
         return services;
     }
 

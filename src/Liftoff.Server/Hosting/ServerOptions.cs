@@ -8,9 +8,20 @@ public sealed class ServerOptions
 
     /// <summary>
     /// Where the store lives (see <see cref="DatabaseLocation.Parse"/>): null for SQLite in <see cref="DataDirectory"/>,
-    /// or a PostgreSQL URL or connection string. Blobs stay in <see cref="DataDirectory"/> either way.
+    /// or a PostgreSQL URL or connection string.
     /// </summary>
     public string? Database { get; set; }
+
+    /// <summary>
+    /// Where blobs live (see <see cref="BlobLocation.Parse"/>): null for <c>blobs/</c> in <see cref="DataDirectory"/>,
+    /// or an <c>s3://</c> bucket, which clients then reach directly through presigned URLs.
+    /// </summary>
+    public string? Blobs { get; set; }
+
+    /// <summary>The S3 keys for an <c>s3://</c> <see cref="Blobs"/>; when null, the AWS SDK's own chain (AWS_* variables, profile, instance role).</summary>
+    public string? S3AccessKeyId { get; set; }
+
+    public string? S3SecretAccessKey { get; set; }
 
     public string Host { get; set; } = "127.0.0.1";
 

@@ -26,6 +26,19 @@ public sealed class FileSystemBlobStoreTests : IDisposable
         Assert.Empty(Directory.GetFiles(Path.Combine(_root.Path, "tmp")));
     }
 
+    [Fact]
+    public async Task Write_LargeContentArrivingInSmallReads_IsStoredIntact()
+    {
+        var store = new FileSystemBlobStore(_root.Path);
+        var content = new byte[(70 << 20) + 13];
+        new Random(11).NextBytes(content);
+
+        await store.WriteAsync(Sha(content), content.Length, new TrickleStream(content, 7_001), default);
+
+        Assert.Equal(content, await File.ReadAllBytesAsync(store.FileOf(Sha(content))!));
+        Assert.Empty(Directory.GetFiles(Path.Combine(_root.Path, "tmp")));
+    }
+
     [Theory]
     [InlineData(5, "size")]
     [InlineData(20, "size")]
@@ -80,4 +93,11 @@ public sealed class FileSystemBlobStoreTests : IDisposable
     public void Dispose() => _root.Dispose();
 
     private static string Sha(byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
+
+    /// <summary>Hands out at most <c>chunk</c> bytes a read, as a network body does.</summary>
+    private sealed class TrickleStream(byte[] content, int chunk) : MemoryStream(content)
+    {
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            base.ReadAsync(buffer[..Math.Min(buffer.Length, chunk)], cancellationToken);
+    }
 }

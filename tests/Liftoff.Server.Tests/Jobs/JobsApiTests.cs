@@ -14,9 +14,9 @@ public sealed class JobsApiTests(ServerFixture server) : IClassFixture<ServerFix
     public async Task CreateJob_CodeJobOnAnAlias_PinsTheVersionAndInfersTheSchemaFromDefaults()
     {
         using var http = server.Http(await server.NewUserKeyAsync());
-        var code = ArtifactsApiTests.Content("print('hi')");
-        await ArtifactsApiTests.PutAsync(http, code);
-        await (await http.PostJsonAsync("/api/v1/artifacts/p/train-code", ArtifactsApiTests.Commit("code", ArtifactsApiTests.Manifest(("train.py", code))))).JsonAsync(HttpStatusCode.Created);
+        var code = ArtifactsApiContract.Content("print('hi')");
+        await ArtifactsApiContract.PutAsync(http, code);
+        await (await http.PostJsonAsync("/api/v1/artifacts/p/train-code", ArtifactsApiContract.Commit("code", ArtifactsApiContract.Manifest(("train.py", code))))).JsonAsync(HttpStatusCode.Created);
 
         var job = await (await http.PostJsonAsync("/api/v1/jobs", """
             {"project":"p","name":"train","definition":{"source_type":"artifact","source":{"artifact":"train-code:latest"},"entrypoint":["python","train.py"]},
