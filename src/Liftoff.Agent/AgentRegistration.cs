@@ -1,6 +1,7 @@
 using Liftoff.Agent.Builders;
 using Liftoff.Agent.Runners;
 using Liftoff.Agent.Runners.LocalProcess;
+using Liftoff.Agent.Runners.SageMaker;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,6 +33,14 @@ internal static class AgentRegistration
         services.AddSingleton<PythonSdk>();
         services.AddSingleton(new RunnerName(Resources.LocalProcess));
         services.AddKeyedSingleton<ILaunchRunner, LocalProcessRunner>(Resources.LocalProcess);
+        return services;
+    }
+
+    public static IServiceCollection AddSageMakerRunner(this IServiceCollection services)
+    {
+        services.AddSingleton<SageMakerClients>();
+        services.AddSingleton(new RunnerName(Resources.SageMaker));
+        services.AddKeyedSingleton<ILaunchRunner, SageMakerRunner>(Resources.SageMaker);
         return services;
     }
 }

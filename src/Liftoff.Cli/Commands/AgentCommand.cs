@@ -45,6 +45,7 @@ internal sealed class AgentCommand : BaseCommand
                 .SetMinimumLevel(LogLevel.Information))
             .AddLiftoffAgent(client, options)
             .AddLocalProcessRunner()
+            .AddSageMakerRunner()
             .BuildServiceProvider();
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)

@@ -30,7 +30,7 @@ public sealed class AwsServiceModel
     /// <summary>SageMaker (<c>sagemaker-2017-07-24</c>): the training-job operations.</summary>
     public static AwsServiceModel SageMaker { get; } = Load("sagemaker.json");
 
-    /// <summary>CloudWatch Logs (<c>logs-2014-03-28</c>): GetLogEvents.</summary>
+    /// <summary>CloudWatch Logs (<c>logs-2014-03-28</c>): DescribeLogStreams and GetLogEvents.</summary>
     public static AwsServiceModel CloudWatchLogs { get; } = Load("logs.json");
 
     /// <summary>The <c>X-Amz-Target</c> prefix, e.g. <c>SageMaker</c>.</summary>

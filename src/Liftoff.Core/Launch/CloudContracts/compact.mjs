@@ -167,5 +167,5 @@ function vertexMessages() {
 fs.mkdirSync(out, { recursive: true });
 fs.writeFileSync(path.join(out, 'sagemaker.json'), JSON.stringify(awsService('sagemaker-2017-07-24.min.json', 'sagemaker.d.ts',
   ['CreateTrainingJob', 'DescribeTrainingJob', 'StopTrainingJob', 'ListTrainingJobs', 'ListTags'])));
-fs.writeFileSync(path.join(out, 'logs.json'), JSON.stringify(awsService('logs-2014-03-28.min.json', 'cloudwatchlogs.d.ts', ['GetLogEvents'])));
+fs.writeFileSync(path.join(out, 'logs.json'), JSON.stringify(awsService('logs-2014-03-28.min.json', 'cloudwatchlogs.d.ts', ['DescribeLogStreams', 'GetLogEvents'])));
 fs.writeFileSync(path.join(out, 'vertex.json'), JSON.stringify(vertexMessages()));
