@@ -55,6 +55,14 @@ internal sealed class AwsJsonClient
         };
         signed.Headers["Content-Type"] = $"application/x-amz-json-{_model.JsonVersion}";
         signed.Headers["X-Amz-Target"] = $"{_model.TargetPrefix}.{operation}";
+        // Temporary credentials (a role, SSO, web identity) carry a session token, which AWSSDK's request pipeline adds
+        // before signing; so must we.
+        var identity = await _credentials.GetCredentialsAsync();
+        if (identity.UseToken)
+        {
+            signed.Headers["X-Amz-Security-Token"] = identity.Token;
+        }
+
         new AWS4Signer().Sign(signed, config, new RequestMetrics(), _credentials);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, _endpoint) { Content = new ByteArrayContent(body) };
@@ -99,7 +107,7 @@ internal sealed class AwsJsonClient
         private readonly Uri _endpoint;
 
         public SigningConfig(string service, string region, Uri endpoint)
-            : base(new DefaultConfigurationProvider(Array.Empty<IDefaultConfiguration>()))
+            : base(new DefaultConfigurationProvider([new DefaultConfiguration { Name = DefaultConfigurationMode.Standard, RetryMode = RequestRetryMode.Standard }]))
         {
             _endpoint = endpoint;
             AuthenticationServiceName = service;

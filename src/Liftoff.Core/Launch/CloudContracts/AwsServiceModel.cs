@@ -20,8 +20,9 @@ public sealed class AwsServiceModel
         var metadata = model["metadata"]!.AsObject();
         TargetPrefix = (string)metadata["targetPrefix"]!;
         JsonVersion = (string)metadata["jsonVersion"]!;
-        SigningName = (string)metadata["signingName"]!;
         EndpointPrefix = (string)metadata["endpointPrefix"]!;
+        // A model without signingName signs with its endpoint prefix (as CloudWatch Logs' does: "logs").
+        SigningName = (string?)metadata["signingName"] ?? EndpointPrefix;
         _shapes = model["shapes"]!.AsObject().ToDictionary(p => p.Key, p => p.Value!.AsObject(), StringComparer.Ordinal);
         _operations = model["operations"]!.AsObject().ToDictionary(
             p => p.Key, p => ((string)p.Value!["input"]!, (string?)p.Value["output"]), StringComparer.Ordinal);
@@ -147,7 +148,8 @@ public sealed class AwsServiceModel
                 }
 
                 break;
-            case "integer" or "long" when value is JsonValue n && n.GetValueKind() == JsonValueKind.Number && n.TryGetValue<long>(out var whole):
+            case "integer" or "long" when value is JsonValue n && n.GetValueKind() == JsonValueKind.Number
+                && long.TryParse(n.ToJsonString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole):
                 if (type == "integer" && whole is < int.MinValue or > int.MaxValue)
                 {
                     errors.Add(new FieldError(path, $"{whole} is outside a 32-bit integer"));

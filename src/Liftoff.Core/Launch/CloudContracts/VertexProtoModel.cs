@@ -255,7 +255,7 @@ public sealed class VertexProtoModel
     // proto3 JSON takes 64-bit integers as numbers or decimal strings.
     private static bool Whole(JsonNode? value, JsonValueKind kind, long min, long max) => kind switch
     {
-        JsonValueKind.Number => value!.AsValue().TryGetValue<long>(out var n) && n >= min && n <= max,
+        JsonValueKind.Number => long.TryParse(value!.ToJsonString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max,
         JsonValueKind.String => long.TryParse((string)value!, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var s) && s >= min && s <= max,
         _ => false,
     };
