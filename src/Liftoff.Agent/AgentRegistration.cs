@@ -2,6 +2,7 @@ using Liftoff.Agent.Builders;
 using Liftoff.Agent.Runners;
 using Liftoff.Agent.Runners.LocalProcess;
 using Liftoff.Agent.Runners.SageMaker;
+using Liftoff.Agent.Runners.Vertex;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Microsoft.Extensions.DependencyInjection;
@@ -41,6 +42,14 @@ internal static class AgentRegistration
         services.AddSingleton<SageMakerClients>();
         services.AddSingleton(new RunnerName(Resources.SageMaker));
         services.AddKeyedSingleton<ILaunchRunner, SageMakerRunner>(Resources.SageMaker);
+        return services;
+    }
+
+    public static IServiceCollection AddVertexRunner(this IServiceCollection services)
+    {
+        services.AddSingleton<VertexClient>();
+        services.AddSingleton(new RunnerName(Resources.Vertex));
+        services.AddKeyedSingleton<ILaunchRunner, VertexRunner>(Resources.Vertex);
         return services;
     }
 }

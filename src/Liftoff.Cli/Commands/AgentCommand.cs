@@ -46,6 +46,7 @@ internal sealed class AgentCommand : BaseCommand
             .AddLiftoffAgent(client, options)
             .AddLocalProcessRunner()
             .AddSageMakerRunner()
+            .AddVertexRunner()
             .BuildServiceProvider();
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)

@@ -61,7 +61,7 @@ internal sealed class SageMakerRunner(AgentOptions options, IImageBuilder builde
 
         var environment = request["Environment"] as JsonObject ?? [];
         request["Environment"] = environment;
-        foreach (var (key, value) in LaunchEnvironment(context))
+        foreach (var (key, value) in RemoteEnvironment.For(context))
         {
             environment[key] = value;
         }
@@ -160,19 +160,6 @@ internal sealed class SageMakerRunner(AgentOptions options, IImageBuilder builde
         // Training jobs cannot be deleted; one that has ended is left as SageMaker keeps it.
         await using var workload = new SageMakerWorkload(leftover.Handle, clients, console: null, clients.PollInterval, time);
         await workload.StopAsync(TimeSpan.Zero, cancellationToken);
-    }
-
-    /// <summary>The run's variables, and where the job reaches the server.</summary>
-    private static Dictionary<string, string> LaunchEnvironment(LaunchContext context)
-    {
-        var environment = new Dictionary<string, string>(context.Spec.Environment, StringComparer.Ordinal)
-        {
-            ["LIFTOFF_BASE_URL"] = context.Client.Settings.BaseUrl.ToString().TrimEnd('/'),
-            ["LIFTOFF_CONSOLE"] = "off",
-            ["PYTHONUNBUFFERED"] = "1",
-        };
-        environment["WANDB_BASE_URL"] = environment["LIFTOFF_BASE_URL"];
-        return environment;
     }
 
     /// <summary>The run config's top-level values as SageMaker hyperparameters (a map of strings; non-strings as JSON).</summary>
