@@ -84,7 +84,16 @@ internal sealed class VertexClient(AgentOptions options) : IDisposable
 
     private async Task<JsonObject> SendAsync(HttpMethod method, Uri uri, JsonObject? body, CancellationToken cancellationToken)
     {
-        var token = await (await CredentialAsync(cancellationToken)).UnderlyingCredential.GetAccessTokenForRequestAsync(uri.ToString(), cancellationToken);
+        string token;
+        try
+        {
+            token = await (await CredentialAsync(cancellationToken)).UnderlyingCredential.GetAccessTokenForRequestAsync(uri.ToString(), cancellationToken);
+        }
+        catch (Google.Apis.Auth.OAuth2.Responses.TokenResponseException ex)
+        {
+            throw new VertexException(401, "UNAUTHENTICATED", $"Google refused the agent's credentials: {ex.Error?.Error} {ex.Error?.ErrorDescription}".TrimEnd());
+        }
+
         using var request = new HttpRequestMessage(method, uri);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (body is not null)
