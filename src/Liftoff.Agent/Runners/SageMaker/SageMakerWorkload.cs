@@ -17,9 +17,23 @@ internal sealed class SageMakerWorkload(string name, SageMakerClients clients, R
     public async Task<WorkloadExit> WaitForExitAsync(CancellationToken cancellationToken)
     {
         string? lastSecondary = null;
+        var backoff = Backoff.Default();
         while (true)
         {
-            var job = await DescribeAsync(cancellationToken);
+            JsonObject job;
+            try
+            {
+                job = await DescribeAsync(cancellationToken);
+                await ReadLogsAsync(cancellationToken);
+                backoff.Reset();
+            }
+            catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                // Throttling, a 5xx or a lost connection: the job goes on regardless, so keep watching it.
+                await Task.Delay(backoff.Next(), time, cancellationToken);
+                continue;
+            }
+
             var status = (string?)job["TrainingJobStatus"];
             var secondary = (string?)job["SecondaryStatus"];
             if (secondary != lastSecondary && console is not null)
@@ -28,7 +42,6 @@ internal sealed class SageMakerWorkload(string name, SageMakerClients clients, R
                 lastSecondary = secondary;
             }
 
-            await ReadLogsAsync(cancellationToken);
             switch (status)
             {
                 case "Completed":
@@ -43,6 +56,14 @@ internal sealed class SageMakerWorkload(string name, SageMakerClients clients, R
             }
         }
     }
+
+    /// <summary>Errors worth retrying: AWS's throttling codes, server errors, and failures to reach the endpoint.</summary>
+    private static bool IsTransient(Exception ex) => ex switch
+    {
+        AwsException aws => aws.Status >= 500 || aws.Type is "ThrottlingException" or "Throttling" or "ThrottledException" or "RequestLimitExceeded",
+        HttpRequestException or TaskCanceledException => true,
+        _ => false,
+    };
 
     public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
     {

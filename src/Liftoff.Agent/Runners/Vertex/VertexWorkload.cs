@@ -19,9 +19,23 @@ internal sealed class VertexWorkload(string name, VertexClient client, RunConsol
     public async Task<WorkloadExit> WaitForExitAsync(CancellationToken cancellationToken)
     {
         string? lastState = null;
+        var backoff = Backoff.Default();
         while (true)
         {
-            var job = await client.GetCustomJobAsync(name, cancellationToken);
+            JsonObject job;
+            try
+            {
+                job = await client.GetCustomJobAsync(name, cancellationToken);
+                await ReadLogsAsync(cancellationToken);
+                backoff.Reset();
+            }
+            catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                // Quota (429), a 5xx or a lost connection: the job goes on regardless, so keep watching it.
+                await Task.Delay(backoff.Next(), time, cancellationToken);
+                continue;
+            }
+
             var state = (string?)job["state"] ?? "JOB_STATE_UNSPECIFIED";
             if (state != lastState && console is not null)
             {
@@ -29,7 +43,6 @@ internal sealed class VertexWorkload(string name, VertexClient client, RunConsol
                 lastState = state;
             }
 
-            await ReadLogsAsync(cancellationToken);
             var error = (string?)job["error"]?["message"];
             switch (state)
             {
@@ -45,6 +58,13 @@ internal sealed class VertexWorkload(string name, VertexClient client, RunConsol
             }
         }
     }
+
+    private static bool IsTransient(Exception ex) => ex switch
+    {
+        VertexException google => google.HttpStatus is 429 or >= 500,
+        HttpRequestException or TaskCanceledException => true,
+        _ => false,
+    };
 
     public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
     {

@@ -14,6 +14,7 @@ public sealed class AwsServiceModel
 {
     private readonly Dictionary<string, JsonObject> _shapes;
     private readonly Dictionary<string, (string Input, string? Output)> _operations;
+    private readonly Dictionary<string, HashSet<string>> _enums;
 
     private AwsServiceModel(JsonObject model)
     {
@@ -24,6 +25,8 @@ public sealed class AwsServiceModel
         // A model without signingName signs with its endpoint prefix (as CloudWatch Logs' does: "logs").
         SigningName = (string?)metadata["signingName"] ?? EndpointPrefix;
         _shapes = model["shapes"]!.AsObject().ToDictionary(p => p.Key, p => p.Value!.AsObject(), StringComparer.Ordinal);
+        _enums = _shapes.Where(s => s.Value["enum"] is JsonArray).ToDictionary(
+            s => s.Key, s => s.Value["enum"]!.AsArray().Select(v => (string)v!).ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal);
         _operations = model["operations"]!.AsObject().ToDictionary(
             p => p.Key, p => ((string)p.Value!["input"]!, (string?)p.Value["output"]), StringComparer.Ordinal);
     }
@@ -142,9 +145,9 @@ public sealed class AwsServiceModel
 
                 break;
             case "string" when value is JsonValue s && s.GetValueKind() == JsonValueKind.String:
-                if (shape["enum"] is JsonArray allowed && !allowed.Any(a => (string)a! == (string)s!))
+                if (_enums.TryGetValue(shapeName, out var allowed) && !allowed.Contains((string)s!))
                 {
-                    errors.Add(new FieldError(path, $"'{(string)s!}' is not a {shapeName}: {string.Join(", ", allowed.Select(a => (string)a!))}"));
+                    errors.Add(new FieldError(path, $"'{(string)s!}' is not a {shapeName}: {string.Join(", ", Enum(shapeName))}"));
                 }
 
                 break;
