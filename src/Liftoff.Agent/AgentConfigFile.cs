@@ -179,6 +179,28 @@ internal static class AgentConfigFile
             {
                 errors.Add($"environment.region: required for {environment.Type}");
             }
+
+            foreach (var (key, value) in new[]
+            {
+                ("sagemaker_endpoint", environment.SagemakerEndpoint), ("logs_endpoint", environment.LogsEndpoint),
+                ("vertex_endpoint", environment.VertexEndpoint), ("logging_endpoint", environment.LoggingEndpoint),
+            })
+            {
+                if (value is not null && !(Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http"))
+                {
+                    errors.Add($"environment.{key}: an http(s) URL, not '{value}'");
+                }
+            }
+
+            if (environment.CredentialsFile is { } credentials && !File.Exists(credentials))
+            {
+                errors.Add($"environment.credentials_file: no file at {credentials}");
+            }
+
+            if (environment.PollSeconds is { } poll && !(poll > 0))
+            {
+                errors.Add("environment.poll_seconds: a positive number of seconds");
+            }
         }
 
         if (document.Kubernetes is { } kubernetes)

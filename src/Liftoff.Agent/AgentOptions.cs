@@ -120,4 +120,24 @@ internal sealed class EnvironmentSettings
 
     /// <summary>The AWS profile, GCP project or Azure subscription to use.</summary>
     public string? Account { get; set; }
+
+    /// <summary>The SageMaker API endpoint, instead of <c>https://api.sagemaker.{region}.amazonaws.com</c> (a VPC endpoint, or a stand-in).</summary>
+    public string? SagemakerEndpoint { get; set; }
+
+    /// <summary>The CloudWatch Logs endpoint, instead of <c>https://logs.{region}.amazonaws.com</c>.</summary>
+    public string? LogsEndpoint { get; set; }
+
+    /// <summary>The Vertex AI endpoint, instead of <c>https://{region}-aiplatform.googleapis.com</c>.</summary>
+    public string? VertexEndpoint { get; set; }
+
+    /// <summary>The Cloud Logging endpoint, instead of <c>https://logging.googleapis.com</c>.</summary>
+    public string? LoggingEndpoint { get; set; }
+
+    /// <summary>A Google service-account key file; without it, application default credentials.</summary>
+    public string? CredentialsFile { get; set; }
+
+    /// <summary>How often a cloud job's status and logs are read.</summary>
+    public double? PollSeconds { get; set; }
+
+    public TimeSpan PollInterval => TimeSpan.FromSeconds(PollSeconds ?? 10);
 }

@@ -4,6 +4,8 @@ using Liftoff.Agent.Runners;
 using Liftoff.Agent.Runners.Docker;
 using Liftoff.Agent.Runners.Kubernetes;
 using Liftoff.Agent.Runners.LocalProcess;
+using Liftoff.Agent.Runners.SageMaker;
+using Liftoff.Agent.Runners.Vertex;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Microsoft.Extensions.DependencyInjection;
@@ -62,6 +64,22 @@ internal static class AgentRegistration
         services.AddSingleton<KubernetesCluster>();
         services.AddSingleton(new RunnerName(Resources.Kubernetes));
         services.AddKeyedSingleton<ILaunchRunner, KubernetesRunner>(Resources.Kubernetes);
+        return services;
+    }
+
+    public static IServiceCollection AddSageMakerRunner(this IServiceCollection services)
+    {
+        services.AddSingleton<SageMakerClients>();
+        services.AddSingleton(new RunnerName(Resources.SageMaker));
+        services.AddKeyedSingleton<ILaunchRunner, SageMakerRunner>(Resources.SageMaker);
+        return services;
+    }
+
+    public static IServiceCollection AddVertexRunner(this IServiceCollection services)
+    {
+        services.AddSingleton<VertexClient>();
+        services.AddSingleton(new RunnerName(Resources.Vertex));
+        services.AddKeyedSingleton<ILaunchRunner, VertexRunner>(Resources.Vertex);
         return services;
     }
 }

@@ -125,6 +125,52 @@ public sealed class AgentConfigFileTests
     }
 
     [Fact]
+    public void Apply_CloudEnvironmentSettings_SetsEndpointsCredentialsAndPolling()
+    {
+        var options = new AgentOptions();
+        var keyFile = Path.GetTempFileName();
+        try
+        {
+            AgentConfigFile.Apply($"""
+                environment:
+                  type: gcp
+                  region: europe-west4
+                  account: acme-ml
+                  vertex_endpoint: https://europe-west4-aiplatform.googleapis.com
+                  logging_endpoint: http://127.0.0.1:8085
+                  credentials_file: {keyFile}
+                  poll_seconds: 0.5
+                """, "agent.yaml", options);
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
+
+        Assert.Equal("https://europe-west4-aiplatform.googleapis.com", options.Environment?.VertexEndpoint);
+        Assert.Equal("http://127.0.0.1:8085", options.Environment?.LoggingEndpoint);
+        Assert.Equal(keyFile, options.Environment?.CredentialsFile);
+        Assert.Equal(TimeSpan.FromSeconds(0.5), options.Environment?.PollInterval);
+    }
+
+    [Fact]
+    public void Apply_BadCloudEnvironmentSettings_NamesEachKey()
+    {
+        var error = Assert.Throws<LiftoffException>(() => AgentConfigFile.Apply("""
+            environment:
+              type: aws
+              region: eu-west-1
+              sagemaker_endpoint: api.sagemaker.eu-west-1.amazonaws.com
+              credentials_file: /nonexistent/key.json
+              poll_seconds: 0
+            """, "agent.yaml", new AgentOptions()));
+
+        Assert.Contains("environment.sagemaker_endpoint", error.Message, StringComparison.Ordinal);
+        Assert.Contains("environment.credentials_file", error.Message, StringComparison.Ordinal);
+        Assert.Contains("environment.poll_seconds", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Validate_WithoutQueues_AsksForOne()
     {
         Assert.Contains("no queue to poll: give --queue NAME (or queues: in the config file)", AgentConfigFile.Validate(new AgentOptions()));

@@ -8,10 +8,10 @@ using Liftoff.Testing;
 namespace Liftoff.Cli.Tests;
 
 /// <summary>
-/// Real <c>liftoff server</c> processes on one PostgreSQL store, sharing one data directory for their blob store
-/// (the filesystem blob store on a shared folder, as replicas would share a network file system or, later, a bucket).
+/// Real <c>liftoff server</c> processes on one PostgreSQL store and one S3-compatible bucket, each with a data directory
+/// of its own: they share nothing else.
 /// </summary>
-internal sealed class ReplicaSet(Cli cli, string database, string dataDirectory) : IAsyncDisposable
+internal sealed class ReplicaSet(Cli cli, string database, S3rver bucket, string dataDirectory) : IAsyncDisposable
 {
     private readonly List<(Process Process, StringBuilder Output, Uri Url)> _replicas = [];
 
@@ -21,8 +21,13 @@ internal sealed class ReplicaSet(Cli cli, string database, string dataDirectory)
     public async Task<string?> StartAsync(bool createsAdmin = false)
     {
         var port = LoadBalancer.FreePort();
-        var process = ProcessRunner.Start("dotnet", [Cli.Dll, "server", "--data-dir", dataDirectory, "--port", port.ToString(CultureInfo.InvariantCulture)],
-            cli.Environment((DatabaseLocation.EnvironmentVariable, database)));
+        var ownData = Path.Combine(dataDirectory, $"replica-{_replicas.Count}");
+        var process = ProcessRunner.Start("dotnet", [Cli.Dll, "server", "--data-dir", ownData, "--port", port.ToString(CultureInfo.InvariantCulture)],
+            cli.Environment(
+                (DatabaseLocation.EnvironmentVariable, database),
+                (BlobLocation.EnvironmentVariable, bucket.BlobsLocation),
+                ("LIFTOFF_S3_ACCESS_KEY_ID", S3rver.AccessKeyId),
+                ("LIFTOFF_S3_SECRET_ACCESS_KEY", S3rver.SecretAccessKey)));
         var output = new StringBuilder();
         var key = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>

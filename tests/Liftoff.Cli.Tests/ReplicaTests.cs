@@ -12,7 +12,7 @@ using Xunit;
 namespace Liftoff.Cli.Tests;
 
 /// <summary>
-/// Three real <c>liftoff server</c> replicas on one PostgreSQL database and one shared blob folder, behind haproxy on
+/// Three real <c>liftoff server</c> replicas on one PostgreSQL database and one S3-compatible bucket (s3rver), behind haproxy on
 /// loopback, with four real agents and clients that only know the balancer's address.
 /// </summary>
 public sealed class ReplicaTests
@@ -26,14 +26,15 @@ public sealed class ReplicaTests
         using var home = new TempDirectory();
         await using var schema = await PostgresSchema.CreateAsync();
         var cli = new Cli(home.Path);
-        await using var replicas = new ReplicaSet(cli, schema.ConnectionString, Path.Combine(home.Path, "shared"));
+        await using var bucket = await S3rver.StartAsync();
+        await using var replicas = new ReplicaSet(cli, schema.ConnectionString, bucket, Path.Combine(home.Path, "replicas"));
         var key = (await replicas.StartAsync(createsAdmin: true))!;
         await replicas.StartAsync();
         await replicas.StartAsync();
         await using var balancer = await LoadBalancer.StartAsync(replicas.Urls);
         using var client = new LiftoffClient(new LiftoffSettings(balancer.BaseUrl, key) { RetryFor = TimeSpan.FromMinutes(1) });
 
-        // The job's code goes up through the balancer and comes down to the agents through any replica: one blob store.
+        // The job's code goes up to the bucket and comes down to the agents by whichever replica they reach: one blob store.
         var stamps = Directory.CreateDirectory(Path.Combine(home.Path, "stamps")).FullName;
         var code = Directory.CreateDirectory(Path.Combine(home.Path, "code")).FullName;
         await File.WriteAllTextAsync(Path.Combine(code, "train.py"), $"""

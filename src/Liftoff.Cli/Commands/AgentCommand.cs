@@ -47,6 +47,8 @@ internal sealed class AgentCommand : BaseCommand
             .AddLocalProcessRunner()
             .AddDockerRunner(options)
             .AddKubernetesRunner()
+            .AddSageMakerRunner()
+            .AddVertexRunner()
             .BuildServiceProvider();
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)

@@ -11,11 +11,17 @@ namespace Liftoff.Core.Launch;
 public static class ResourceSchemas
 {
     /// <summary>Every problem of <paramref name="config"/> for <paramref name="resource"/>, each named by its path under <paramref name="field"/>.</summary>
-    public static IReadOnlyList<FieldError> Validate(string resource, JsonObject config, string field) => resource switch
+    /// <param name="complete">
+    /// A launch's effective config, checked for the members a target requires; a queue's defaults (false) may leave
+    /// them to each launch.
+    /// </param>
+    public static IReadOnlyList<FieldError> Validate(string resource, JsonObject config, string field, bool complete = true) => resource switch
     {
         Resources.LocalProcess => LocalProcessSchema.Validate(config, field),
         Resources.Docker => DockerSchema.Validate(config, field),
         Resources.Kubernetes => KubernetesSchema.Validate(config, field),
+        Resources.SageMaker => SageMakerSchema.Validate(config, field, complete),
+        Resources.Vertex => VertexSchema.Validate(config, field, complete),
         _ => [],
     };
 

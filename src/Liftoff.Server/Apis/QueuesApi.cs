@@ -45,7 +45,7 @@ internal static class QueuesApi
         if (!errors.Any && request.Config is { ValueKind: JsonValueKind.Object } config)
         {
             var merged = ResourceConfigs.Merge(config, null);
-            errors.AddRange(ResourceSchemas.Validate(request.Resource, merged, "config").Concat(Macros.FindUnknown(merged, variables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "config")));
+            errors.AddRange(ResourceSchemas.Validate(request.Resource, merged, "config", complete: false).Concat(Macros.FindUnknown(merged, variables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "config")));
         }
 
         if (errors.Any)

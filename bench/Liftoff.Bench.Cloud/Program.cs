@@ -1,0 +1,4 @@
+using BenchmarkDotNet.Running;
+using Liftoff.Bench.Cloud;
+
+BenchmarkRunner.Run<ContractCheckBenchmarks>(args: args);
