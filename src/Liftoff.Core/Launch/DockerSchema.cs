@@ -23,7 +23,7 @@ public static class DockerSchema
             switch (key)
             {
                 case "env":
-                    CheckEnv(value, path, errors);
+                    ResourceSchemas.CheckEnv(value, path, errors);
                     break;
                 case "labels":
                     CheckStringMap(value, path, "labels is an object of label names to string values", errors);
@@ -207,27 +207,6 @@ public static class DockerSchema
     {
         var parts = spec.Split(':');
         return parts.Length is 2 or 3 && parts[0].Length > 0 && parts[1].StartsWith('/') && (parts.Length == 2 || parts[2] is "ro" or "rw");
-    }
-
-    private static void CheckEnv(JsonNode? value, string path, List<FieldError> errors)
-    {
-        if (value is not JsonObject env)
-        {
-            errors.Add(new FieldError(path, "env is an object of variable names to string values"));
-            return;
-        }
-
-        foreach (var (name, v) in env)
-        {
-            if (name.Length == 0 || name.Contains('=', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
-            {
-                errors.Add(new FieldError($"{path}.{name}", "not a valid environment variable name"));
-            }
-            else if (v is not JsonValue leaf || leaf.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False))
-            {
-                errors.Add(new FieldError($"{path}.{name}", "environment values are strings, numbers or booleans"));
-            }
-        }
     }
 
     private static void CheckStringMap(JsonNode? value, string path, string rule, List<FieldError> errors)

@@ -18,24 +18,7 @@ internal static class LocalProcessSchema
             switch (key)
             {
                 case "env":
-                    if (value is not JsonObject env)
-                    {
-                        errors.Add(new FieldError(path, "env is an object of variable names to string values"));
-                        break;
-                    }
-
-                    foreach (var (name, v) in env)
-                    {
-                        if (name.Length == 0 || name.Contains('=', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
-                        {
-                            errors.Add(new FieldError($"{path}.{name}", "not a valid environment variable name"));
-                        }
-                        else if (v is not JsonValue leaf || leaf.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False))
-                        {
-                            errors.Add(new FieldError($"{path}.{name}", "environment values are strings, numbers or booleans"));
-                        }
-                    }
-
+                    ResourceSchemas.CheckEnv(value, path, errors);
                     break;
                 case "python":
                     if (value is not JsonValue py || py.GetValueKind() != JsonValueKind.String)
