@@ -259,6 +259,12 @@ internal sealed class ItemExecution
         var run = await ReadRunAsync();
         var tail = string.Join('\n', console.StderrTail());
         var output = tail.Length > 0 ? $"; last stderr lines:\n{tail}" : "";
+        if (exit.Phase is { } phase)
+        {
+            await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, phase, Message(exit.Reason ?? $"the target did not run the workload ({phase})"), exit.ExitCode));
+            return;
+        }
+
         if (run?.State == RunStates.Pending)
         {
             await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Run, Message($"the job never called init (it exited with code {exit.ExitCode}{Describe(exit)}){output}"), exit.ExitCode));

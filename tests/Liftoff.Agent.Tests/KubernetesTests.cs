@@ -71,7 +71,9 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
         var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
 
         Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Equal(scenario == PodScenario.Unschedulable ? ItemPhases.Submit : ItemPhases.Pull, done.Phase);
         Assert.Contains(reason, done.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("never called init", done.Error, StringComparison.Ordinal);
         Assert.Contains($"is pending: {reason}", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
         Assert.Contains(standIn.Requests, r => r.StartsWith("DELETE /apis/batch/v1/namespaces/ml/jobs/", StringComparison.Ordinal) && r.Contains("propagationPolicy=Foreground", StringComparison.Ordinal));
     }

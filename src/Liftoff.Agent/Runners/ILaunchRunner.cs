@@ -30,8 +30,12 @@ internal interface ILaunchedWorkload : IAsyncDisposable
     Task StopAsync(TimeSpan grace, CancellationToken cancellationToken);
 }
 
-/// <summary>How a workload ended: its exit code (128 + N when a signal N ended a process) and, when known, why.</summary>
-internal sealed record WorkloadExit(int ExitCode, string? Reason = null);
+/// <summary>
+/// How a workload ended: its exit code (128 + N when a signal N ended a process) and, when known, why. A workload the
+/// target never got to run (an image it could not pull, a pod it could not schedule) names the <see cref="Phase"/>
+/// (one of <see cref="ItemPhases"/>) that stopped it, so the item fails there rather than in <c>run</c>.
+/// </summary>
+internal sealed record WorkloadExit(int ExitCode, string? Reason = null, string? Phase = null);
 
 /// <summary>What a runner gets for one item.</summary>
 internal sealed record LaunchContext(

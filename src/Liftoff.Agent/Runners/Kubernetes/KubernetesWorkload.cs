@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using Liftoff.Contracts;
 using Liftoff.Core.Launch.Kubernetes;
 
 namespace Liftoff.Agent.Runners.Kubernetes;
@@ -128,7 +129,8 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
                 if (time.GetUtcNow() - pendingSince > options.PendingTimeout)
                 {
                     await DeleteAsync(cluster, name, TimeSpan.Zero, cancellationToken);
-                    return await EndAsync(new WorkloadExit(1, $"the pod stayed pending for {options.PendingTimeout.TotalSeconds:0} s: {reason}"));
+                    var phase = reason.StartsWith("ErrImagePull", StringComparison.Ordinal) || reason.StartsWith("ImagePullBackOff", StringComparison.Ordinal) ? ItemPhases.Pull : ItemPhases.Submit;
+                    return await EndAsync(new WorkloadExit(1, $"the pod stayed pending for {options.PendingTimeout.TotalSeconds:0} s: {reason}", phase));
                 }
             }
             else
