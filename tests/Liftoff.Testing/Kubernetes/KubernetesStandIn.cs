@@ -58,6 +58,12 @@ public sealed class KubernetesStandIn : IAsyncDisposable
     /// <summary>Images that do not run but follow a scenario (all others run).</summary>
     public ConcurrentDictionary<string, PodScenario> Scenarios { get; } = new();
 
+    /// <summary>
+    /// When set, pods run their image on this Docker engine (<c>docker run --network host</c>), as a kubelet would, instead
+    /// of running the container's command as a local process.
+    /// </summary>
+    public string? DockerHost { get; set; }
+
     /// <summary>Added to every pod's environment: what the image would provide (e.g. the SDK on PYTHONPATH).</summary>
     public ConcurrentDictionary<string, string> ImageEnvironment { get; } = new();
 
@@ -432,7 +438,27 @@ public sealed class KubernetesStandIn : IAsyncDisposable
         }
 
         var command = main["command"]!.AsArray().Select(a => a!.GetValue<string>()).Concat((main["args"] as JsonArray ?? []).Select(a => a!.GetValue<string>())).ToList();
+        if (DockerHost is { } host)
+        {
+            (command, environment) = InDocker(host, podName, image, command, environment);
+        }
+
         pod.Run(command, environment);
+    }
+
+    /// <summary>
+    /// The <c>docker run</c> that runs a container as the pod's: the image's own PATH and HOME stay, every other variable
+    /// is passed by name (its value reaches the Docker CLI through its environment, never its arguments).
+    /// </summary>
+    private (List<string> Command, Dictionary<string, string> Environment) InDocker(string host, string podName, string image, List<string> command, Dictionary<string, string> environment)
+    {
+        var passed = environment.Keys.Where(k => k is not ("PATH" or "HOME") && !ImageEnvironment.ContainsKey(k)).ToList();
+        List<string> run = ["docker", "run", "--rm", "--network", "host", "--name", podName, .. passed.SelectMany(k => new[] { "-e", k }), "--entrypoint", command[0], image, .. command.Skip(1)];
+        var cli = passed.ToDictionary(k => k, k => environment[k], StringComparer.Ordinal);
+        cli["PATH"] = System.Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin";
+        cli["HOME"] = System.Environment.GetEnvironmentVariable("HOME") ?? "/tmp";
+        cli["DOCKER_HOST"] = host;
+        return (run, cli);
     }
 
     /// <summary>The container's environment as the kubelet makes it: the image's, then env with secretKeyRef resolved.</summary>
