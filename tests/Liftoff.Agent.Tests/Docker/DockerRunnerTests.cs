@@ -5,6 +5,7 @@ using Docker.DotNet.Models;
 using Resources = Liftoff.Contracts.Resources;
 using Liftoff.Agent.Builders;
 using Liftoff.Agent.Runners;
+using Liftoff.Agent.Runners.Docker;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Testing;
@@ -262,6 +263,46 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
         Assert.Equal(1, done.Attempt);
         Assert.Equal(RunStates.Finished, (await harness.Client.GetRunAsync(done.RunId!)).State);
         await Poll.UntilAsync(() => docker.ContainersAsync(ItemLabel, item.Id), c => c.Count == 0, TimeSpan.FromSeconds(30), "the container to be removed");
+    }
+
+    [Fact]
+    public async Task Agent_RestartedAfterAnotherAttemptTookItsItem_RemovesTheLeftoverContainer()
+    {
+        await using var harness = await AgentHarness.StartAsync(server, maxAttempts: 2, resource: Resources.Docker);
+        var job = await CreateImageJobAsync(harness, "superseded", DockerEngineFixture.JobImage,
+            ["python3", "-c", "import time, liftoff; liftoff.init(); print('running', flush=True); time.sleep(600)"]);
+        var options = Options(harness);
+        var item = await harness.EnqueueAsync(job);
+
+        // Attempt 1: its agent starts the container and vanishes; the lease runs out and the item returns for attempt 2.
+        var client = harness.Client;
+        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest(options.Name, [harness.Queue]));
+        var claim = await client.ClaimAsync(agent.Id, TimeSpan.FromSeconds(10)) ?? throw new InvalidOperationException("no item to claim");
+        await client.ReportItemAsync(claim.Spec.ItemId, new ItemProgressRequest(claim.Spec.Attempt, ItemStates.Starting));
+        await using (var services = Services(harness, options))
+        {
+            var runner = services.GetRequiredKeyedService<ILaunchRunner>(Resources.Docker);
+            var jobDefinition = claim.Spec.JobDefinition.Deserialize(LiftoffJsonContext.Default.JobDefinition)!;
+            var console = new RunConsole(client, claim.Spec.RunId, TimeProvider.System, NullLogger.Instance);
+            using var work = new TempDirectory();
+            await runner.StartAsync(new LaunchContext(claim.Spec, jobDefinition, console, client, work.Path), CancellationToken.None);
+            await console.CompleteAsync(CancellationToken.None);
+        }
+
+        var leftover = Assert.Single(await docker.ContainersAsync(ItemLabel, item.Id));
+        await harness.WaitForItemAsync(item.Id, i => i.Attempt == 2, "the lease of attempt 1 to run out", 120);
+
+        // The restarted agent finds attempt 1's container, learns that attempt 2 owns the item, removes it and runs attempt 2.
+        await harness.StartAgentAsync(options);
+        var containers = await Poll.UntilAsync(() => docker.ContainersAsync(ItemLabel, item.Id), c => c.Count == 1 && c[0].ID != leftover.ID,
+            TimeSpan.FromSeconds(90), "attempt 1's container to be removed and attempt 2's to run");
+        Assert.Equal("2", containers[0].Labels[DockerEngine.LabelPrefix + "attempt"]);
+        await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running, "attempt 2 to run", 120);
+
+        await client.CancelItemAsync(item.Id);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to be cancelled", 60);
+        Assert.Equal(ItemStates.Cancelled, done.State);
+        await Poll.UntilAsync(() => docker.ContainersAsync(ItemLabel, item.Id), c => c.Count == 0, TimeSpan.FromSeconds(30), "no container of the item to be left");
     }
 
     [Fact]
