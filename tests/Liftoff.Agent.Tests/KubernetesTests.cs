@@ -216,6 +216,24 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task Agent_WithoutABuilder_FailsACodeJobInBuildSayingHowToEnableBuilding()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        var job = await harness.CreateJobAsync("unbuilt", new Dictionary<string, string> { ["train.py"] = "print('never runs')" }, ["python", "train.py"]);
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Equal(ItemPhases.Build, done.Phase);
+        Assert.Contains("builder is noop", done.Error, StringComparison.Ordinal);
+        Assert.Contains("builder: {type: docker}", done.Error, StringComparison.Ordinal);
+        Assert.Empty(standIn.Jobs);
+    }
+
+    [Fact]
     public async Task Enqueue_WhenTheJobManifestHasAnInvalidField_IsRefusedNamingItsPath()
     {
         await using var standIn = await KubernetesStandIn.StartAsync();
