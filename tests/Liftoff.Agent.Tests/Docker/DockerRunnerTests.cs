@@ -240,20 +240,7 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
         var options = Options(harness);
         var item = await harness.EnqueueAsync(job);
 
-        // The first agent: claims the item and starts its container as an agent does, then vanishes without a word.
-        var client = harness.Client;
-        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest(options.Name, [harness.Queue]));
-        var claim = await client.ClaimAsync(agent.Id, TimeSpan.FromSeconds(10)) ?? throw new InvalidOperationException("no item to claim");
-        await client.ReportItemAsync(claim.Spec.ItemId, new ItemProgressRequest(claim.Spec.Attempt, ItemStates.Starting));
-        await using (var services = Services(harness, options))
-        {
-            var runner = services.GetRequiredKeyedService<ILaunchRunner>(Resources.Docker);
-            var jobDefinition = claim.Spec.JobDefinition.Deserialize(LiftoffJsonContext.Default.JobDefinition)!;
-            var console = new RunConsole(client, claim.Spec.RunId, TimeProvider.System, NullLogger.Instance);
-            using var work = new TempDirectory();
-            await runner.StartAsync(new LaunchContext(claim.Spec, jobDefinition, console, client, work.Path), CancellationToken.None);
-            await console.CompleteAsync(CancellationToken.None);
-        }
+        await ClaimStartAndVanishAsync(harness, options);
 
         Assert.Single(await docker.ContainersAsync(ItemLabel, item.Id));
         await harness.StartAgentAsync(options);
@@ -275,19 +262,7 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
         var item = await harness.EnqueueAsync(job);
 
         // Attempt 1: its agent starts the container and vanishes; the lease runs out and the item returns for attempt 2.
-        var client = harness.Client;
-        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest(options.Name, [harness.Queue]));
-        var claim = await client.ClaimAsync(agent.Id, TimeSpan.FromSeconds(10)) ?? throw new InvalidOperationException("no item to claim");
-        await client.ReportItemAsync(claim.Spec.ItemId, new ItemProgressRequest(claim.Spec.Attempt, ItemStates.Starting));
-        await using (var services = Services(harness, options))
-        {
-            var runner = services.GetRequiredKeyedService<ILaunchRunner>(Resources.Docker);
-            var jobDefinition = claim.Spec.JobDefinition.Deserialize(LiftoffJsonContext.Default.JobDefinition)!;
-            var console = new RunConsole(client, claim.Spec.RunId, TimeProvider.System, NullLogger.Instance);
-            using var work = new TempDirectory();
-            await runner.StartAsync(new LaunchContext(claim.Spec, jobDefinition, console, client, work.Path), CancellationToken.None);
-            await console.CompleteAsync(CancellationToken.None);
-        }
+        await ClaimStartAndVanishAsync(harness, options);
 
         var leftover = Assert.Single(await docker.ContainersAsync(ItemLabel, item.Id));
         await harness.WaitForItemAsync(item.Id, i => i.Attempt == 2, "the lease of attempt 1 to run out", 120);
@@ -299,7 +274,7 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
         Assert.Equal("2", containers[0].Labels[DockerEngine.LabelPrefix + "attempt"]);
         await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running, "attempt 2 to run", 120);
 
-        await client.CancelItemAsync(item.Id);
+        await harness.Client.CancelItemAsync(item.Id);
         var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to be cancelled", 60);
         Assert.Equal(ItemStates.Cancelled, done.State);
         await Poll.UntilAsync(() => docker.ContainersAsync(ItemLabel, item.Id), c => c.Count == 0, TimeSpan.FromSeconds(30), "no container of the item to be left");
@@ -403,6 +378,22 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
             .AddLiftoffAgent(harness.Server.Client(harness.Key), options)
             .AddDockerRunner(options)
             .BuildServiceProvider();
+
+    /// <summary>Claims the next item and starts its container as an agent does, then vanishes without a word, as a killed agent would.</summary>
+    private async Task ClaimStartAndVanishAsync(AgentHarness harness, AgentOptions options)
+    {
+        var client = harness.Client;
+        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest(options.Name, [harness.Queue]));
+        var claim = await client.ClaimAsync(agent.Id, TimeSpan.FromSeconds(10)) ?? throw new InvalidOperationException("no item to claim");
+        await client.ReportItemAsync(claim.Spec.ItemId, new ItemProgressRequest(claim.Spec.Attempt, ItemStates.Starting));
+        await using var services = Services(harness, options);
+        var runner = services.GetRequiredKeyedService<ILaunchRunner>(Resources.Docker);
+        var jobDefinition = claim.Spec.JobDefinition.Deserialize(LiftoffJsonContext.Default.JobDefinition)!;
+        var console = new RunConsole(client, claim.Spec.RunId, TimeProvider.System, NullLogger.Instance);
+        using var work = new TempDirectory();
+        await runner.StartAsync(new LaunchContext(claim.Spec, jobDefinition, console, client, work.Path), CancellationToken.None);
+        await console.CompleteAsync(CancellationToken.None);
+    }
 
     private static async Task<string> CreateImageJobAsync(AgentHarness harness, string name, string image, IReadOnlyList<string> entrypoint)
     {
