@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 
 // Artifact throughput: one large file and many small files, uploaded to and downloaded from a real server on
 // 127.0.0.1 whose data directory is on the same disk, each compared with a plain copy of the same files.
-// The same on a server whose blobs are in s3rver (a real S3-compatible server from npm, installed by scripts/setup/s3.sh),
+// The same on a server whose blobs are in s3rver (a real S3-compatible server from npm, installed by scripts/setup/npm-packages.sh),
 // where the client sends and fetches file bytes straight to and from the bucket through presigned URLs.
 // Usage: dotnet run -c Release --project bench/Liftoff.Bench.Artifacts [-- --large-mib 1024 --small-files 10000 --small-bytes 4096 --no-s3]
 var largeMiB = Argument("--large-mib", 1024);

@@ -5,7 +5,7 @@ namespace Liftoff.Testing;
 
 /// <summary>
 /// A real S3-compatible server: s3rver from npm (pinned by tests/s3rver/package-lock.json, installed by
-/// scripts/setup/s3.sh), run with node on a free 127.0.0.1 port with its own data directory and one bucket. It checks
+/// scripts/setup/npm-packages.sh), run with node on a free 127.0.0.1 port with its own data directory and one bucket. It checks
 /// request signatures (AWS v4, presigned URLs included) with its fixed keys.
 /// </summary>
 public sealed partial class S3rver : IAsyncDisposable
@@ -41,7 +41,7 @@ public sealed partial class S3rver : IAsyncDisposable
     {
         if (!File.Exists(Script))
         {
-            throw new InvalidOperationException($"s3rver is not installed ({Script} is missing): run scripts/setup/s3.sh");
+            throw new InvalidOperationException($"s3rver is not installed ({Script} is missing): run scripts/setup/npm-packages.sh");
         }
 
         var data = new TempDirectory();

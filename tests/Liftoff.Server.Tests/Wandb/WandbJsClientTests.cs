@@ -79,7 +79,7 @@ public sealed class WandbJsClientTests(ServerFixture server) : IClassFixture<Ser
     }
 }
 
-/// <summary>The real @wandb/sdk client: installed by scripts/setup/wandb-js.sh (npm ci from the lock file), run with node.</summary>
+/// <summary>The real @wandb/sdk client: installed by scripts/setup/npm-packages.sh (npm ci from the lock file), run with node.</summary>
 internal static class WandbJs
 {
     public static string Directory => Path.Combine(Repo.Root, "tests", "wandb-js");
@@ -87,8 +87,8 @@ internal static class WandbJs
     /// <summary>Runs the idempotent install (a no-op when node_modules matches the lock); fails the test with its output.</summary>
     public static async Task InstallAsync()
     {
-        var install = await Start("bash", [Path.Combine(Repo.Root, "scripts", "setup", "wandb-js.sh")], null, TimeSpan.FromMinutes(5));
-        Assert.True(install.ExitCode == 0, $"installing @wandb/sdk with scripts/setup/wandb-js.sh failed:\n{install}");
+        var install = await Start("bash", [Path.Combine(Repo.Root, "scripts", "setup", "npm-packages.sh"), "wandb-js"], null, TimeSpan.FromMinutes(5));
+        Assert.True(install.ExitCode == 0, $"installing @wandb/sdk with scripts/setup/npm-packages.sh failed:\n{install}");
     }
 
     public static Task<ProcessResult> RunAsync(string script, Dictionary<string, string?> env)

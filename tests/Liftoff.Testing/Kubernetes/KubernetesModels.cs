@@ -6,7 +6,7 @@ using Liftoff.Core;
 namespace Liftoff.Testing.Kubernetes;
 
 /// <summary>
-/// The npm package kubernetes-models (installed by scripts/setup/kubernetes-models.sh) in a node process: it checks an
+/// The npm package kubernetes-models (installed by scripts/setup/npm-packages.sh) in a node process: it checks an
 /// object against the Kubernetes OpenAPI schemas it was generated from, independently of Liftoff's own checks.
 /// </summary>
 internal sealed partial class KubernetesModels : IAsyncDisposable
@@ -21,7 +21,7 @@ internal sealed partial class KubernetesModels : IAsyncDisposable
         var directory = Path.Combine(Repo.Root, "tests", "kubernetes-models");
         if (!Directory.Exists(Path.Combine(directory, "node_modules", "kubernetes-models")))
         {
-            throw new InvalidOperationException($"kubernetes-models is not installed in {directory}: run scripts/setup/kubernetes-models.sh (scripts/test.sh does)");
+            throw new InvalidOperationException($"kubernetes-models is not installed in {directory}: run scripts/setup/npm-packages.sh (scripts/test.sh does)");
         }
 
         var start = new ProcessStartInfo("node", ["validate.mjs"])
