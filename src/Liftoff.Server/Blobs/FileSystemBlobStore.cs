@@ -129,16 +129,7 @@ internal sealed class FileSystemBlobStore : IBlobStore
             }
 
             await writing;
-            if (total != size)
-            {
-                throw new BlobMismatchException("size", $"the content is {total} bytes, not the {size} announced");
-            }
-
-            var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
-            if (!string.Equals(actual, digest, StringComparison.Ordinal))
-            {
-                throw new BlobMismatchException("sha256", $"the content hashes to {actual}, not {digest}");
-            }
+            BlobMismatchException.ThrowIfDiffers(total, size, hash, digest);
         }
         finally
         {

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace Liftoff.Server.Blobs;
 
 /// <summary>
@@ -24,4 +26,19 @@ internal interface IBlobStore
 internal sealed class BlobMismatchException(string field, string message) : Exception(message)
 {
     public string Field { get; } = field;
+
+    /// <summary>Throws when the content read (<paramref name="total"/> bytes hashed into <paramref name="hash"/>) is not the blob announced.</summary>
+    public static void ThrowIfDiffers(long total, long size, IncrementalHash hash, string digest)
+    {
+        if (total != size)
+        {
+            throw new BlobMismatchException("size", $"the content is {total} bytes, not the {size} announced");
+        }
+
+        var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (!string.Equals(actual, digest, StringComparison.Ordinal))
+        {
+            throw new BlobMismatchException("sha256", $"the content hashes to {actual}, not {digest}");
+        }
+    }
 }
