@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Xunit;
@@ -69,6 +72,22 @@ public sealed class DockerEngineFixture : IAsyncLifetime
         {
             throw new InvalidOperationException($"no registry answers at {Registry} ({ex.Message}): {Setup}", ex);
         }
+    }
+
+    /// <summary>
+    /// What the registry answers for <paramref name="reference"/>'s manifest (REGISTRY/REPOSITORY:TAG), asked with the
+    /// test credentials as a cluster pulling it would: the status and, when found, its digest.
+    /// </summary>
+    public static async Task<(HttpStatusCode Status, string? Digest)> RegistryManifestAsync(string reference)
+    {
+        var slash = reference.IndexOf('/', StringComparison.Ordinal);
+        var colon = reference.LastIndexOf(':');
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Head, $"http://{reference[..slash]}/v2/{reference[(slash + 1)..colon]}/manifests/{reference[(colon + 1)..]}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{RegistryUser}:{RegistryPassword}")));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/vnd.docker.distribution.manifest.v2+json"));
+        using var reply = await http.SendAsync(request);
+        return (reply.StatusCode, reply.Headers.TryGetValues("Docker-Content-Digest", out var digests) ? digests.Single() : null);
     }
 
     /// <summary>The containers labelled <paramref name="label"/>=<paramref name="value"/>, running or not.</summary>

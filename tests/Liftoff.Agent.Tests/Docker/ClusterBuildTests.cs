@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using Liftoff.Agent.Builders;
 using Liftoff.Agent.Runners.Docker;
 using Liftoff.Contracts;
@@ -50,24 +48,11 @@ public sealed class ClusterBuildTests(ServerFixture server, DockerEngineFixture 
         var (_, manifest) = Assert.Single(standIn.Jobs);
         var image = manifest["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.GetValue<string>();
         Assert.StartsWith($"{DockerEngineFixture.Registry}/liftoff-test/cluster:{job}-", image, StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.OK, await ManifestStatusAsync(image));
+        Assert.Equal(HttpStatusCode.OK, (await DockerEngineFixture.RegistryManifestAsync(image)).Status);
         var logs = await harness.LogsAsync(done.RunId!);
         Assert.Contains("in the pod's image with /opt/liftoff/venv/bin/python key set: True", logs, StringComparison.Ordinal);
         Assert.Contains("creating Job ml/", logs, StringComparison.Ordinal);
         var history = await harness.Client.ReadHistoryAsync(done.RunId!).ToListAsync();
         Assert.Contains(history, r => r.Values.TryGetProperty("loss", out var loss) && loss.GetDouble() == 0.25);
-    }
-
-    /// <summary>What the registry answers for the image's manifest, asked as a cluster pulling it would (with credentials).</summary>
-    private static async Task<HttpStatusCode> ManifestStatusAsync(string reference)
-    {
-        var slash = reference.IndexOf('/', StringComparison.Ordinal);
-        var colon = reference.LastIndexOf(':');
-        using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Head, $"http://{reference[..slash]}/v2/{reference[(slash + 1)..colon]}/manifests/{reference[(colon + 1)..]}");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{DockerEngineFixture.RegistryUser}:{DockerEngineFixture.RegistryPassword}")));
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/vnd.docker.distribution.manifest.v2+json"));
-        using var reply = await http.SendAsync(request);
-        return reply.StatusCode;
     }
 }

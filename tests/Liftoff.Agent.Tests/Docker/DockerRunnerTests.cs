@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Docker.DotNet.Models;
@@ -313,14 +312,9 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
 
         Assert.StartsWith($"{DockerEngineFixture.Registry}/liftoff-test/jobs:{name}-", image.Reference, StringComparison.Ordinal);
         Assert.Matches("^sha256:[0-9a-f]{64}$", image.Digest);
-        var tag = image.Reference[(image.Reference.LastIndexOf(':') + 1)..];
-        using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Head, $"http://{DockerEngineFixture.Registry}/v2/liftoff-test/jobs/manifests/{tag}");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{DockerEngineFixture.RegistryUser}:{DockerEngineFixture.RegistryPassword}")));
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/vnd.docker.distribution.manifest.v2+json"));
-        using var reply = await http.SendAsync(request);
-        Assert.Equal(System.Net.HttpStatusCode.OK, reply.StatusCode);
-        Assert.Equal(image.Digest, reply.Headers.GetValues("Docker-Content-Digest").Single());
+        var (status, digest) = await DockerEngineFixture.RegistryManifestAsync(image.Reference);
+        Assert.Equal(System.Net.HttpStatusCode.OK, status);
+        Assert.Equal(image.Digest, digest);
     }
 
     [Fact]
