@@ -12,7 +12,8 @@ namespace Liftoff.Agent.Tests.Docker;
 /// A code job on a cluster: the docker builder builds its image and pushes it to the agent's registry, and the Job runs
 /// that pushed image. The Kubernetes stand-in runs its pods on the real Docker engine, as a kubelet would.
 /// </summary>
-public sealed class ClusterBuildTests(ServerFixture server, DockerEngineFixture docker) : IClassFixture<ServerFixture>, IClassFixture<DockerEngineFixture>
+[Collection(DockerCollection.Name)]
+public sealed class ClusterBuildTests(ServerFixture server, DockerEngineFixture docker) : IClassFixture<ServerFixture>
 {
     private const string PasswordVariable = "LIFTOFF_TEST_CLUSTER_REGISTRY_PASSWORD";
 

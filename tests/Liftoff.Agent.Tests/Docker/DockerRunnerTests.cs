@@ -15,7 +15,8 @@ using Xunit;
 namespace Liftoff.Agent.Tests.Docker;
 
 /// <summary>The docker target end to end: a real server, in-process agents, the real Docker engine and registry.</summary>
-public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture docker) : IClassFixture<ServerFixture>, IClassFixture<DockerEngineFixture>
+[Collection(DockerCollection.Name)]
+public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture docker) : IClassFixture<ServerFixture>
 {
     private const string PasswordVariable = "LIFTOFF_TEST_REGISTRY_PASSWORD";
     private const string ItemLabel = "ai.liftoff.item";
