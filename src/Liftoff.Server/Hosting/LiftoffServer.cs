@@ -172,7 +172,7 @@ internal static class ServerRegistration
 
     public static IServiceCollection UseSqliteStore(this IServiceCollection services, string path)
     {
-        services.AddSingleton(new SqliteDatabase(path));
+        services.AddSingleton(_ => new SqliteDatabase(path));
         services.AddSingleton<SqliteStore>();
         services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<SqliteStore>());

@@ -540,18 +540,8 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
             "INSERT INTO api_keys (id, entity_id, name, key_hash, created_at, run_id) VALUES ($id, $e, $name, $hash, $at, $run)",
             ("$id", key.Id), ("$e", entityId), ("$name", key.Name), ("$hash", key.Hash), ("$at", Ms(key.CreatedAt)), ("$run", key.RunId)).RunAsync(cancellationToken);
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
-        return command;
-    }
+    private static SqliteStatement Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters) =>
+        SqliteStatements.Get(connection, transaction, sql, parameters);
 
     private static long? Ms(DateTimeOffset? time) => time?.ToUnixTimeMilliseconds();
 
@@ -562,27 +552,4 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
     private static DateTimeOffset? NullableTime(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : Time(reader.GetInt64(ordinal));
 
     private static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-}
-
-/// <summary>
-/// Execute a command and dispose it, so that its prepared statement is finalized at once rather than when its
-/// connection closes (a pooled connection lives on, and keeps a list of its undisposed commands).
-/// </summary>
-internal static class SqliteCommandExtensions
-{
-    public static async Task<int> RunAsync(this SqliteCommand command, CancellationToken cancellationToken)
-    {
-        await using (command)
-        {
-            return await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-    }
-
-    public static async Task<object?> ScalarAsync(this SqliteCommand command, CancellationToken cancellationToken)
-    {
-        await using (command)
-        {
-            return await command.ExecuteScalarAsync(cancellationToken);
-        }
-    }
 }
