@@ -71,7 +71,8 @@ internal sealed class ConsoleArchiver(IRunStore runs, IBlobStore blobs, ServerOp
         }
     }
 
-    private async Task ArchiveAsync(string runId, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    /// <summary>Archives the run's console now, if it ended no later than <paramref name="cutoff"/> (the sweep's step; the benchmark's too).</summary>
+    internal async Task ArchiveAsync(string runId, DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
         if (await runs.SealConsoleAsync(runId, cutoff, time.GetUtcNow(), cancellationToken) is not { } seal)
         {
