@@ -35,38 +35,60 @@ internal sealed class ConsoleArchiver(IRunStore runs, IBlobStore blobs, ServerOp
         var failures = 0;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
+            bool failed;
             try
             {
-                after = await SweepAsync(after, stoppingToken);
-                failures = 0;
+                (after, failed) = await SweepAsync(after, stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                failures++;
+                logger.LogError(ex, "Looking for consoles to archive failed");
+                failed = true;
+            }
+
+            failures = failed ? failures + 1 : 0;
+            if (failed)
+            {
+                // Capped exponential backoff with jitter, beyond the timer's period: a blob store that is down is not
+                // hammered (nor the log filled) every tick.
                 var backoff = TimeSpan.FromSeconds(Math.Min(MaxBackoff.TotalSeconds, Math.Pow(2, failures)));
-                logger.LogError(ex, "Console archiving failed; retrying in about {Backoff}", backoff);
                 await Task.Delay(backoff / 2 + backoff / 2 * Random.Shared.NextDouble(), time, stoppingToken);
             }
         }
     }
 
-    /// <summary>Archives every due console after <paramref name="after"/>; returns where the next sweep starts.</summary>
-    private async Task<ConsoleToArchive> SweepAsync(ConsoleToArchive after, CancellationToken cancellationToken)
+    /// <summary>
+    /// Archives every due console after <paramref name="after"/>; returns where the next sweep starts: past every run
+    /// archived, but not past one that failed, so that the next sweep tries it again (and the others get their turn now).
+    /// </summary>
+    private async Task<(ConsoleToArchive Next, bool Failed)> SweepAsync(ConsoleToArchive after, CancellationToken cancellationToken)
     {
         var cutoff = time.GetUtcNow() - options.LogArchiveGrace;
+        var next = after;
+        var failed = false;
         while (true)
         {
             var due = await runs.FindConsolesToArchiveAsync(after, cutoff, options.LogArchiveBytes, PageSize, cancellationToken);
             foreach (var run in due)
             {
-                await ArchiveAsync(run.RunId, cutoff, cancellationToken);
+                try
+                {
+                    await ArchiveAsync(run.RunId, cutoff, cancellationToken);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    logger.LogError(ex, "Archiving the console of run {RunId} failed; the next sweep tries again", run.RunId);
+                    failed = true;
+                }
+
                 after = run;
+                next = failed ? next : run;
             }
 
             if (due.Count < PageSize)
             {
                 var settled = new ConsoleToArchive(cutoff - Settle, "");
-                return settled.EndedAt > after.EndedAt ? settled : after;
+                return (failed || settled.EndedAt <= next.EndedAt ? next : settled, failed);
             }
         }
     }

@@ -16,7 +16,9 @@ namespace Liftoff.Server.Tests.Runs;
 /// </summary>
 public abstract class ConsoleArchiveApiContract(ServerFixture server)
 {
-    private IRunStore Store => server.Server.Services.GetRequiredService<IRunStore>();
+    protected ServerFixture Server => server;
+
+    private protected IRunStore Store => server.Server.Services.GetRequiredService<IRunStore>();
 
     [Fact]
     public async Task ReadLogs_AfterTheSweeperArchivesAnEndedRun_SendsTheSameBytesFromTheBlob()
@@ -87,7 +89,7 @@ public abstract class ConsoleArchiveApiContract(ServerFixture server)
     }
 
     /// <summary>Lines that exercise JSON escaping: quotes, backslashes, markup, non-ASCII text and both streams.</summary>
-    private static string Batch(int offset, int count) => JsonSerializer.Serialize(new
+    protected static string Batch(int offset, int count) => JsonSerializer.Serialize(new
     {
         offset,
         lines = Enumerable.Range(offset, count).Select(n => new
@@ -98,20 +100,20 @@ public abstract class ConsoleArchiveApiContract(ServerFixture server)
         }),
     });
 
-    private static async Task<string> InitAsync(HttpClient http)
+    protected static async Task<string> InitAsync(HttpClient http)
     {
         var run = await (await http.PostJsonAsync("/api/v1/runs", """{"project":"archive"}""")).JsonAsync(HttpStatusCode.Created);
         return run.GetProperty("id").GetString()!;
     }
 
-    private static async Task<byte[]> ReadAsync(HttpClient http, string id, string query)
+    protected static async Task<byte[]> ReadAsync(HttpClient http, string id, string query)
     {
         using var response = await http.GetAsync($"/api/v1/runs/{id}/logs{query}");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return await response.Content.ReadAsByteArrayAsync();
     }
 
-    private async Task<ConsoleArchive> ArchivedAsync(string id) => (await Poll.UntilAsync(
+    private protected async Task<ConsoleArchive> ArchivedAsync(string id) => (await Poll.UntilAsync(
         () => Store.GetConsoleArchiveAsync(id, default),
         a => a is { IsComplete: true }, TimeSpan.FromSeconds(60), $"the sweeper to archive run {id}'s console"))!;
 }
