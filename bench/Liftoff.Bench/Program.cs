@@ -1,9 +1,9 @@
 using Liftoff.Bench;
 
 var which = args.Length > 0 ? args[0] : "all";
-if (which is not ("all" or "ingest" or "python"))
+if (which is not ("all" or "ingest" or "python" or "logs"))
 {
-    Console.Error.WriteLine("usage: Liftoff.Bench [all|ingest|python]");
+    Console.Error.WriteLine("usage: Liftoff.Bench [all|ingest|python|logs]");
     return 2;
 }
 
@@ -16,6 +16,11 @@ if (which is "all" or "ingest")
 if (which is "all" or "python")
 {
     await PythonLogBenchmark.RunAsync(bench);
+}
+
+if (which is "all" or "logs")
+{
+    await ConsoleReadBenchmark.RunAsync(bench);
 }
 
 return 0;

@@ -20,6 +20,12 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>How long a claim holds an item without a heartbeat.</summary>
     protected virtual TimeSpan ItemLease => TimeSpan.FromSeconds(30);
 
+    /// <summary>Console bytes above which an ended run's console moves to a blob; the server's default unless overridden.</summary>
+    protected virtual long LogArchiveBytes => 1L << 20;
+
+    /// <summary>How long after a run ends its console may be archived.</summary>
+    protected virtual TimeSpan LogArchiveGrace => TimeSpan.FromHours(1);
+
     public LiftoffServer Server => _server ?? throw new InvalidOperationException("the server has not started");
 
     public Uri BaseUrl => Server.BaseUrl;
@@ -47,6 +53,7 @@ public class ServerFixture : IAsyncLifetime
         new ServerOptions
         {
             DataDirectory = _data.Path, Database = Database, Blobs = Blobs, Port = 0, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout, ItemLease = ItemLease,
+            LogArchiveBytes = LogArchiveBytes, LogArchiveGrace = LogArchiveGrace,
             S3AccessKeyId = Blobs is null ? null : S3rver.AccessKeyId, S3SecretAccessKey = Blobs is null ? null : S3rver.SecretAccessKey,
         },
         logging => logging.AddFilter(_ => false));
@@ -147,7 +154,7 @@ public sealed class PostgresFastCrashServerFixture : PostgresServerFixture
 }
 
 /// <summary>The server with its blobs in a bucket of a real S3-compatible server (s3rver) of its own.</summary>
-public sealed class S3ServerFixture : ServerFixture
+public class S3ServerFixture : ServerFixture
 {
     private S3rver? _s3;
 
@@ -166,4 +173,28 @@ public sealed class S3ServerFixture : ServerFixture
             await _s3.DisposeAsync();
         }
     }
+}
+
+/// <summary>A server that archives any ended run's console (over 64 bytes) at its next sweep.</summary>
+public sealed class LogArchiveServerFixture : ServerFixture
+{
+    protected override long LogArchiveBytes => 64;
+
+    protected override TimeSpan LogArchiveGrace => TimeSpan.Zero;
+}
+
+/// <summary>On PostgreSQL, a server that archives any ended run's console (over 64 bytes) at its next sweep.</summary>
+public sealed class PostgresLogArchiveServerFixture : PostgresServerFixture
+{
+    protected override long LogArchiveBytes => 64;
+
+    protected override TimeSpan LogArchiveGrace => TimeSpan.Zero;
+}
+
+/// <summary>With blobs in s3rver, a server that archives any ended run's console (over 64 bytes) at its next sweep.</summary>
+public sealed class S3LogArchiveServerFixture : S3ServerFixture
+{
+    protected override long LogArchiveBytes => 64;
+
+    protected override TimeSpan LogArchiveGrace => TimeSpan.Zero;
 }

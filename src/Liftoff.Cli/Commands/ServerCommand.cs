@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Liftoff.Core;
 using Liftoff.Server.Hosting;
 
@@ -31,6 +32,21 @@ internal sealed class ServerCommand : BaseCommand
         DefaultValueFactory = _ => 60,
     };
 
+    public static readonly Option<string?> LogArchiveBytesOption = new("--log-archive-bytes")
+    {
+        Description = $"Move an ended run's console to the blob store once it holds more than this many bytes of text "
+            + $"(default {DefaultLogArchiveBytes}, 1 MiB; 0 never). Defaults to ${LogArchiveBytesVariable}.",
+    };
+
+    public static readonly Option<double> LogArchiveAfterOption = new("--log-archive-after")
+    {
+        Description = "Seconds after a run ends before its console may be moved to the blob store; writes to archived lines are refused.",
+        DefaultValueFactory = _ => 3600,
+    };
+
+    private const string LogArchiveBytesVariable = "LIFTOFF_LOG_ARCHIVE_BYTES";
+    private const long DefaultLogArchiveBytes = 1L << 20;
+
     private static readonly Option<string?> DatabaseOption = new("--database")
     {
         Description = $"Where the store lives: sqlite://PATH (default: liftoff.db in --data-dir), postgres://user:password@host:port/database, "
@@ -59,6 +75,8 @@ internal sealed class ServerCommand : BaseCommand
         Options.Add(PortOption);
         Options.Add(HostOption);
         Options.Add(HeartbeatTimeoutOption);
+        Options.Add(LogArchiveBytesOption);
+        Options.Add(LogArchiveAfterOption);
         Options.Add(AdminOption);
         Options.Add(DatabaseOption);
         Options.Add(BlobsOption);
@@ -121,6 +139,8 @@ internal sealed class ServerCommand : BaseCommand
     {
         var port = parseResult.GetValue(PortOption);
         var heartbeat = parseResult.GetValue(HeartbeatTimeoutOption);
+        var archiveAfter = parseResult.GetValue(LogArchiveAfterOption);
+        var (archiveBytes, archiveError) = ReadLogArchiveBytes(parseResult);
         string? error = null;
         if (port is < 0 or > 65535)
         {
@@ -129,6 +149,14 @@ internal sealed class ServerCommand : BaseCommand
         else if (!double.IsFinite(heartbeat) || heartbeat <= 0)
         {
             error = "--heartbeat-timeout must be a positive number of seconds";
+        }
+        else if (archiveError is not null)
+        {
+            error = archiveError;
+        }
+        else if (!double.IsFinite(archiveAfter) || archiveAfter < 0)
+        {
+            error = "--log-archive-after must be a number of seconds, 0 or more";
         }
         else if (!Names.IsValid(adminName))
         {
@@ -148,7 +176,25 @@ internal sealed class ServerCommand : BaseCommand
             Host = parseResult.GetValue(HostOption)!,
             AdminName = adminName,
             RunHeartbeatTimeout = TimeSpan.FromSeconds(heartbeat),
+            LogArchiveBytes = archiveBytes,
+            LogArchiveGrace = TimeSpan.FromSeconds(archiveAfter),
         };
+    }
+
+    /// <summary>The archive threshold from the option, else the environment, else the default; or what is wrong with it.</summary>
+    private static (long Bytes, string? Error) ReadLogArchiveBytes(ParseResult parseResult)
+    {
+        var (name, text) = parseResult.GetValue(LogArchiveBytesOption) is { } option
+            ? ("--log-archive-bytes", option)
+            : (LogArchiveBytesVariable, Environment.GetEnvironmentVariable(LogArchiveBytesVariable));
+        if (string.IsNullOrEmpty(text))
+        {
+            return (DefaultLogArchiveBytes, null);
+        }
+
+        return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes)
+            ? (bytes, null)
+            : (0, $"{name} '{text}' is not a number of bytes (a whole number, 0 or more; 0 keeps every console in the database)");
     }
 
     private static string DefaultDataDirectory()

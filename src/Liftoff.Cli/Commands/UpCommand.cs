@@ -22,6 +22,8 @@ internal sealed class UpCommand : BaseCommand
         Options.Add(ServerCommand.PortOption);
         Options.Add(ServerCommand.HostOption);
         Options.Add(ServerCommand.HeartbeatTimeoutOption);
+        Options.Add(ServerCommand.LogArchiveBytesOption);
+        Options.Add(ServerCommand.LogArchiveAfterOption);
     }
 
     public const string DefaultQueue = "default";

@@ -6,6 +6,7 @@ using Liftoff.Core.Json;
 using Liftoff.Core.Launch;
 using Liftoff.Core.Runs;
 using Liftoff.Server.Auth;
+using Liftoff.Server.Blobs;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -21,7 +22,6 @@ internal static class RunsApi
     public const string DefaultProject = "uncategorized";
     private const int MaxBatch = 10_000;
     private const int MaxPage = 10_000;
-    private static readonly byte[] NewLine = "\n"u8.ToArray();
 
     public static IEndpointRouteBuilder MapRunsApi(this IEndpointRouteBuilder app)
     {
@@ -298,9 +298,12 @@ internal static class RunsApi
         return TypedResults.Ok(new LogsAccepted(run.LogLines));
     }
 
-    /// <summary>NDJSON, one line per console line; with follow, open until the run ends or the client leaves.</summary>
+    /// <summary>
+    /// NDJSON, one line per console line; with follow, open until the run ends or the client leaves. Lines an archive
+    /// moved to a blob come from the blob, the rest from the store, in one sequence.
+    /// </summary>
     public static async Task<Results<EmptyHttpResult, ProblemHttpResult>> ReadLogs(
-        string id, long? after, bool? follow, HttpResponse response, [AsParameters] RunServices services, CancellationToken cancellationToken)
+        string id, long? after, bool? follow, HttpResponse response, [FromServices] IBlobStore blobs, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
         var entityId = services.Caller.EntityId;
         if (await services.Store.GetRunAsync(entityId, id, cancellationToken) is null)
@@ -311,15 +314,30 @@ internal static class RunsApi
         response.ContentType = "application/x-ndjson; charset=utf-8";
         var last = after ?? -1;
         var ended = false;
+        var pastArchive = false;
         try
         {
             while (true)
             {
                 var lines = await services.Store.ReadLogsAsync(id, last, 1000, cancellationToken);
+                // Checked after the page is read: an archive completed in between deleted rows the page may lack, and
+                // then the lines come from its blob (the page is read again after it).
+                if (!pastArchive && await services.Store.GetConsoleArchiveAsync(id, cancellationToken) is { IsComplete: true } archive)
+                {
+                    pastArchive = true;
+                    if (last < archive.Lines - 1)
+                    {
+                        await using var blob = await blobs.OpenReadAsync(archive.Sha256!, cancellationToken)
+                            ?? throw new InvalidOperationException($"the blob store lacks blob {archive.Sha256}, which holds run {id}'s console lines 0 to {archive.Lines - 1}");
+                        await ConsoleBlob.CopyAsync(blob, last, response.BodyWriter, cancellationToken);
+                        last = archive.Lines - 1;
+                        continue;
+                    }
+                }
+
                 foreach (var line in lines)
                 {
-                    await JsonSerializer.SerializeAsync(response.Body, new NumberedLogLine(line.Line, line.Stream, line.Text, line.Time), LiftoffJsonContext.Default.NumberedLogLine, cancellationToken);
-                    await response.Body.WriteAsync(NewLine, cancellationToken);
+                    await ConsoleBlob.WriteLineAsync(response.Body, line, cancellationToken);
                     last = line.Line;
                 }
 

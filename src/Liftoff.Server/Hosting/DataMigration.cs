@@ -8,8 +8,9 @@ public static class DataMigration
 {
     /// <summary>
     /// Copies every row of the SQLite store at <paramref name="from"/> into the empty PostgreSQL database at
-    /// <paramref name="to"/>; returns the rows copied per table. Blob files are not in the database: they stay in the
-    /// data directory's <c>blobs</c> folder, which the PostgreSQL servers keep using. Throws
+    /// <paramref name="to"/>; returns the rows copied per table. Blob files (artifact files and archived consoles) are not in
+    /// the database: they stay in the data directory's <c>blobs</c> folder (or the bucket), which the PostgreSQL servers
+    /// must keep using. Throws
     /// <see cref="FormatException"/> for locations of the wrong kind and <see cref="InvalidOperationException"/> when
     /// the target already holds data or the source does not exist.
     /// </summary>

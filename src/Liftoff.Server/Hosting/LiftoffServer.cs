@@ -137,6 +137,11 @@ internal static class ServerRegistration
         services.AddBlobStore(options);
         services.AddSingleton(new Lazy<PythonWheel>(PythonWheel.Build));
         services.AddHostedService<RunReaper>();
+        if (options.LogArchiveBytes > 0)
+        {
+            services.AddHostedService<ConsoleArchiver>();
+        }
+
         services.AddSingleton<QueueSignals>();
         services.AddSingleton<JobVersions>();
         services.AddSingleton<LaunchPlanner>();

@@ -39,6 +39,15 @@ public sealed class ServerOptions
 
     public long MaxRequestBodyBytes { get; set; } = 32L * 1024 * 1024;
 
+    /// <summary>
+    /// An ended run whose console holds more than this many bytes of text in the database has it moved to one blob
+    /// (<c>--log-archive-bytes</c>, <c>LIFTOFF_LOG_ARCHIVE_BYTES</c>); 0 keeps every console in the database.
+    /// </summary>
+    public long LogArchiveBytes { get; set; } = 1L << 20;
+
+    /// <summary>How long after a run ends its console may be archived (late writes below the archive are refused).</summary>
+    public TimeSpan LogArchiveGrace { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>The largest artifact file accepted; blob uploads stream, so this bounds disk use, not memory.</summary>
     public long MaxBlobBytes { get; set; } = 1L << 40;
 }

@@ -41,6 +41,32 @@ internal interface IRunStore
 
     Task<IReadOnlyList<StoredLogLine>> ReadLogsAsync(string runId, long afterLine, int limit, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Runs that ended (terminal or crashed) after <paramref name="after"/> and no later than <paramref name="endedBefore"/>,
+    /// whose console is not archived and holds more than <paramref name="minBytes"/> bytes of UTF-8 text in the database;
+    /// in (end time, id) order, for keyset paging.
+    /// </summary>
+    Task<IReadOnlyList<ConsoleToArchive>> FindConsolesToArchiveAsync(ConsoleToArchive after, DateTimeOffset endedBefore, long minBytes, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Seals the run's console lines <c>[0, LogLines)</c> for archiving: from then on, writes below that line are refused
+    /// with <see cref="Liftoff.Core.Runs.RunConflictException"/>, so the rows cannot change while they are copied to a
+    /// blob. Only a run that still ended no later than <paramref name="endedBefore"/> is sealed; a seal made before (by any
+    /// replica) and not yet completed is returned as it is. Null when there is nothing to archive: the run is gone or
+    /// running again, or its console is archived already.
+    /// </summary>
+    Task<ConsoleArchive?> SealConsoleAsync(string runId, DateTimeOffset endedBefore, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// In one transaction, records that the blob <paramref name="sha256"/> holds the sealed lines <c>[0, lines)</c> and
+    /// deletes those rows. False, changing nothing, unless the seal is still open for exactly these lines (another
+    /// replica completed it first).
+    /// </summary>
+    Task<bool> CompleteConsoleArchiveAsync(string runId, long lines, string sha256, long size, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>The run's console archive or seal; null when it has none.</summary>
+    Task<ConsoleArchive?> GetConsoleArchiveAsync(string runId, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<ProjectRecord>> ListProjectsAsync(long entityId, CancellationToken cancellationToken);
 
     /// <summary>

@@ -1,3 +1,5 @@
+using Liftoff.Core.Runs;
+
 namespace Liftoff.Server.Storage;
 
 internal sealed record EntityRecord(long Id, string Name, bool Admin, DateTimeOffset CreatedAt);
@@ -71,6 +73,25 @@ internal sealed record RunPage(IReadOnlyList<Liftoff.Core.Runs.RunRecord> Runs, 
 internal sealed record StoredHistoryRow(long Step, double Time, string ValuesJson);
 
 internal sealed record StoredLogLine(long Line, string Stream, string Text, double Time);
+
+/// <summary>
+/// A run's console lines <c>[0, <paramref name="Lines"/>)</c>, moved to the blob <paramref name="Sha256"/> (gzip-compressed
+/// NDJSON, <paramref name="Size"/> bytes); both null while the archive is only sealed.
+/// </summary>
+internal sealed record ConsoleArchive(long Lines, string? Sha256, long? Size)
+{
+    public bool IsComplete => Sha256 is not null;
+
+    /// <summary>The refusal of a write at <paramref name="line"/>, below <see cref="Lines"/>.</summary>
+    public RunConflictException Refusal(string runId, long line) => new(
+        $"run {runId}'s console lines 0 to {Lines - 1} were archived to the blob store and can no longer be written (line {line}); write at line {Lines} or later");
+}
+
+/// <summary>A run whose console is due for archiving, and the keyset position of its (end time, id).</summary>
+internal sealed record ConsoleToArchive(DateTimeOffset EndedAt, string RunId)
+{
+    public static readonly ConsoleToArchive Start = new(DateTimeOffset.UnixEpoch, "");
+}
 
 /// <summary>A name or id that must be unique is taken (HTTP 409).</summary>
 internal sealed class DuplicateException(string message) : Exception(message);

@@ -2,9 +2,11 @@ using System.Text.Json;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Server.Hosting;
+using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Postgres;
 using Liftoff.Server.Storage.Sqlite;
 using Liftoff.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Xunit;
 
@@ -46,12 +48,15 @@ public sealed class DataMigrationTests
     {
         using var data = new TempDirectory();
         await using var schema = await PostgresSchema.CreateAsync();
-        string adminKey, userKey, runKey, launchedRun, pendingItem, artifactFile, sessionCookie;
+        string adminKey, userKey, runKey, launchedRun, pendingItem, artifactFile, sessionCookie, archivedRun;
         IReadOnlyList<string> before;
-        await using (var sqlite = await StartAsync(data.Path, database: null))
+        ConsoleArchive archive;
+        await using (var sqlite = await StartAsync(data.Path, database: null, archiveConsoles: true))
         {
             adminKey = sqlite.InitialAdminKey!;
-            (userKey, runKey, launchedRun, pendingItem, artifactFile, sessionCookie) = await PopulateAsync(sqlite.BaseUrl, adminKey, data.Path);
+            (userKey, runKey, launchedRun, pendingItem, artifactFile, sessionCookie, archivedRun) = await PopulateAsync(sqlite.BaseUrl, adminKey, data.Path);
+            var store = sqlite.Services.GetRequiredService<IRunStore>();
+            archive = (await Poll.UntilAsync(() => store.GetConsoleArchiveAsync(archivedRun, default), a => a is { IsComplete: true }, TimeSpan.FromSeconds(60), "the first run's console to be archived"))!;
             before = await SnapshotAsync(sqlite.BaseUrl, adminKey, userKey);
         }
 
@@ -60,6 +65,7 @@ public sealed class DataMigrationTests
         Assert.All(copied, c => Assert.True(c.Rows > 0, $"no rows copied into {c.Table}"));
         await using var postgres = await StartAsync(data.Path, schema.ConnectionString);
         Assert.Null(postgres.InitialAdminKey);
+        Assert.Equal(archive, await postgres.Services.GetRequiredService<IRunStore>().GetConsoleArchiveAsync(archivedRun, default));
         Assert.Equal(before, await SnapshotAsync(postgres.BaseUrl, adminKey, userKey));
 
         using var user = new LiftoffClient(new LiftoffSettings(postgres.BaseUrl, userKey));
@@ -93,11 +99,24 @@ public sealed class DataMigrationTests
         Assert.Contains("already holds data", error.Message, StringComparison.Ordinal);
     }
 
-    private static Task<LiftoffServer> StartAsync(string data, string? database) => LiftoffServer.StartAsync(
-        new ServerOptions { DataDirectory = data, Database = database, Port = 0 }, logging => logging.AddFilter(_ => false));
+    /// <summary>A server; with <paramref name="archiveConsoles"/>, one that archives an ended run's console over 8 bytes at once.</summary>
+    private static Task<LiftoffServer> StartAsync(string data, string? database, bool archiveConsoles = false)
+    {
+        var options = new ServerOptions { DataDirectory = data, Database = database, Port = 0 };
+        if (archiveConsoles)
+        {
+            options.LogArchiveBytes = 8;
+            options.LogArchiveGrace = TimeSpan.Zero;
+        }
 
-    /// <summary>A bit of everything: users and keys, a web session, runs with history and console, an artifact, a job, a queue with items in several states, an agent.</summary>
-    private static async Task<(string UserKey, string RunKey, string LaunchedRun, string PendingItem, string ArtifactFile, string SessionCookie)> PopulateAsync(Uri baseUrl, string adminKey, string data)
+        return LiftoffServer.StartAsync(options, logging => logging.AddFilter(_ => false));
+    }
+
+    /// <summary>
+    /// A bit of everything: users and keys, a web session, runs with history and console (the ended one's to be
+    /// archived), an artifact, a job, a queue with items in several states, an agent.
+    /// </summary>
+    private static async Task<(string UserKey, string RunKey, string LaunchedRun, string PendingItem, string ArtifactFile, string SessionCookie, string ArchivedRun)> PopulateAsync(Uri baseUrl, string adminKey, string data)
     {
         using var admin = new LiftoffClient(new LiftoffSettings(baseUrl, adminKey));
         var userKey = (await admin.CreateUserAsync("alice")).Key.Key;
@@ -115,6 +134,7 @@ public sealed class DataMigrationTests
         await user.FinishRunAsync(run.Id, 0);
         var second = await user.InitRunAsync(new InitRunRequest("text"));
         await user.UseArtifactAsync(second.Id, "weights:best", "vision");
+        await user.AppendLogsAsync(second.Id, 0, [new LogLine("stdout", "loading")]);
 
         string sessionCookie;
         using (var web = new HttpClient { BaseAddress = baseUrl })
@@ -145,7 +165,7 @@ public sealed class DataMigrationTests
         }
 
         await user.ReportItemAsync(claim.Item.Id, new ItemProgressRequest(1, ItemStates.Running));
-        return (userKey, claim.Spec.Environment["LIFTOFF_API_KEY"], claim.Spec.RunId, pending.Id, Path.Combine("nested", "model.bin"), sessionCookie);
+        return (userKey, claim.Spec.Environment["LIFTOFF_API_KEY"], claim.Spec.RunId, pending.Id, Path.Combine("nested", "model.bin"), sessionCookie, run.Id);
     }
 
     /// <summary>What the API shows of the installation, as JSON texts, leaving out only what depends on the clock.</summary>

@@ -219,6 +219,17 @@ internal static class PostgresMigrations
             CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
             CREATE INDEX runs_project_state ON runs(project_id, state, seq);
             """),
+        (6, """
+            CREATE TABLE console_archives (
+                run_seq bigint PRIMARY KEY REFERENCES runs(seq),
+                lines bigint NOT NULL,
+                sha256 text COLLATE "C",
+                size bigint,
+                sealed_at timestamptz NOT NULL,
+                archived_at timestamptz
+            );
+            CREATE INDEX runs_ended ON runs(ended_at, id) WHERE ended_at IS NOT NULL;
+            """),
     ];
 
     public static int LatestVersion => Steps[^1].Version;

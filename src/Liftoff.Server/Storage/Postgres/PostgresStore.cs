@@ -390,6 +390,12 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
             var writes = new List<NpgsqlBatchCommand>(2);
             if (lines.Count > 0)
             {
+                // Only a retry reaches below the run's line count, and only there can an archive be in the way.
+                if (offset < run.LogLines)
+                {
+                    await EnsureNotArchivedAsync(connection, transaction, seq, runId, offset, cancellationToken);
+                }
+
                 // A line number stored before keeps its first text: a client's retry must not rewrite the log.
                 writes.Add(Statement("""
                     INSERT INTO console (run_seq, line, stream, text, time)
@@ -425,6 +431,11 @@ internal sealed partial class PostgresStore(PostgresDatabase database) : IIdenti
                 foreach (var line in lines)
                 {
                     last[line.Line] = line;
+                }
+
+                if (last.Keys.Min() is var lowest && lowest < run.LogLines)
+                {
+                    await EnsureNotArchivedAsync(connection, transaction, seq, runId, lowest, cancellationToken);
                 }
 
                 var unique = last.Values.ToArray();

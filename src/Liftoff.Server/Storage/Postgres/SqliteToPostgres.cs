@@ -8,14 +8,15 @@ namespace Liftoff.Server.Storage.Postgres;
 /// <summary>
 /// Moves an embedded installation into an empty PostgreSQL database, table by table, keeping every id (so run
 /// cursors, item sequence numbers and key ids stay valid) and every row: entities and keys, projects, runs with their
-/// history and console, the blob index and artifacts, queues, items and agents. One PostgreSQL transaction: a failure
+/// history, console and console archive records, the blob index and artifacts, queues, items and agents (blobs, archived
+/// consoles included, stay in the blob store the new servers must reach). One PostgreSQL transaction: a failure
 /// leaves the target as empty as it was. The source is read in one SQLite read transaction and never written, beyond
 /// the schema upgrade any server start on it would apply.
 /// </summary>
 internal static class SqliteToPostgres
 {
     /// <summary>The schema version these tables describe; a newer one must teach this copy its new columns first.</summary>
-    public const int SchemaVersion = 5;
+    public const int SchemaVersion = 6;
 
     private enum Kind
     {
@@ -43,6 +44,8 @@ internal static class SqliteToPostgres
             ("stop_requested", Kind.Bool), ("last_step", Kind.Long), ("log_lines", Kind.Long), ("crash_on_silence", Kind.Bool), ("wandb", Kind.Text)], "seq"),
         new("history", "run_seq, step", [("run_seq", Kind.Long), ("step", Kind.Long), ("time", Kind.Double), ("data", Kind.Text)]),
         new("console", "run_seq, line", [("run_seq", Kind.Long), ("line", Kind.Long), ("stream", Kind.Text), ("text", Kind.Text), ("time", Kind.Double)]),
+        new("console_archives", "run_seq", [
+            ("run_seq", Kind.Long), ("lines", Kind.Long), ("sha256", Kind.Text), ("size", Kind.Long), ("sealed_at", Kind.Time), ("archived_at", Kind.Time)]),
         new("blobs", "digest", [("digest", Kind.Text), ("size", Kind.Long), ("created_at", Kind.Time)]),
         new("entity_blobs", "entity_id, digest", [("entity_id", Kind.Long), ("digest", Kind.Text)]),
         new("artifact_collections", "id", [("id", Kind.Long), ("project_id", Kind.Long), ("name", Kind.Text), ("type", Kind.Text), ("created_at", Kind.Time)], "id"),

@@ -205,6 +205,17 @@ internal static class SqliteMigrations
             CREATE INDEX web_sessions_expiry ON web_sessions(expires_at);
             CREATE INDEX runs_project_state ON runs(project_id, state, seq);
             """),
+        (6, """
+            CREATE TABLE console_archives (
+                run_seq INTEGER PRIMARY KEY REFERENCES runs(seq),
+                lines INTEGER NOT NULL,
+                sha256 TEXT,
+                size INTEGER,
+                sealed_at INTEGER NOT NULL,
+                archived_at INTEGER
+            );
+            CREATE INDEX runs_ended ON runs(ended_at, id) WHERE ended_at IS NOT NULL;
+            """),
     ];
 
     public static int LatestVersion => Steps[^1].Version;

@@ -334,6 +334,12 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
             var updated = change(run);
             if (lines.Count > 0)
             {
+                // Only a retry reaches below the run's line count, and only there can an archive be in the way.
+                if (offset < run.LogLines)
+                {
+                    await EnsureNotArchivedAsync(connection, transaction, seq, runId, offset, cancellationToken);
+                }
+
                 await using var insert = Command(connection, transaction,
                     "INSERT INTO console (run_seq, line, stream, text, time) VALUES ($seq, $line, $stream, $text, $time) ON CONFLICT DO NOTHING",
                     ("$seq", seq), ("$line", 0L), ("$stream", ""), ("$text", ""), ("$time", 0.0));
@@ -367,6 +373,11 @@ internal sealed partial class SqliteStore(SqliteDatabase database) : IIdentitySt
             var updated = change(run);
             if (lines.Count > 0)
             {
+                if (lines.Min(l => l.Line) is var lowest && lowest < run.LogLines)
+                {
+                    await EnsureNotArchivedAsync(connection, transaction, seq, runId, lowest, cancellationToken);
+                }
+
                 await using var upsert = Command(connection, transaction, """
                     INSERT INTO console (run_seq, line, stream, text, time) VALUES ($seq, $line, $stream, $text, $time)
                     ON CONFLICT (run_seq, line) DO UPDATE SET stream = excluded.stream, text = excluded.text, time = excluded.time
