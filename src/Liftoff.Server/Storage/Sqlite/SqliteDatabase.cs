@@ -38,8 +38,10 @@ internal sealed class SqliteDatabase : IDisposable
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
         await using var pragmas = connection.CreateCommand();
-        // journal_mode is a property of the file (set once by the migrations); these hold per connection.
-        pragmas.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;";
+        // journal_mode is a property of the file (set once by the migrations); these hold per connection. A checkpoint
+        // runs inside the commit that crosses wal_autocheckpoint, fsyncing the WAL and the file while every other write
+        // waits: every 10,000 pages (40 MB of WAL) rather than SQLite's 1,000 makes those stalls ten times rarer.
+        pragmas.CommandText = "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=10000;";
         await pragmas.ExecuteNonQueryAsync(cancellationToken);
         return connection;
     }
