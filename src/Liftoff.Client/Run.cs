@@ -72,18 +72,28 @@ public sealed class Run : IAsyncDisposable
         options ??= new RunOptions();
         var settings = options.Settings ?? LiftoffSettings.Resolve();
         var config = options.Config?.DeepClone().AsObject() ?? [];
-        if (Environment.GetEnvironmentVariable("LIFTOFF_CONFIG") is { Length: > 0 } launchConfig)
-        {
-            var overrides = JsonNode.Parse(launchConfig) as JsonObject ?? throw new LiftoffException("LIFTOFF_CONFIG must be a JSON object");
-            foreach (var (key, value) in overrides)
-            {
-                config[key] = value?.DeepClone();
-            }
-        }
-
         var client = new LiftoffClient(settings);
         try
         {
+            var launchedRun = Env("LIFTOFF_RUN_ID");
+            JsonObject? overrides = null;
+            if (Environment.GetEnvironmentVariable("LIFTOFF_CONFIG") is { Length: > 0 } launchConfig)
+            {
+                overrides = JsonNode.Parse(launchConfig) as JsonObject ?? throw new LiftoffException("LIFTOFF_CONFIG must be a JSON object");
+            }
+            else if (launchedRun is not null && (options.Id is null || options.Id == launchedRun))
+            {
+                // An agent that could not pass LIFTOFF_CONFIG (SageMaker caps an environment value at 512 characters):
+                // the launch's config is the pending run's, on the server.
+                var pending = await client.GetRunAsync(launchedRun, cancellationToken);
+                overrides = JsonNode.Parse(pending.Config.GetRawText()) as JsonObject ?? throw new LiftoffException($"launched run {launchedRun} has no config object");
+            }
+
+            foreach (var (key, value) in overrides ?? [])
+            {
+                config[key] = value?.DeepClone();
+            }
+
             var info = await client.InitRunAsync(new InitRunRequest(
                 Project: options.Project ?? Env("LIFTOFF_PROJECT"),
                 Entity: options.Entity ?? Env("LIFTOFF_ENTITY"),

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Liftoff.Client;
+using Liftoff.Contracts;
 using Liftoff.Testing;
 using Xunit;
 
@@ -134,5 +135,49 @@ public sealed class ConsoleCaptureTests(ServerFixture server) : IClassFixture<Se
         var lines = await client.ReadLogsAsync(id).ToListAsync();
         Assert.Equal(["epoch 1 <done>", "", "partial"], lines.Where(l => l.Stream == "stdout").Select(l => l.Text));
         Assert.Equal(["a warning"], lines.Where(l => l.Stream == "stderr").Select(l => l.Text));
+    }
+}
+
+/// <summary>A launched run's init reads LIFTOFF_RUN_ID from the process environment, so these run alone.</summary>
+[Collection(nameof(ConsoleCollection))]
+public sealed class LaunchedRunTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    [Fact]
+    public async Task Init_InALaunchWithoutLiftoffConfig_TakesTheLaunchConfigFromThePendingRun()
+    {
+        var key = await server.NewUserKeyAsync();
+        using var http = server.Http(key);
+        await TestJobs.CreateRepoJobAsync(http, "p", "train");
+        (await http.PostAsync("/api/v1/queues", new StringContent("""{"name":"q","resource":"local-process"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        using var client = server.Client(key);
+        await client.EnqueueAsync("q", new EnqueueRequest("train", "p", System.Text.Json.JsonDocument.Parse("""{"lr": 0.3}""").RootElement.Clone()));
+        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest("a1", ["q"]));
+        var claim = (await client.ClaimAsync(agent.Id, TimeSpan.Zero))!;
+        var saved = (Environment.GetEnvironmentVariable("LIFTOFF_RUN_ID"), Environment.GetEnvironmentVariable("LIFTOFF_CONFIG"));
+        Environment.SetEnvironmentVariable("LIFTOFF_RUN_ID", claim.Spec.RunId);
+        Environment.SetEnvironmentVariable("LIFTOFF_CONFIG", null);
+        try
+        {
+            await using var run = await Run.InitAsync(new RunOptions
+            {
+                Settings = new LiftoffSettings(server.BaseUrl, claim.Spec.Environment["LIFTOFF_API_KEY"]),
+                CaptureConsole = false,
+                Project = "p",
+                Config = new JsonObject { ["lr"] = 0.1, ["epochs"] = 3 },
+            });
+
+            Assert.Equal(claim.Spec.RunId, run.Id);
+            Assert.Equal(0.3, run.Config["lr"]!.GetValue<double>());
+            Assert.Equal(3, run.Config["epochs"]!.GetValue<int>());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("LIFTOFF_RUN_ID", saved.Item1);
+            Environment.SetEnvironmentVariable("LIFTOFF_CONFIG", saved.Item2);
+        }
+
+        var stored = await client.GetRunAsync(claim.Spec.RunId);
+        Assert.Equal(0.3, stored.Config.GetProperty("lr").GetDouble());
+        Assert.Equal(3, stored.Config.GetProperty("epochs").GetInt32());
     }
 }

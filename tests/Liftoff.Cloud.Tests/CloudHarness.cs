@@ -21,10 +21,10 @@ internal sealed class CloudHarness : IAsyncDisposable
     /// for the file <c>release</c> to exist first.
     /// </summary>
     public const string TrainScript = """
-        import json, os, sys, time
+        import os, sys, time
         import liftoff
-        config = json.loads(os.environ["LIFTOFF_CONFIG"])
         run = liftoff.init()
+        config = run.config
         print("training run", os.environ["LIFTOFF_RUN_ID"], "lr", config.get("lr"), flush=True)
         run.log({"loss": 0.25})
         release = config.get("release")

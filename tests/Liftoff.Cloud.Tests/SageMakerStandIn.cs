@@ -129,6 +129,31 @@ internal sealed class SageMakerStandIn : StandInHost
         await context.Response.WriteAsync(output.ToJsonString());
     }
 
+    /// <summary>CreateTrainingJob's documented map limits (entries, key and value lengths), which the minified model does not carry.</summary>
+    private static string? MapLimitBroken(JsonObject? map, string member, int entries, int keyLength, int valueLength)
+    {
+        if (map is null)
+        {
+            return null;
+        }
+
+        if (map.Count > entries)
+        {
+            return $"1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have at most {entries} entries (it has {map.Count})";
+        }
+
+        foreach (var (key, value) in map)
+        {
+            var text = (string?)value ?? "";
+            if (key.Length > keyLength || text.Length > valueLength)
+            {
+                return $"1 validation error detected: Value at '{member}' failed to satisfy constraint: Map key must have length less than or equal to {keyLength}, Map value must have length less than or equal to {valueLength} ('{key}': {text.Length} characters)";
+            }
+        }
+
+        return null;
+    }
+
     private (int Status, JsonObject Output) SageMaker(string operation, JsonObject input)
     {
         switch (operation)
@@ -139,6 +164,11 @@ internal sealed class SageMakerStandIn : StandInHost
                 if (name.Length > 63 || !System.Text.RegularExpressions.Regex.IsMatch(name, "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"))
                 {
                     return Error(400, "ValidationException", Violation($"TrainingJobName '{name}' breaks ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}}"));
+                }
+
+                if ((MapLimitBroken(input["Environment"] as JsonObject, "Environment", 100, 512, 512) ?? MapLimitBroken(input["HyperParameters"] as JsonObject, "HyperParameters", 100, 256, 2500)) is { } broken)
+                {
+                    return Error(400, "ValidationException", Violation(broken));
                 }
 
                 var job = new TrainingJob(name, $"arn:aws:sagemaker:{Region}:{Account}:training-job/{name.ToLowerInvariant()}", input);

@@ -51,6 +51,30 @@ public sealed class SageMakerTests(ServerFixture server) : IClassFixture<ServerF
     }
 
     [Fact]
+    public async Task TrainingJob_WithARunConfigOverTheEnvironmentLimit_TakesItsConfigFromTheServer()
+    {
+        await using var standIn = await SageMakerStandIn.StartNewAsync();
+        await using var harness = await CloudHarness.StartAsync(server, Resources.SageMaker, QueueConfig);
+        harness.StandIn = standIn;
+        harness.StartAgent(standIn.AgentConfig("sm-agent", harness.Queue), SageMakerStandIn.CredentialsEnvironment());
+        var labels = string.Join(",", Enumerable.Range(0, 120).Select(i => $"\"class-{i}\""));
+
+        var item = await harness.EnqueueAsync($$"""{"lr": 0.02, "labels": [{{labels}}]}""");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State}: {done.Error}\n{harness.AgentOutput()}\n{string.Join('\n', standIn.Violations)}");
+        var environment = Assert.Single(standIn.Jobs.Values).Request["Environment"]!.AsObject();
+        Assert.False(environment.ContainsKey("LIFTOFF_CONFIG"), "LIFTOFF_CONFIG over 512 characters was passed to SageMaker");
+        Assert.All(environment, e => Assert.True(((string?)e.Value)!.Length <= 512, $"{e.Key} is over 512 characters"));
+        var logs = await harness.LogsAsync(done.RunId!);
+        Assert.Contains($"training run {done.RunId} lr 0.02", logs, StringComparison.Ordinal);
+        Assert.Contains("over SageMaker's 512-character limit", logs, StringComparison.Ordinal);
+        var run = await harness.Client.GetRunAsync(done.RunId!);
+        Assert.Equal(120, run.Config.GetProperty("labels").GetArrayLength());
+        Assert.Empty(standIn.Violations);
+    }
+
+    [Fact]
     public async Task TrainingJob_WhenTheContainerFails_FailsTheItemWithTheFailureReason()
     {
         await using var standIn = await SageMakerStandIn.StartNewAsync();

@@ -20,7 +20,7 @@ from ._api import Error, HttpClient, TransientError, path_segment
 from ._config import Config, Summary, _items
 from ._console import ConsoleCapture, OnceWarner, say
 from ._sender import Sender
-from ._settings import Settings, resolve
+from ._settings import ENV_CONFIG, Settings, resolve
 from ._values import Unsupported, nonfinite_text, to_json
 
 # Exit code reported for a KeyboardInterrupt (as wandb does), and for the interrupt the SDK
@@ -540,7 +540,8 @@ def init(
     Settings come from explicit arguments, then the environment (``LIFTOFF_BASE_URL``,
     ``LIFTOFF_API_KEY``, ``LIFTOFF_PROJECT``, ``LIFTOFF_ENTITY``, ``LIFTOFF_RUN_NAME``, ...),
     then ``~/.config/liftoff/config.json``. In a launched run (``LIFTOFF_RUN_ID`` set) the
-    launch's id/project/entity win, and ``LIFTOFF_CONFIG`` overrides ``config``.
+    launch's id/project/entity win, and ``LIFTOFF_CONFIG`` overrides ``config`` (without it, the
+    launch's config comes from the pending run on the server).
 
     ``settings`` (a dict or :class:`liftoff.Settings`) may hold: base_url, api_key, project,
     entity, run_id, run_name, console, heartbeat_seconds, mode ("online" or "disabled"),
@@ -576,7 +577,12 @@ def init(
     base_config: Dict[str, Any] = {}
     if config is not None:
         base_config = {str(k): to_json(v, strict=False) for k, v in _items(config, {})}
-    overrides = {str(k): to_json(v, strict=False) for k, v in resolved.config_overrides.items()}
+    launched = bool(os.environ.get("LIFTOFF_RUN_ID")) and resolved.run_id == os.environ.get("LIFTOFF_RUN_ID")
+    client = HttpClient(resolved.base_url, resolved.api_key) if resolved.mode != "disabled" else None
+    if client is not None and launched and ENV_CONFIG not in os.environ:
+        overrides = _launch_config(client, resolved)
+    else:
+        overrides = {str(k): to_json(v, strict=False) for k, v in resolved.config_overrides.items()}
     run_config = {**base_config, **overrides}
 
     if resolved.mode == "disabled":
@@ -606,8 +612,7 @@ def init(
         if attempt == 1:
             say(f"{exc}; retrying for up to {resolved.init_timeout:g} s")
 
-    launched = bool(os.environ.get("LIFTOFF_RUN_ID")) and resolved.run_id == os.environ.get("LIFTOFF_RUN_ID")
-    client = HttpClient(resolved.base_url, resolved.api_key)
+    assert client is not None
     try:
         reply = client.call(
             "POST",
@@ -639,6 +644,25 @@ def init(
         except Error as exc:
             say(f"could not create a job from this checkout: {exc}")
     return run
+
+
+def _launch_config(client: HttpClient, resolved: Settings) -> Dict[str, Any]:
+    """A launched run whose agent could not pass ``LIFTOFF_CONFIG`` (SageMaker caps an environment
+    value at 512 characters) takes the launch's config from the pending run the launch created."""
+    try:
+        reply = client.call(
+            "GET",
+            "/api/v1/runs/" + path_segment(resolved.run_id or ""),
+            deadline=time.monotonic() + resolved.init_timeout,
+        )
+    except Error:
+        client.close()
+        raise
+    config = reply.get("config") if isinstance(reply, dict) else None
+    if not isinstance(config, dict):
+        client.close()
+        raise Error("GET /api/v1/runs/{id}: the launched run's answer has no config object")
+    return config
 
 
 def _wants_job(settings: Settings) -> bool:

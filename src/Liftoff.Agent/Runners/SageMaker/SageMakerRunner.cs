@@ -23,6 +23,12 @@ internal sealed class SageMakerRunner(AgentOptions options, IImageBuilder builde
     public const string TagQueue = "liftoff:queue";
     public const string TagAgent = "liftoff:agent";
 
+    // CreateTrainingJob's documented limits, which the published model does not carry.
+    private const int MaxEnvironmentValue = 512;
+    private const int MaxHyperParameters = 100;
+    private const int MaxHyperParameterKey = 256;
+    private const int MaxHyperParameterValue = 2500;
+
     /// <summary>SageMaker's rule for TrainingJobName: <c>^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}</c>, unique in the account and region.</summary>
     public static string TrainingJobName(string runId)
     {
@@ -61,12 +67,27 @@ internal sealed class SageMakerRunner(AgentOptions options, IImageBuilder builde
 
         var environment = request["Environment"] as JsonObject ?? [];
         request["Environment"] = environment;
-        foreach (var (key, value) in RemoteEnvironment.For(context))
+        var variables = RemoteEnvironment.For(context);
+        if (variables.GetValueOrDefault("LIFTOFF_CONFIG") is { Length: > MaxEnvironmentValue } config)
+        {
+            // SageMaker refuses an Environment value over 512 characters; the SDK's init then reads the launch's config
+            // from the pending run on the server instead (a wandb client reads WANDB_CONFIG, gone with it).
+            variables.Remove("LIFTOFF_CONFIG");
+            variables.Remove("WANDB_CONFIG");
+            await context.Console.WriteAsync("stderr", $"[liftoff agent] the run config ({config.Length} characters) is over SageMaker's {MaxEnvironmentValue}-character limit for an environment value: the job's init takes it from the server", cancellationToken);
+        }
+
+        foreach (var (key, value) in variables)
         {
             environment[key] = value;
         }
 
-        if (HyperParameters(spec.Config) is { Count: > 0 } hyperParameters)
+        var hyperParameters = HyperParameters(spec.Config);
+        if (hyperParameters.Count > MaxHyperParameters || hyperParameters.Any(p => p.Key.Length > MaxHyperParameterKey || ((string?)p.Value)?.Length > MaxHyperParameterValue))
+        {
+            await context.Console.WriteAsync("stderr", $"[liftoff agent] the run config does not fit SageMaker's HyperParameters (at most {MaxHyperParameters} entries, keys of {MaxHyperParameterKey} and values of {MaxHyperParameterValue} characters): it is not passed as hyperparameters; the run's config holds it", cancellationToken);
+        }
+        else if (hyperParameters.Count > 0)
         {
             request["HyperParameters"] = hyperParameters;
         }
