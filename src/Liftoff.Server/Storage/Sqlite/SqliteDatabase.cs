@@ -92,7 +92,8 @@ internal sealed class SqliteDatabase : IDisposable
                 }
                 catch (SqliteException)
                 {
-                    // After an error SQLite could not roll back cleanly the connection's state is unknown: start afresh.
+                    // Most SQLite errors leave the connection usable, but not all (an I/O error, a full disk) and they
+                    // are rare: the next write starts on a fresh connection rather than guess.
                     await connection.DisposeAsync();
                     _writer = null;
                     throw;
