@@ -35,17 +35,8 @@ internal sealed class SqliteStatements
         return statement;
     }
 
-    internal void Return(SqliteStatement statement)
-    {
-        if (_idle.TryGetValue(statement.Sql, out var idle) && idle is null)
-        {
-            _idle[statement.Sql] = statement;
-        }
-        else
-        {
-            statement.Command.Dispose();
-        }
-    }
+    /// <summary>An owned statement is the only one cached for its SQL, so its place is free while it is out.</summary>
+    internal void Return(SqliteStatement statement) => _idle[statement.Sql] = statement;
 }
 
 /// <summary>A command from <see cref="SqliteStatements"/>: disposing it hands it back for the next use.</summary>
