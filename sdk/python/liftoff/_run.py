@@ -577,13 +577,7 @@ def init(
     base_config: Dict[str, Any] = {}
     if config is not None:
         base_config = {str(k): to_json(v, strict=False) for k, v in _items(config, {})}
-    launched = bool(os.environ.get("LIFTOFF_RUN_ID")) and resolved.run_id == os.environ.get("LIFTOFF_RUN_ID")
-    client = HttpClient(resolved.base_url, resolved.api_key) if resolved.mode != "disabled" else None
-    if client is not None and launched and ENV_CONFIG not in os.environ:
-        overrides = _launch_config(client, resolved)
-    else:
-        overrides = {str(k): to_json(v, strict=False) for k, v in resolved.config_overrides.items()}
-    run_config = {**base_config, **overrides}
+    overrides = {str(k): to_json(v, strict=False) for k, v in resolved.config_overrides.items()}
 
     if resolved.mode == "disabled":
         import secrets  # only for a disabled run's local id
@@ -593,11 +587,17 @@ def init(
             "name": resolved.run_name,
             "project": resolved.project,
             "entity": resolved.entity,
-            "config": run_config,
+            "config": {**base_config, **overrides},
         }
         run = Run(resolved, info, client=None, locked_config=overrides.keys())
         _publish(run)
         return run
+
+    launched = bool(os.environ.get("LIFTOFF_RUN_ID")) and resolved.run_id == os.environ.get("LIFTOFF_RUN_ID")
+    client = HttpClient(resolved.base_url, resolved.api_key)
+    if launched and ENV_CONFIG not in os.environ:
+        overrides = _launch_config(client, resolved)
+    run_config = {**base_config, **overrides}
 
     body: Dict[str, Any] = {"project": resolved.project, "config": run_config}
     if resolved.entity:
@@ -612,7 +612,6 @@ def init(
         if attempt == 1:
             say(f"{exc}; retrying for up to {resolved.init_timeout:g} s")
 
-    assert client is not None
     try:
         reply = client.call(
             "POST",
