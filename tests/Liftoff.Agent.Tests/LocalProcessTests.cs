@@ -120,14 +120,11 @@ public sealed class LocalProcessTests(ServerFixture server) : IClassFixture<Serv
         using var wheels = new TempDirectory();
         var job = await harness.CreateJobAsync("bad-reqs", new Dictionary<string, string> { ["train.py"] = "import liftoff\nliftoff.init()\n" }, PythonTrain,
             requirements: "liftoff-no-such-package-anywhere==1.0\n");
-        var previous = Environment.GetEnvironmentVariable("PIP_FIND_LINKS");
         var options = harness.Options();
         await harness.StartAgentAsync(options);
 
         // An offline index (a directory with nothing in it): pip's settings come from the agent's environment.
-        Environment.SetEnvironmentVariable("PIP_NO_INDEX", "1");
-        Environment.SetEnvironmentVariable("PIP_FIND_LINKS", wheels.Path);
-        try
+        using (new EnvironmentScope(("PIP_NO_INDEX", "1"), ("PIP_FIND_LINKS", wheels.Path)))
         {
             var item = await harness.EnqueueAsync(job);
             var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end", 120);
@@ -137,11 +134,6 @@ public sealed class LocalProcessTests(ServerFixture server) : IClassFixture<Serv
             Assert.Contains("pip install -r requirements.txt failed", done.Error, StringComparison.Ordinal);
             Assert.Contains("liftoff-no-such-package-anywhere", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
             Assert.Empty(Directory.GetDirectories(Path.Combine(options.WorkDirectory, "venvs")));
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("PIP_NO_INDEX", null);
-            Environment.SetEnvironmentVariable("PIP_FIND_LINKS", previous);
         }
     }
 

@@ -45,26 +45,4 @@ public sealed class LiftoffSettingsTests
 
         Assert.Contains("liftoff login", error.Message, StringComparison.Ordinal);
     }
-
-    private sealed class EnvironmentScope : IDisposable
-    {
-        private readonly (string Name, string? Value)[] _saved;
-
-        public EnvironmentScope(params (string Name, string? Value)[] values)
-        {
-            _saved = [.. values.Select(v => (v.Name, Environment.GetEnvironmentVariable(v.Name)))];
-            foreach (var (name, value) in values)
-            {
-                Environment.SetEnvironmentVariable(name, value);
-            }
-        }
-
-        public void Dispose()
-        {
-            foreach (var (name, value) in _saved)
-            {
-                Environment.SetEnvironmentVariable(name, value);
-            }
-        }
-    }
 }

@@ -148,15 +148,12 @@ public sealed class LaunchedRunTests(ServerFixture server) : IClassFixture<Serve
         var key = await server.NewUserKeyAsync();
         using var http = server.Http(key);
         await TestJobs.CreateRepoJobAsync(http, "p", "train");
-        (await http.PostAsync("/api/v1/queues", new StringContent("""{"name":"q","resource":"local-process"}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
         using var client = server.Client(key);
+        await client.CreateQueueAsync(new CreateQueueRequest("q", Resources.LocalProcess));
         await client.EnqueueAsync("q", new EnqueueRequest("train", "p", System.Text.Json.JsonDocument.Parse("""{"lr": 0.3}""").RootElement.Clone()));
         var agent = await client.RegisterAgentAsync(new RegisterAgentRequest("a1", ["q"]));
         var claim = (await client.ClaimAsync(agent.Id, TimeSpan.Zero))!;
-        var saved = (Environment.GetEnvironmentVariable("LIFTOFF_RUN_ID"), Environment.GetEnvironmentVariable("LIFTOFF_CONFIG"));
-        Environment.SetEnvironmentVariable("LIFTOFF_RUN_ID", claim.Spec.RunId);
-        Environment.SetEnvironmentVariable("LIFTOFF_CONFIG", null);
-        try
+        using (new EnvironmentScope(("LIFTOFF_RUN_ID", claim.Spec.RunId), ("LIFTOFF_CONFIG", null)))
         {
             await using var run = await Run.InitAsync(new RunOptions
             {
@@ -169,11 +166,6 @@ public sealed class LaunchedRunTests(ServerFixture server) : IClassFixture<Serve
             Assert.Equal(claim.Spec.RunId, run.Id);
             Assert.Equal(0.3, run.Config["lr"]!.GetValue<double>());
             Assert.Equal(3, run.Config["epochs"]!.GetValue<int>());
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("LIFTOFF_RUN_ID", saved.Item1);
-            Environment.SetEnvironmentVariable("LIFTOFF_CONFIG", saved.Item2);
         }
 
         var stored = await client.GetRunAsync(claim.Spec.RunId);

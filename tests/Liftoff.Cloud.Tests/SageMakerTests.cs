@@ -20,13 +20,21 @@ public sealed class SageMakerTests(ServerFixture server) : IClassFixture<ServerF
         }
         """;
 
+    private static async Task<(SageMakerStandIn StandIn, CloudHarness Harness)> StartAsync(ServerFixture server)
+    {
+        var standIn = await SageMakerStandIn.StartNewAsync();
+        var harness = await CloudHarness.StartAsync(server, Resources.SageMaker, QueueConfig);
+        harness.StandIn = standIn;
+        harness.StartAgent(standIn.AgentConfig("sm-agent", harness.Queue), SageMakerStandIn.CredentialsEnvironment());
+        return (standIn, harness);
+    }
+
     [Fact]
     public async Task TrainingJob_WhenTheContainerSucceeds_FinishesTheItemWithItsLogs()
     {
-        await using var standIn = await SageMakerStandIn.StartNewAsync();
-        await using var harness = await CloudHarness.StartAsync(server, Resources.SageMaker, QueueConfig);
-        harness.StandIn = standIn;
-        harness.StartAgent(standIn.AgentConfig("sm-agent", harness.Queue), SageMakerStandIn.CredentialsEnvironment());
+        var (standIn, harness) = await StartAsync(server);
+        await using var _ = standIn;
+        await using var __ = harness;
 
         var item = await harness.EnqueueAsync("""{"lr": 0.01}""");
         var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
@@ -53,10 +61,9 @@ public sealed class SageMakerTests(ServerFixture server) : IClassFixture<ServerF
     [Fact]
     public async Task TrainingJob_WithARunConfigOverTheEnvironmentLimit_TakesItsConfigFromTheServer()
     {
-        await using var standIn = await SageMakerStandIn.StartNewAsync();
-        await using var harness = await CloudHarness.StartAsync(server, Resources.SageMaker, QueueConfig);
-        harness.StandIn = standIn;
-        harness.StartAgent(standIn.AgentConfig("sm-agent", harness.Queue), SageMakerStandIn.CredentialsEnvironment());
+        var (standIn, harness) = await StartAsync(server);
+        await using var _ = standIn;
+        await using var __ = harness;
         var labels = string.Join(",", Enumerable.Range(0, 120).Select(i => $"\"class-{i}\""));
 
         var item = await harness.EnqueueAsync($$"""{"lr": 0.02, "labels": [{{labels}}]}""");
@@ -77,10 +84,9 @@ public sealed class SageMakerTests(ServerFixture server) : IClassFixture<ServerF
     [Fact]
     public async Task TrainingJob_WhenTheContainerFails_FailsTheItemWithTheFailureReason()
     {
-        await using var standIn = await SageMakerStandIn.StartNewAsync();
-        await using var harness = await CloudHarness.StartAsync(server, Resources.SageMaker, QueueConfig);
-        harness.StandIn = standIn;
-        harness.StartAgent(standIn.AgentConfig("sm-agent", harness.Queue), SageMakerStandIn.CredentialsEnvironment());
+        var (standIn, harness) = await StartAsync(server);
+        await using var _ = standIn;
+        await using var __ = harness;
 
         var item = await harness.EnqueueAsync("""{"exit": 3}""");
         var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
@@ -96,10 +102,9 @@ public sealed class SageMakerTests(ServerFixture server) : IClassFixture<ServerF
     [Fact]
     public async Task CancelItem_WhileTraining_StopsTheTrainingJob()
     {
-        await using var standIn = await SageMakerStandIn.StartNewAsync();
-        await using var harness = await CloudHarness.StartAsync(server, Resources.SageMaker, QueueConfig);
-        harness.StandIn = standIn;
-        harness.StartAgent(standIn.AgentConfig("sm-agent", harness.Queue), SageMakerStandIn.CredentialsEnvironment());
+        var (standIn, harness) = await StartAsync(server);
+        await using var _ = standIn;
+        await using var __ = harness;
         var never = Path.Combine(harness.Work.Path, "never");
 
         var item = await harness.EnqueueAsync(JsonSerializer.Serialize(new { release = never }));

@@ -110,8 +110,7 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
         }));
         var options = Options(harness);
         options.Registry = null;
-        Environment.SetEnvironmentVariable("DOCKER_CONFIG", dockerConfig.Path);
-        try
+        using (new EnvironmentScope(("DOCKER_CONFIG", dockerConfig.Path)))
         {
             await harness.StartAgentAsync(options);
 
@@ -119,10 +118,6 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
 
             Assert.True(result.Item.State == ItemStates.Finished, $"{result.Item.State} {result.Item.Phase}: {result.Item.Error}");
             Assert.Contains($"[liftoff agent] pulling {reference}", result.Logs, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("DOCKER_CONFIG", null);
         }
     }
 
