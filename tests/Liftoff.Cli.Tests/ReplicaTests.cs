@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using Liftoff.Client;
 using Liftoff.Contracts;
@@ -53,7 +51,8 @@ public sealed class ReplicaTests
 
         await LongPollOnOneReplica_IsWokenByAnEnqueueOnAnother(replicas, key);
 
-        var agents = Enumerable.Range(0, 4).Select(i => Agent.Start(cli, balancer.BaseUrl, key, $"agent-{i}", Path.Combine(home.Path, $"work-{i}"))).ToList();
+        var agents = Enumerable.Range(0, 4).Select(i => AgentProcess.Start(balancer.BaseUrl, key,
+            "--queue", Queue, "--name", $"agent-{i}", "--max-jobs", "2", "--work-dir", Path.Combine(home.Path, $"work-{i}"))).ToList();
         try
         {
             var acknowledged = new ConcurrentDictionary<string, string>();
@@ -67,7 +66,7 @@ public sealed class ReplicaTests
             foreach (var (idempotencyKey, itemId) in acknowledged)
             {
                 var item = await Poll.UntilAsync(() => client.GetItemAsync(itemId), i => i.State is ItemStates.Finished or ItemStates.Failed or ItemStates.Cancelled,
-                    TimeSpan.FromMinutes(3), $"item {itemId} ({idempotencyKey}) to end; agents:\n{string.Join("\n", agents.Select(a => a.Output))}");
+                    TimeSpan.FromMinutes(3), $"item {itemId} ({idempotencyKey}) to end; agents:\n{string.Join("\n", agents.Select((a, i) => $"--- agent-{i}\n{a.Output}"))}");
                 Assert.True(item.State == ItemStates.Finished, $"{itemId}: {item.State} {item.Error}");
                 var lines = await File.ReadAllLinesAsync(Path.Combine(stamps, itemId));
                 Assert.Equal([item.RunId!], lines);
@@ -75,14 +74,14 @@ public sealed class ReplicaTests
 
             Assert.Equal(80, Directory.GetFiles(stamps).Length);
             Assert.Equal(80, (await client.ListItemsAsync(Queue, limit: 1000)).Items.Count);
-            Assert.All(agents, a => Assert.False(a.Process.HasExited, $"{a.Name} exited: {a.Output}"));
+            Assert.All(agents.Index(), a => Assert.False(a.Item.Process.HasExited, $"agent-{a.Index} exited: {a.Item.Output}"));
             Assert.Equal(4, (await client.ListAgentsAsync()).Agents.Count(a => a.Name.StartsWith("agent-", StringComparison.Ordinal) && a.State != AgentStates.Stopped));
         }
         finally
         {
             foreach (var agent in agents)
             {
-                await agent.DisposeAsync();
+                agent.Dispose();
             }
         }
 
@@ -158,62 +157,5 @@ public sealed class ReplicaTests
         signOut.Headers.Add("X-Liftoff-Csrf", csrf);
         using var signedOut = await http.SendAsync(signOut);
         Assert.Equal(HttpStatusCode.NoContent, signedOut.StatusCode);
-    }
-
-    /// <summary>A real <c>liftoff agent</c> that knows only the balancer's address.</summary>
-    private sealed class Agent : IAsyncDisposable
-    {
-        private readonly StringBuilder _output = new();
-
-        private Agent(string name, Process process)
-        {
-            Name = name;
-            Process = process;
-            process.OutputDataReceived += (_, e) => Append(e.Data);
-            process.ErrorDataReceived += (_, e) => Append(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
-
-        public string Name { get; }
-
-        public Process Process { get; }
-
-        public string Output
-        {
-            get
-            {
-                lock (_output)
-                {
-                    return $"--- {Name}\n{_output}";
-                }
-            }
-        }
-
-        public static Agent Start(Cli cli, Uri balancer, string key, string name, string work) => new(name, ProcessRunner.Start("dotnet",
-            [Cli.Dll, "agent", "--queue", Queue, "--name", name, "--max-jobs", "2", "--work-dir", work],
-            cli.Environment(("LIFTOFF_BASE_URL", balancer.ToString()), ("LIFTOFF_API_KEY", key))));
-
-        private void Append(string? line)
-        {
-            if (line is not null)
-            {
-                lock (_output)
-                {
-                    _output.AppendLine(line);
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-                await Process.WaitForExitAsync();
-            }
-
-            Process.Dispose();
-        }
     }
 }

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Liftoff.Client;
 using Liftoff.Contracts;
@@ -37,7 +34,7 @@ internal sealed class CloudHarness : IAsyncDisposable
         sys.exit(code)
         """;
 
-    private readonly List<CloudAgentProcess> _agents = [];
+    private readonly List<AgentProcess> _agents = [];
 
     private CloudHarness(ServerFixture server, string key, TempDirectory work)
     {
@@ -77,10 +74,10 @@ internal sealed class CloudHarness : IAsyncDisposable
         Client.EnqueueAsync(Queue, new EnqueueRequest(Job, Project, JsonDocument.Parse(configJson).RootElement.Clone(),
             resourceArgs is null ? null : JsonDocument.Parse(resourceArgs).RootElement.Clone()));
 
-    public CloudAgentProcess StartAgent(string config, IReadOnlyDictionary<string, string?> environment)
+    public AgentProcess StartAgent(string config, IReadOnlyDictionary<string, string?> environment)
     {
         var file = Work.File($"agent-{_agents.Count}.yaml", config);
-        var agent = CloudAgentProcess.Start(Server.BaseUrl, Key, file, environment);
+        var agent = AgentProcess.Start(Server.BaseUrl, Key, environment, "--config", file);
         _agents.Add(agent);
         return agent;
     }
@@ -120,80 +117,5 @@ internal sealed class CloudHarness : IAsyncDisposable
         Client.Dispose();
         Work.Dispose();
         return ValueTask.CompletedTask;
-    }
-}
-
-/// <summary>The real <c>liftoff agent</c> program as a child process with a config file and the cloud credentials it is given.</summary>
-internal sealed class CloudAgentProcess : IDisposable
-{
-    private readonly StringBuilder _output = new();
-    private readonly TempDirectory _home;
-    private readonly Process _process;
-
-    private CloudAgentProcess(Process process, TempDirectory home)
-    {
-        _process = process;
-        _home = home;
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-    }
-
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
-
-    public static CloudAgentProcess Start(Uri baseUrl, string key, string configFile, IReadOnlyDictionary<string, string?> environment)
-    {
-        var home = new TempDirectory();
-        var env = new Dictionary<string, string?>(environment)
-        {
-            ["HOME"] = home.Path,
-            ["XDG_CACHE_HOME"] = null,
-            ["LIFTOFF_BASE_URL"] = baseUrl.ToString(),
-            ["LIFTOFF_API_KEY"] = key,
-            ["NO_COLOR"] = "1",
-        };
-        var dll = Path.Combine(AppContext.BaseDirectory, "Liftoff.Cli.dll");
-        return new CloudAgentProcess(ProcessRunner.Start("dotnet", [dll, "agent", "--config", configFile], env), home);
-    }
-
-    /// <summary>SIGKILL: the agent dies at once, leaving its cloud jobs running.</summary>
-    public void Crash()
-    {
-        using var kill = Process.Start("kill", ["-KILL", _process.Id.ToString(CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-        _process.WaitForExit();
-    }
-
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
-        }
-
-        _process.Dispose();
-        _home.Dispose();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
     }
 }

@@ -131,7 +131,8 @@ public sealed class SageMakerTests(ServerFixture server) : IClassFixture<ServerF
 
         var item = await harness.EnqueueAsync(JsonSerializer.Serialize(new { release }));
         var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running, "the item to run");
-        first.Crash();
+        first.Signal("KILL");
+        await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
         harness.StartAgent(standIn.AgentConfig("sm-restart", harness.Queue), SageMakerStandIn.CredentialsEnvironment());
         await Poll.UntilAsync(() => Task.FromResult(standIn.Requests.Count(r => r.EndsWith("SageMaker.ListTags", StringComparison.Ordinal))), n => n > 0, TimeSpan.FromSeconds(60), "the new agent to look for its jobs");
         File.WriteAllText(release, "");

@@ -102,7 +102,8 @@ public sealed class VertexTests(ServerFixture server) : IClassFixture<ServerFixt
 
         var item = await harness.EnqueueAsync(JsonSerializer.Serialize(new { release }));
         var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running, "the item to run");
-        first.Crash();
+        first.Signal("KILL");
+        await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
         var listsBefore = standIn.Requests.Count(r => r.StartsWith("GET ", StringComparison.Ordinal) && r.EndsWith("/customJobs", StringComparison.Ordinal));
         harness.StartAgent(config, new Dictionary<string, string?>());
         await Poll.UntilAsync(() => Task.FromResult(standIn.Requests.Count(r => r.StartsWith("GET ", StringComparison.Ordinal) && r.EndsWith("/customJobs", StringComparison.Ordinal))),

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Liftoff.Testing;
+namespace Liftoff.Testing;
 
-namespace Liftoff.Agent.Tests;
-
-/// <summary>The real <c>liftoff agent</c> program as a child process, its output collected so its pipes never fill.</summary>
-internal sealed class AgentProcess : IDisposable
+/// <summary>
+/// The real <c>liftoff agent</c> program (Liftoff.Cli.dll beside the test assembly) as a child process with a HOME of
+/// its own, its output collected so its pipes never fill.
+/// </summary>
+public sealed class AgentProcess : IDisposable
 {
     private readonly StringBuilder _output = new();
     private readonly TempDirectory _home;
@@ -34,11 +35,14 @@ internal sealed class AgentProcess : IDisposable
         }
     }
 
-    public static AgentProcess Start(Uri baseUrl, string key, params string[] args)
+    public static AgentProcess Start(Uri baseUrl, string key, params string[] args) => Start(baseUrl, key, new Dictionary<string, string?>(), args);
+
+    /// <summary>Starts the agent with <paramref name="environment"/> added to what it needs to reach the server.</summary>
+    public static AgentProcess Start(Uri baseUrl, string key, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var home = new TempDirectory();
         var dll = Path.Combine(AppContext.BaseDirectory, "Liftoff.Cli.dll");
-        var process = ProcessRunner.Start("dotnet", [dll, "agent", .. args], new Dictionary<string, string?>
+        var process = ProcessRunner.Start("dotnet", [dll, "agent", .. args], new Dictionary<string, string?>(environment)
         {
             ["HOME"] = home.Path,
             ["XDG_CACHE_HOME"] = null,
