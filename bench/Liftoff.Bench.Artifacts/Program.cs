@@ -32,9 +32,9 @@ try
     foreach (var (name, directory) in cases)
     {
         var megabytes = Megabytes(directory);
-        var copy = Time(() => CopyTree(directory, Path.Combine(work, "copy-" + Path.GetFileName(directory)), flushToDisk: false));
+        var copy = Time(() => CopyTree(directory, Path.Combine(work, "copy-" + Path.GetFileName(directory)), (from, to) => PlainCopy(from, to, flushToDisk: false)));
         Report($"{name}: plain copy", megabytes, copy, copy);
-        var durableCopy = Time(() => CopyTree(directory, Path.Combine(work, "durable-" + Path.GetFileName(directory)), flushToDisk: true));
+        var durableCopy = Time(() => CopyTree(directory, Path.Combine(work, "durable-" + Path.GetFileName(directory)), (from, to) => PlainCopy(from, to, flushToDisk: true)));
         Report($"{name}: copy + fsync", megabytes, durableCopy, copy);
         // In this VM, page cache grown into guest memory never touched before costs ~2 s of system time per GiB, and
         // reusing pages just freed costs ~0.2 s: dropping the copies lets the uploads write on the same terms as the copies.
@@ -65,9 +65,10 @@ try
             // Bytes that an upload hashes must pass through user space; File.Copy's copy_file_range never brings them
             // there. This copy does what the upload must at least do. It runs twice, the first untimed, and each output is
             // deleted at once: the timed copy and the upload then both write into page-cache memory just freed.
-            ReadWriteCopyTree(directory, Path.Combine(work, "rw-" + artifact));
+            var buffer = new byte[4 << 20];
+            CopyTree(directory, Path.Combine(work, "rw-" + artifact), (from, to) => ReadWriteCopy(from, to, buffer));
             Directory.Delete(Path.Combine(work, "rw-" + artifact), recursive: true);
-            var readWriteCopy = Time(() => ReadWriteCopyTree(directory, Path.Combine(work, "rw-" + artifact)));
+            var readWriteCopy = Time(() => CopyTree(directory, Path.Combine(work, "rw-" + artifact), (from, to) => ReadWriteCopy(from, to, buffer)));
             Report($"{name}: read/write copy (4 MiB buffer)", megabytes, readWriteCopy, copy);
             Directory.Delete(Path.Combine(work, "rw-" + artifact), recursive: true);
             var watch = Stopwatch.StartNew();
@@ -139,34 +140,36 @@ static void Settle()
     sync?.WaitForExit();
 }
 
-static void CopyTree(string source, string target, bool flushToDisk)
+// Copies every file under source to the same place under target with copyFile(from, to).
+static void CopyTree(string source, string target, Action<string, string> copyFile)
 {
     foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
     {
         var destination = Path.Combine(target, Path.GetRelativePath(source, file));
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-        File.Copy(file, destination);
-        if (flushToDisk)
-        {
-            using var copied = new FileStream(destination, FileMode.Open, FileAccess.ReadWrite);
-            copied.Flush(flushToDisk: true);
-        }
+        copyFile(file, destination);
     }
 }
 
-static void ReadWriteCopyTree(string source, string target)
+// File.Copy, then fsync of the copy when flushToDisk.
+static void PlainCopy(string from, string to, bool flushToDisk)
 {
-    var buffer = new byte[4 << 20];
-    foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
+    File.Copy(from, to);
+    if (flushToDisk)
     {
-        var destination = Path.Combine(target, Path.GetRelativePath(source, file));
-        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-        using var from = File.OpenRead(file);
-        using var to = File.Create(destination);
-        for (int read; (read = from.Read(buffer)) > 0;)
-        {
-            to.Write(buffer, 0, read);
-        }
+        using var copied = new FileStream(to, FileMode.Open, FileAccess.ReadWrite);
+        copied.Flush(flushToDisk: true);
+    }
+}
+
+// Through user space: read into the buffer, write it out.
+static void ReadWriteCopy(string from, string to, byte[] buffer)
+{
+    using var source = File.OpenRead(from);
+    using var destination = File.Create(to);
+    for (int read; (read = source.Read(buffer)) > 0;)
+    {
+        destination.Write(buffer, 0, read);
     }
 }
 
