@@ -1,7 +1,8 @@
 using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
 using Liftoff.Core;
-using Liftoff.Core.Launch;
+using Liftoff.Targets.SageMaker;
+using Liftoff.Targets.Vertex;
 
 namespace Liftoff.Bench.Cloud;
 

@@ -2,11 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Liftoff.Agent;
-using Liftoff.Agent.Builders;
-using Liftoff.Agent.Runners;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Server.Hosting;
+using Liftoff.Targets;
+using Liftoff.Targets.Builders;
+using Liftoff.Targets.Docker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -48,9 +49,9 @@ var options = new AgentOptions
     Queues = ["docker"],
     WorkDirectory = Path.Combine(data, "agent"),
     Builder = new BuilderSettings { Type = "docker", BaseImage = Image },
-    Docker = new DockerSettings { Host = host, Network = "host" },
 };
-await using var services = new ServiceCollection().AddLogging(l => l.AddFilter(_ => false)).AddLiftoffAgent(client, options).AddDockerRunner(options).BuildServiceProvider();
+options.SetTarget(new DockerSettings { Host = host, Network = "host" });
+await using var services = new ServiceCollection().AddLogging(l => l.AddFilter(_ => false)).AddLiftoffAgent(client, options).AddTargetRunner(Resources.Docker, options).BuildServiceProvider();
 var worker = services.GetRequiredService<AgentWorker>();
 using var stop = new CancellationTokenSource();
 var agent = Task.Run(() => worker.ExecuteAsync(stop.Token));

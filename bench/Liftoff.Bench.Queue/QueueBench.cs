@@ -5,6 +5,7 @@ using Liftoff.Agent;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Server.Hosting;
+using Liftoff.Targets;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -121,7 +122,7 @@ internal sealed class QueueBench : IAsyncDisposable
             WorkDirectory = Path.Combine(_data, "agent"),
             Python = Python,
         };
-        var services = new ServiceCollection().AddLogging(l => l.AddFilter(_ => false)).AddLiftoffAgent(Client(), options).AddLocalProcessRunner().BuildServiceProvider();
+        var services = new ServiceCollection().AddLogging(l => l.AddFilter(_ => false)).AddLiftoffAgent(Client(), options).AddTargetRunner(Resources.LocalProcess, options).BuildServiceProvider();
         var worker = services.GetRequiredService<AgentWorker>();
         var stop = new CancellationTokenSource();
         var run = Task.Run(() => worker.ExecuteAsync(stop.Token));

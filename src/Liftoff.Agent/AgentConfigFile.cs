@@ -1,15 +1,17 @@
-using Liftoff.Agent.Runners.Kubernetes;
 using Liftoff.Client;
 using Liftoff.Core;
+using Liftoff.Targets;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
 namespace Liftoff.Agent;
 
 /// <summary>
-/// The agent's YAML config file: the command line's settings plus the builder, registry and environment sections that
-/// later targets use. Unknown keys are errors (a misspelt key must not be silently ignored); every problem names its key.
+/// The agent's YAML config file: the command line's settings, the builder, registry and environment sections, and each
+/// target's own section (<see cref="TargetDefinition.AgentConfig"/>, e.g. <c>docker:</c>). Unknown keys are errors (a
+/// misspelt key must not be silently ignored); every problem names its key.
 /// </summary>
 internal static class AgentConfigFile
 {
@@ -36,9 +38,10 @@ internal static class AgentConfigFile
     public static void Apply(string yaml, string source, AgentOptions options)
     {
         Document? document;
+        List<(AgentConfigSection Section, object Settings)> sections;
         try
         {
-            document = Deserializer.Deserialize<Document?>(yaml);
+            (document, sections) = Read(yaml);
         }
         catch (YamlException ex)
         {
@@ -46,12 +49,14 @@ internal static class AgentConfigFile
             throw new LiftoffException($"{source} line {ex.Start.Line}: {reason}");
         }
 
-        if (document is null)
+        if (document is null && sections.Count == 0)
         {
             return;
         }
 
+        document ??= new Document();
         var errors = Validate(document);
+        errors.AddRange(sections.SelectMany(s => s.Section.Validate(s.Settings)));
         if (errors.Count > 0)
         {
             throw new LiftoffException($"{source} is not a valid agent config:\n  " + string.Join("\n  ", errors));
@@ -76,8 +81,10 @@ internal static class AgentConfigFile
         options.Builder = document.Builder ?? options.Builder;
         options.Registry = document.Registry ?? options.Registry;
         options.Environment = document.Environment ?? options.Environment;
-        options.Docker = document.Docker ?? options.Docker;
-        options.Kubernetes = document.Kubernetes ?? options.Kubernetes;
+        foreach (var (_, settings) in sections)
+        {
+            options.SetTarget(settings);
+        }
     }
 
     /// <summary>Checks the settings that do not come from the file alone (the command line may have set them).</summary>
@@ -159,19 +166,6 @@ internal static class AgentConfigFile
             }
         }
 
-        if (document.Docker is { } docker)
-        {
-            if (docker.Host is { } host && !(Uri.TryCreate(host, UriKind.Absolute, out var uri) && uri.Scheme is "unix" or "tcp" or "http" or "https"))
-            {
-                errors.Add($"docker.host: an engine address such as unix:///var/run/docker.sock or tcp://127.0.0.1:2375, not '{host}'");
-            }
-
-            if (string.IsNullOrWhiteSpace(docker.Network))
-            {
-                errors.Add("docker.network: the network containers join, e.g. host, bridge or none");
-            }
-        }
-
         if (document.Environment is { } environment)
         {
             CheckType("environment.type", environment.Type, EnvironmentSettings.Types, errors);
@@ -201,11 +195,6 @@ internal static class AgentConfigFile
             {
                 errors.Add("environment.poll_seconds: a positive number of seconds");
             }
-        }
-
-        if (document.Kubernetes is { } kubernetes)
-        {
-            errors.AddRange(kubernetes.Validate());
         }
 
         return errors;
@@ -243,8 +232,79 @@ internal static class AgentConfigFile
         public RegistrySettings? Registry { get; set; }
 
         public EnvironmentSettings? Environment { get; set; }
+    }
 
-        public DockerSettings? Docker { get; set; }
-        public KubernetesSettings? Kubernetes { get; set; }
+    /// <summary>
+    /// The file's general keys as a <see cref="Document"/>, and each target's section read into its settings type. The
+    /// events keep their positions, so an unknown key in either is reported with its line.
+    /// </summary>
+    private static (Document? Document, List<(AgentConfigSection Section, object Settings)> Sections) Read(string yaml)
+    {
+        var events = new List<ParsingEvent>();
+        var parser = new Parser(new StringReader(yaml));
+        while (parser.MoveNext())
+        {
+            events.Add(parser.Current!);
+        }
+
+        var sections = new List<(AgentConfigSection, object)>();
+        var root = events.FindIndex(e => e is MappingStart);
+        if (root < 0 || events.Take(root).Any(e => e is not (StreamStart or DocumentStart)))
+        {
+            return (Deserializer.Deserialize<Document?>(new EventReplay(events)), sections);
+        }
+
+        var general = events[..(root + 1)];
+        var next = root + 1;
+        while (events[next] is not MappingEnd)
+        {
+            var valueStart = NodeEnd(events, next);
+            var valueEnd = NodeEnd(events, valueStart);
+            if (events[next] is Scalar key && TargetRegistry.All.Select(t => t.AgentConfig).FirstOrDefault(c => c?.Key == key.Value) is { } section)
+            {
+                if (Deserializer.Deserialize(new EventReplay(events[valueStart..valueEnd]), section.SettingsType) is { } settings)
+                {
+                    sections.Add((section, settings));
+                }
+            }
+            else
+            {
+                general.AddRange(events[next..valueEnd]);
+            }
+
+            next = valueEnd;
+        }
+
+        general.AddRange(events[next..]);
+        return (Deserializer.Deserialize<Document?>(new EventReplay(general)), sections);
+    }
+
+    /// <summary>The index just past the node that starts at <paramref name="start"/>.</summary>
+    private static int NodeEnd(List<ParsingEvent> events, int start)
+    {
+        var depth = 0;
+        var index = start;
+        do
+        {
+            depth += events[index].NestingIncrease;
+            index++;
+        }
+        while (depth > 0);
+
+        return index;
+    }
+
+    /// <summary>Parsing events read once, given to the deserializer again.</summary>
+    private sealed class EventReplay(IReadOnlyList<ParsingEvent> events) : IParser
+    {
+        private int _next;
+
+        public ParsingEvent? Current { get; private set; }
+
+        public bool MoveNext()
+        {
+            Current = _next < events.Count ? events[_next++] : null;
+            return Current is not null;
+        }
     }
 }

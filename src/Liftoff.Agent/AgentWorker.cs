@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Liftoff.Agent.Runners;
 using Liftoff.Client;
 using Liftoff.Contracts;
+using Liftoff.Targets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

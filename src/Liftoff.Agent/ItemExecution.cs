@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text.Json;
-using Liftoff.Agent.Runners;
 using Liftoff.Client;
 using Liftoff.Contracts;
+using Liftoff.Targets;
 using Microsoft.Extensions.Logging;
 
 namespace Liftoff.Agent;

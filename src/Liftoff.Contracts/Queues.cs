@@ -2,6 +2,7 @@ using System.Text.Json;
 
 namespace Liftoff.Contracts;
 
+/// <summary>The names of the targets this release has; the server accepts the targets registered in Liftoff.Targets.</summary>
 public static class Resources
 {
     public const string LocalProcess = "local-process";
@@ -9,8 +10,6 @@ public static class Resources
     public const string Kubernetes = "kubernetes";
     public const string SageMaker = "sagemaker";
     public const string Vertex = "vertex";
-
-    public static readonly IReadOnlyList<string> All = [LocalProcess, Docker, Kubernetes, SageMaker, Vertex];
 }
 
 public static class Priorities

@@ -1,4 +1,7 @@
 using Liftoff.Client;
+using Liftoff.Targets;
+using Liftoff.Targets.Docker;
+using Liftoff.Targets.Kubernetes;
 using Xunit;
 
 namespace Liftoff.Agent.Tests;
@@ -47,8 +50,8 @@ public sealed class AgentConfigFileTests
         Assert.Equal("ghcr.io/acme/jobs", options.Registry?.Uri);
         Assert.Equal("REGISTRY_PASSWORD", options.Registry?.PasswordEnv);
         Assert.Equal("eu-west-1", options.Environment?.Region);
-        Assert.Equal("tcp://127.0.0.1:2375", options.Docker.Host);
-        Assert.Equal("bridge", options.Docker.Network);
+        Assert.Equal("tcp://127.0.0.1:2375", options.Target<DockerSettings>().Host);
+        Assert.Equal("bridge", options.Target<DockerSettings>().Network);
         Assert.Empty(AgentConfigFile.Validate(options));
     }
 
@@ -69,13 +72,13 @@ public sealed class AgentConfigFileTests
               poll_seconds: 1
             """, "agent.yaml", options);
 
-        Assert.Equal("/etc/liftoff/kubeconfig", options.Kubernetes.Kubeconfig);
-        Assert.Equal("prod", options.Kubernetes.Context);
-        Assert.Equal("ml", options.Kubernetes.Namespace);
-        Assert.Equal(["regcred"], options.Kubernetes.ImagePullSecrets!);
-        Assert.Equal("http://liftoff.ml.svc:8080", options.Kubernetes.ServerUrl);
-        Assert.Equal(600, options.Kubernetes.TtlSecondsAfterFinished);
-        Assert.Equal(120, options.Kubernetes.PendingTimeoutSeconds);
+        Assert.Equal("/etc/liftoff/kubeconfig", options.Target<KubernetesSettings>().Kubeconfig);
+        Assert.Equal("prod", options.Target<KubernetesSettings>().Context);
+        Assert.Equal("ml", options.Target<KubernetesSettings>().Namespace);
+        Assert.Equal(["regcred"], options.Target<KubernetesSettings>().ImagePullSecrets!);
+        Assert.Equal("http://liftoff.ml.svc:8080", options.Target<KubernetesSettings>().ServerUrl);
+        Assert.Equal(600, options.Target<KubernetesSettings>().TtlSecondsAfterFinished);
+        Assert.Equal(120, options.Target<KubernetesSettings>().PendingTimeoutSeconds);
     }
 
     [Theory]

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Liftoff.Client;
 using Liftoff.Contracts;
+using Liftoff.Targets;
 using Liftoff.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -96,7 +97,7 @@ internal sealed class AgentHarness : IAsyncDisposable
                 }
             })
             .AddLiftoffAgent(Server.Client(Key), options ??= Options());
-        services = (runners ?? (s => s.AddLocalProcessRunner().AddDockerRunner(options)))(services);
+        services = (runners ?? (s => s.AddTargetRunner(Resources.LocalProcess, options).AddTargetRunner(Resources.Docker, options)))(services);
         var provider = services.BuildServiceProvider();
         var worker = provider.GetRequiredService<AgentWorker>();
         var stopping = new CancellationTokenSource();

@@ -2,7 +2,8 @@ using System.Net;
 using System.Text.Json;
 using Liftoff.Client;
 using Liftoff.Contracts;
-using Liftoff.Core.Launch.Kubernetes;
+using Liftoff.Targets;
+using Liftoff.Targets.Kubernetes;
 using Liftoff.Testing;
 using Liftoff.Testing.Kubernetes;
 using Xunit;
@@ -182,8 +183,8 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
         }
 
         var options = harness.Options(name: "k8s-agent");
-        options.Kubernetes = new() { Kubeconfig = standIn.WriteKubeconfig(harness.Work.Path), PollSeconds = 600 };
-        await harness.StartAgentAsync(options, s => s.AddKubernetesRunner());
+        options.SetTarget(new KubernetesSettings { Kubeconfig = standIn.WriteKubeconfig(harness.Work.Path), PollSeconds = 600 });
+        await harness.StartAgentAsync(options, s => s.AddTargetRunner(Resources.Kubernetes, options));
         await Poll.UntilAsync(() => Task.FromResult(standIn.Requests.Count(r => r.StartsWith("GET /apis/batch/v1/namespaces/ml/jobs?", StringComparison.Ordinal))), c => c > 0, TimeSpan.FromSeconds(30), "the new agent to look for its Jobs");
         File.WriteAllText(proceed, "");
         var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
@@ -327,12 +328,12 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     private static Task<RunningAgent> StartAgentAsync(AgentHarness harness, KubernetesStandIn standIn, double pendingTimeoutSeconds = 600, double pollSeconds = 600)
     {
         var options = harness.Options();
-        options.Kubernetes = new()
+        options.SetTarget(new KubernetesSettings
         {
             Kubeconfig = standIn.WriteKubeconfig(harness.Work.Path),
             PollSeconds = pollSeconds,
             PendingTimeoutSeconds = pendingTimeoutSeconds,
-        };
-        return harness.StartAgentAsync(options, s => s.AddKubernetesRunner());
+        });
+        return harness.StartAgentAsync(options, s => s.AddTargetRunner(Resources.Kubernetes, options));
     }
 }

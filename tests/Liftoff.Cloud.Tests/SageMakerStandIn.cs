@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Liftoff.Core.Launch.CloudContracts;
+using Liftoff.Targets.SageMaker;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 

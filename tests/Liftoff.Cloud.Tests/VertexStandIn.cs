@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Liftoff.Core.Launch.CloudContracts;
+using Liftoff.Targets.Vertex;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Liftoff.Agent;
 using Liftoff.Client;
+using Liftoff.Targets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -44,11 +45,7 @@ internal sealed class AgentCommand : BaseCommand
                 .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace)
                 .SetMinimumLevel(LogLevel.Information))
             .AddLiftoffAgent(client, options)
-            .AddLocalProcessRunner()
-            .AddDockerRunner(options)
-            .AddKubernetesRunner()
-            .AddSageMakerRunner()
-            .AddVertexRunner()
+            .AddTargetRunners(options)
             .BuildServiceProvider();
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)

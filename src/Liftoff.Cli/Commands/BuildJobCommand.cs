@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Text.Json;
 using Liftoff.Agent;
-using Liftoff.Agent.Builders;
-using Liftoff.Agent.Builders.Docker;
-using Liftoff.Agent.Runners;
 using Liftoff.Client;
 using Liftoff.Contracts;
+using Liftoff.Targets;
+using Liftoff.Targets.Builders;
+using Liftoff.Targets.Builders.Docker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -56,7 +56,7 @@ internal sealed class BuildJobCommand : BaseCommand
         await using var services = new ServiceCollection()
             .AddLogging(logging => logging.AddFilter(_ => false))
             .AddLiftoffAgent(client, options)
-            .AddDockerRunner(options)
+            .AddTargetRunner(Resources.Docker, options)
             .BuildServiceProvider();
         var builder = (DockerImageBuilder)services.GetRequiredService<IImageBuilder>();
         var work = Directory.CreateTempSubdirectory("liftoff-build-");

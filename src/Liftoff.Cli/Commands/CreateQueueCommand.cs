@@ -3,13 +3,14 @@ using System.Text.Json;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Core.Launch;
+using Liftoff.Targets;
 
 namespace Liftoff.Cli.Commands;
 
 internal sealed class CreateQueueCommand : BaseCommand
 {
     private static readonly Argument<string> NameArgument = new("name") { Description = "The queue's name." };
-    private static readonly Option<string> ResourceOption = new("--resource") { Description = $"The target resource: {string.Join(", ", Resources.All)}.", Required = true };
+    private static readonly Option<string> ResourceOption = new("--resource") { Description = $"The target resource: {string.Join(", ", TargetRegistry.All.Select(t => t.Name))}.", Required = true };
     private static readonly Option<string?> ConfigOption = new("--config") { Description = "Default resource config: a YAML or JSON file." };
     private static readonly Option<string[]> TemplateVarOption = new("--template-var") { Description = "A template variable items must set: name=integer:1..8, name=number:0.1.., name=string:a|b.", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<int?> MaxAttemptsOption = new("--max-attempts") { Description = "Attempts before an item whose agent vanished fails (default 3)." };

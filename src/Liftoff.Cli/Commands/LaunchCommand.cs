@@ -6,8 +6,7 @@ using System.Text.Json.Nodes;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Core.Jobs;
-using Liftoff.Core.Launch.Kubernetes;
-using YamlDotNet.Serialization;
+using Liftoff.Targets;
 
 namespace Liftoff.Cli.Commands;
 
@@ -60,9 +59,9 @@ internal sealed class LaunchCommand : BaseCommand
         if (parseResult.GetValue(DryRunOption))
         {
             var spec = await client.DryRunAsync(queue, request, cancellationToken);
-            if (spec.Resource == Resources.Kubernetes && !parseResult.GetValue(JsonOption))
+            if (!parseResult.GetValue(JsonOption) && TargetRegistry.Find(spec.Resource)?.RenderDryRun(spec) is { } rendered)
             {
-                Console.Write(KubernetesManifest(spec));
+                Console.Write(rendered);
             }
             else
             {
@@ -170,35 +169,4 @@ internal sealed class LaunchCommand : BaseCommand
     }
 
     private static JsonElement Element(JsonObject value) => JsonSerializer.SerializeToElement(value, LiftoffJsonContext.Default.JsonObject);
-    /// <summary>
-    /// The Job (then its Secret, with the key elided) a kubernetes agent would create, as YAML; the agent fills in what
-    /// only it knows: the image its builder makes for code jobs, its namespace, its name, its image pull secrets.
-    /// </summary>
-    private static string KubernetesManifest(LaunchSpec spec)
-    {
-        var image = spec.JobDefinition.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.Object && source.TryGetProperty("image", out var i)
-            ? i.GetString()!
-            : "<image built by the agent's builder>";
-        var target = new KubernetesJobTarget("liftoff-<run id>-<attempt>", "<agent's namespace>", image, "liftoff-<run id>-<attempt>", "<agent name>", [], 3600,
-            new Dictionary<string, string>(StringComparer.Ordinal) { ["LIFTOFF_BASE_URL"] = "<server URL as pods see it>", ["WANDB_BASE_URL"] = "<server URL as pods see it>" });
-        var resource = spec.ResourceConfig.ValueKind == JsonValueKind.Object ? JsonNode.Parse(spec.ResourceConfig.GetRawText())!.AsObject() : [];
-        var secret = KubernetesJobs.Secret(spec, target);
-        foreach (var (key, _) in secret["stringData"]!.AsObject().ToList())
-        {
-            secret["stringData"]![key] = "<run-scoped key, minted at claim>";
-        }
-
-        var yaml = new SerializerBuilder().WithQuotingNecessaryStrings().Build();
-        return yaml.Serialize(Plain(KubernetesJobs.Build(spec, resource, target))) + "---\n" + yaml.Serialize(Plain(secret));
-    }
-
-    private static object? Plain(JsonNode? node) => node switch
-    {
-        JsonObject o => o.ToDictionary(p => p.Key, p => Plain(p.Value)),
-        JsonArray a => a.Select(Plain).ToList(),
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number => long.TryParse(v.ToJsonString(), CultureInfo.InvariantCulture, out var l) ? l : double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture),
-        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
-        _ => null,
-    };
 }

@@ -5,6 +5,7 @@ using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Core;
 using Liftoff.Server.Hosting;
+using Liftoff.Targets;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Liftoff.Cli.Commands;

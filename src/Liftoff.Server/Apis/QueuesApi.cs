@@ -5,6 +5,7 @@ using Liftoff.Core.Launch;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Launch;
 using Liftoff.Server.Storage;
+using Liftoff.Targets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -36,7 +37,7 @@ internal static class QueuesApi
     {
         var errors = new Validation();
         errors.Check(Names.IsValid(request.Name), "name", $"a queue name is {Names.Rule}");
-        errors.Check(Resources.All.Contains(request.Resource), "resource", $"'{request.Resource}' is not a target resource: {string.Join(", ", Resources.All)}");
+        errors.Check(services.Targets.Find(request.Resource) is not null, "resource", services.Targets.NotATarget(request.Resource));
         errors.Check(request.Config is null || request.Config.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, "config", "config must be a JSON object of the resource's default settings");
         errors.Check(request.MaxAttempts is null or >= 1 and <= 100, "max_attempts", "max_attempts is 1 to 100");
         errors.Check(request.StartTimeoutSeconds is null or >= 1, "start_timeout_seconds", "start_timeout_seconds is at least 1");
@@ -45,7 +46,7 @@ internal static class QueuesApi
         if (!errors.Any && request.Config is { ValueKind: JsonValueKind.Object } config)
         {
             var merged = ResourceConfigs.Merge(config, null);
-            errors.AddRange(ResourceSchemas.Validate(request.Resource, merged, "config", complete: false).Concat(Macros.FindUnknown(merged, variables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "config")));
+            errors.AddRange(services.Targets.Validate(request.Resource, merged, "config", complete: false).Concat(Macros.FindUnknown(merged, variables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "config")));
         }
 
         if (errors.Any)
@@ -173,6 +174,8 @@ internal sealed class QueueServices
     public required IQueueStore Queues { get; init; }
 
     public required LaunchPlanner Planner { get; init; }
+
+    public required TargetCatalog Targets { get; init; }
 
     public required QueueSignals Signals { get; init; }
 

@@ -10,6 +10,7 @@ using Liftoff.Server.Storage.Postgres;
 using Liftoff.Server.Storage.Sqlite;
 using Liftoff.Server.Wandb;
 using Liftoff.Server.Web;
+using Liftoff.Targets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -145,6 +146,7 @@ internal static class ServerRegistration
         services.AddSingleton<QueueSignals>();
         services.AddSingleton<JobVersions>();
         services.AddSingleton<LaunchPlanner>();
+        services.AddTargets();
         services.AddHostedService<QueueReaper>();
         services.ConfigureHttpJsonOptions(json => LiftoffJson.Apply(json.SerializerOptions));
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

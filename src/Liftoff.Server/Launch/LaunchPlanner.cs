@@ -8,6 +8,7 @@ using Liftoff.Core.Launch;
 using Liftoff.Core.Runs;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Storage;
+using Liftoff.Targets;
 
 namespace Liftoff.Server.Launch;
 
@@ -15,7 +16,7 @@ namespace Liftoff.Server.Launch;
 /// Turns a launch request into a launch item, refusing at enqueue everything the agent would otherwise discover late
 /// (DESIGN.md §1), and turns a claimed item into the spec its agent runs.
 /// </summary>
-internal sealed class LaunchPlanner(JobVersions jobs)
+internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets)
 {
     public const string DefaultProject = "uncategorized";
 
@@ -80,8 +81,8 @@ internal sealed class LaunchPlanner(JobVersions jobs)
         {
             using var defaults = JsonDocument.Parse(queue.ConfigJson);
             resource = ResourceConfigs.Merge(defaults.RootElement, request.ResourceArgs);
-            errors.AddRange(ResourceSchemas.Validate(queue.Resource, resource, "resource_args"));
-            errors.AddRange(ResourceSchemas.ValidateOverrides(queue.Resource, defaults.RootElement, request.ResourceArgs, "resource_args"));
+            errors.AddRange(targets.Validate(queue.Resource, resource, "resource_args"));
+            errors.AddRange(targets.ValidateOverrides(queue.Resource, defaults.RootElement, request.ResourceArgs, "resource_args"));
             errors.AddRange(Macros.FindUnknown(resource, queue.TemplateVariables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "resource_args"));
         }
 

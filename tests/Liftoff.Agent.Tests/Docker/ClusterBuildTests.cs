@@ -1,7 +1,9 @@
 using System.Net;
-using Liftoff.Agent.Builders;
-using Liftoff.Agent.Runners.Docker;
 using Liftoff.Contracts;
+using Liftoff.Targets;
+using Liftoff.Targets.Builders;
+using Liftoff.Targets.Docker;
+using Liftoff.Targets.Kubernetes;
 using Liftoff.Testing;
 using Liftoff.Testing.Kubernetes;
 using Xunit;
@@ -38,9 +40,9 @@ public sealed class ClusterBuildTests(ServerFixture server, DockerEngineFixture 
         var options = harness.Options(name: "cluster-agent");
         options.Builder = new BuilderSettings { Type = "docker", BaseImage = DockerEngineFixture.BaseImage };
         options.Registry = new RegistrySettings { Uri = $"{DockerEngineFixture.Registry}/liftoff-test/cluster", Username = DockerEngineFixture.RegistryUser, PasswordEnv = PasswordVariable };
-        options.Docker = new DockerSettings { Host = docker.Host, Network = "host" };
-        options.Kubernetes = new() { Kubeconfig = standIn.WriteKubeconfig(harness.Work.Path) };
-        await harness.StartAgentAsync(options, s => s.AddDockerRunner(options).AddKubernetesRunner());
+        options.SetTarget(new DockerSettings { Host = docker.Host, Network = "host" });
+        options.SetTarget(new KubernetesSettings { Kubeconfig = standIn.WriteKubeconfig(harness.Work.Path) });
+        await harness.StartAgentAsync(options, s => s.AddTargetRunner(Resources.Docker, options).AddTargetRunner(Resources.Kubernetes, options));
 
         var item = await harness.EnqueueAsync(job);
         var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end", 240);

@@ -1,15 +1,15 @@
 using System.Text;
 using System.Text.Json;
 using Docker.DotNet.Models;
-using Resources = Liftoff.Contracts.Resources;
-using Liftoff.Agent.Builders;
-using Liftoff.Agent.Runners;
-using Liftoff.Agent.Runners.Docker;
 using Liftoff.Client;
 using Liftoff.Contracts;
+using Liftoff.Targets;
+using Liftoff.Targets.Builders;
+using Liftoff.Targets.Docker;
 using Liftoff.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Resources = Liftoff.Contracts.Resources;
 using Xunit;
 
 namespace Liftoff.Agent.Tests.Docker;
@@ -358,7 +358,7 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
         var options = harness.Options(name: "docker-agent-" + Unique());
         options.Builder = new BuilderSettings { Type = "docker", BaseImage = DockerEngineFixture.BaseImage };
         options.Registry = new RegistrySettings { Uri = $"{DockerEngineFixture.Registry}/liftoff-test/jobs", Username = DockerEngineFixture.RegistryUser, PasswordEnv = PasswordVariable };
-        options.Docker = new DockerSettings { Host = docker.Host, Network = "host" };
+        options.SetTarget(new DockerSettings { Host = docker.Host, Network = "host" });
         return options;
     }
 
@@ -366,7 +366,7 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
         new ServiceCollection()
             .AddLogging()
             .AddLiftoffAgent(harness.Server.Client(harness.Key), options)
-            .AddDockerRunner(options)
+            .AddTargetRunner(Resources.Docker, options)
             .BuildServiceProvider();
 
     /// <summary>Claims the next item and starts its container as an agent does, then vanishes without a word, as a killed agent would.</summary>

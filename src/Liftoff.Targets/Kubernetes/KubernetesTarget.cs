@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Liftoff.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+using YamlDotNet.Serialization;
+
+namespace Liftoff.Targets.Kubernetes;
+
+/// <summary>
+/// <c>kubernetes</c>: the resource config is a batch/v1 Job manifest, or fragments of one, merged over the runner's
+/// default Job. The Job it would make is checked against the Kubernetes OpenAPI definitions, so an invalid or unknown
+/// field is refused at enqueue with its path, not by the cluster when the agent submits it. <c>--dry-run</c> shows the
+/// Job and Secret as YAML; the agent config section is <c>kubernetes:</c> (<see cref="KubernetesSettings"/>).
+/// </summary>
+internal sealed class KubernetesTarget : TargetDefinition
+{
+    public override string Name => Resources.Kubernetes;
+
+    public override AgentConfigSection AgentConfig { get; } = new AgentConfigSection<KubernetesSettings>("kubernetes", s => s.Validate());
+
+    public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => KubernetesJobs.Check(config, field);
+
+    /// <summary>
+    /// The Job (then its Secret, with the key elided) a kubernetes agent would create, as YAML; the agent fills in what
+    /// only it knows: the image its builder makes for code jobs, its namespace, its name, its image pull secrets.
+    /// </summary>
+    public override string RenderDryRun(LaunchSpec spec)
+    {
+        var image = spec.JobDefinition.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.Object && source.TryGetProperty("image", out var i)
+            ? i.GetString()!
+            : "<image built by the agent's builder>";
+        var target = new KubernetesJobTarget("liftoff-<run id>-<attempt>", "<agent's namespace>", image, "liftoff-<run id>-<attempt>", "<agent name>", [], 3600,
+            new Dictionary<string, string>(StringComparer.Ordinal) { ["LIFTOFF_BASE_URL"] = "<server URL as pods see it>", ["WANDB_BASE_URL"] = "<server URL as pods see it>" });
+        var resource = spec.ResourceConfig.ValueKind == JsonValueKind.Object ? JsonNode.Parse(spec.ResourceConfig.GetRawText())!.AsObject() : [];
+        var secret = KubernetesJobs.Secret(spec, target);
+        foreach (var (key, _) in secret["stringData"]!.AsObject().ToList())
+        {
+            secret["stringData"]![key] = "<run-scoped key, minted at claim>";
+        }
+
+        var yaml = new SerializerBuilder().WithQuotingNecessaryStrings().Build();
+        return yaml.Serialize(Plain(KubernetesJobs.Build(spec, resource, target))) + "---\n" + yaml.Serialize(Plain(secret));
+    }
+
+    public override void AddRunner(IServiceCollection services, AgentOptions options)
+    {
+        services.AddSingleton<KubernetesCluster>();
+        services.AddRunner<KubernetesRunner>(Name);
+    }
+
+    private static object? Plain(JsonNode? node) => node switch
+    {
+        JsonObject o => o.ToDictionary(p => p.Key, p => Plain(p.Value)),
+        JsonArray a => a.Select(Plain).ToList(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number => long.TryParse(v.ToJsonString(), CultureInfo.InvariantCulture, out var l) ? l : double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture),
+        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
+        _ => null,
+    };
+}

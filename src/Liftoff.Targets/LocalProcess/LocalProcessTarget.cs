@@ -1,0 +1,26 @@
+using System.Text.Json.Nodes;
+using Liftoff.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Liftoff.Targets.LocalProcess;
+
+/// <summary>
+/// <c>local-process</c>: the job runs as a process group on the agent's machine, in a virtual environment made from its
+/// requirements. Its resource config is <see cref="LocalProcessSchema"/>; its agent setting is the top-level <c>python</c>.
+/// </summary>
+internal sealed class LocalProcessTarget : TargetDefinition
+{
+    public override string Name => Resources.LocalProcess;
+
+    public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => LocalProcessSchema.Validate(config, field);
+
+    public override void AddRunner(IServiceCollection services, AgentOptions options)
+    {
+        services.TryAddSingleton<CacheLock>();
+        services.TryAddSingleton<CodeFetcher>();
+        services.TryAddSingleton<PythonEnvironments>();
+        services.TryAddSingleton<PythonSdk>();
+        services.AddRunner<LocalProcessRunner>(Name);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Liftoff.Contracts;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Liftoff.Targets;
+
+/// <summary>
+/// One target resource, whole: its name, what its resource config may hold, what a launch item may not set on its own,
+/// how <c>launch --dry-run</c> shows a launch, its section of the agent config file, and its runner. Each target is one
+/// folder holding its definition; <see cref="TargetRegistry"/> lists them, the server accepts exactly the registered
+/// names, and the agent picks a claim's runner by its resource through keyed registration.
+/// </summary>
+internal abstract class TargetDefinition
+{
+    /// <summary>The resource name queues are created with, e.g. <c>docker</c>.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Every problem of <paramref name="config"/>, each named by its path under <paramref name="field"/>.</summary>
+    /// <param name="complete">
+    /// A launch's effective config (queue defaults with the item's overrides merged over them), checked for the members
+    /// the target requires; a queue's defaults (false) may leave those to each launch.
+    /// </param>
+    public abstract IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete);
+
+    /// <summary>What a launch item's own <paramref name="overrides"/> may not set unless the queue's defaults grant it (DESIGN.md §1).</summary>
+    public virtual IReadOnlyList<FieldError> ValidateOverrides(JsonElement queueDefaults, JsonElement? overrides, string field) => [];
+
+    /// <summary>What <c>launch --dry-run</c> prints for <paramref name="spec"/>; null prints the spec as JSON.</summary>
+    public virtual string? RenderDryRun(LaunchSpec spec) => null;
+
+    /// <summary>The target's section of the agent config file (e.g. <c>kubernetes:</c>), or null when it has none.</summary>
+    public virtual AgentConfigSection? AgentConfig => null;
+
+    /// <summary>Registers the runner under <see cref="Name"/> (<see cref="TargetRegistry.AddRunner{TRunner}"/>) with the services it needs.</summary>
+    public abstract void AddRunner(IServiceCollection services, AgentOptions options);
+}
+
+/// <summary>
+/// A target's section of the agent's YAML config file: its key, the settings type the section is read into (keys in
+/// snake_case, unknown keys refused with their line), and the checks of what was read, each problem naming its key.
+/// The agent keeps what was read in <see cref="AgentOptions.Target{T}"/>.
+/// </summary>
+internal abstract class AgentConfigSection(string key, Type settingsType)
+{
+    public string Key { get; } = key;
+
+    public Type SettingsType { get; } = settingsType;
+
+    public abstract IEnumerable<string> Validate(object settings);
+}
+
+/// <inheritdoc cref="AgentConfigSection"/>
+internal sealed class AgentConfigSection<T>(string key, Func<T, IEnumerable<string>> validate) : AgentConfigSection(key, typeof(T))
+    where T : class, new()
+{
+    public override IEnumerable<string> Validate(object settings) => validate((T)settings);
+}

@@ -1,0 +1,22 @@
+using System.Text.Json.Nodes;
+
+namespace Liftoff.Targets.Vertex;
+
+/// <summary>
+/// The resource config of <c>vertex</c> queues: CustomJobSpec fields (workerPoolSpecs with machineSpec, replicaCount,
+/// diskSpec; serviceAccount; network; scheduling; …) checked against the Vertex AI protos. The agent sets each worker
+/// pool's containerSpec (the job's image, entrypoint and the run's variables).
+/// </summary>
+public static class VertexSchema
+{
+    /// <summary>Fields only the agent sets, as dotted lowerCamel paths from CustomJobSpec.</summary>
+    public static readonly IReadOnlySet<string> SetByAgent = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "workerPoolSpecs.containerSpec", "workerPoolSpecs.pythonPackageSpec",
+    };
+
+    /// <param name="complete">A launch's effective config (required fields checked), not a queue's defaults.</param>
+    public static IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) =>
+        VertexProtoModel.Instance.Validate(config, VertexProtoModel.CustomJobSpec, field,
+            new VertexValidation(complete, SetByAgent, AllowOutputOnly: false, AllowMacros: true, Within: ["CustomJob"]));
+}
