@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Liftoff.Contracts;
 using Liftoff.Server.Tests.Apis;
+using Liftoff.Targets;
 using Liftoff.Testing;
 using Xunit;
 
@@ -25,6 +26,17 @@ public sealed class QueuesApiTests(ServerFixture server) : IClassFixture<ServerF
         var problem = await (await http.PostJsonAsync("/api/v1/queues", body)).ProblemAsync(HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.GetRawText());
         Assert.Equal(0, (await (await http.GetAsync("/api/v1/queues")).JsonAsync()).GetProperty("queues").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task CreateQueue_UnknownResource_IsRefusedNamingEveryRegisteredTarget()
+    {
+        using var http = server.Http(await server.NewUserKeyAsync());
+
+        var problem = await (await http.PostJsonAsync("/api/v1/queues", """{"name":"q","resource":"mainframe"}""")).ProblemAsync(HttpStatusCode.BadRequest);
+
+        Assert.Equal($"'mainframe' is not a target resource: {string.Join(", ", TargetRegistry.All.Select(t => t.Name))}",
+            problem.GetProperty("errors").GetProperty("resource")[0].GetString());
     }
 
     [Fact]
