@@ -207,11 +207,6 @@ internal sealed class OpenApiDefinitions
                 }
             }
 
-            if (fields.Count == 0)
-            {
-                throw new InvalidOperationException($"{type} is not a Kubernetes model: it has no JSON fields");
-            }
-
             return new Model(fields, type.GetCustomAttribute<KubernetesEntityAttribute>()?.Kind);
         }
 
