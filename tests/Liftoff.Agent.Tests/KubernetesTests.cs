@@ -235,6 +235,35 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task Agent_WhenTheJobUsesFieldsOfTheCurrentApi_EnqueuesAndRunsItWithThem()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "current", Image, "import liftoff; liftoff.init(); liftoff.finish()");
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project, ResourceArgs: JsonDocument.Parse("""
+            {"spec": {"completionMode": "Indexed", "completions": 1, "parallelism": 1, "backoffLimitPerIndex": 0,
+                      "managedBy": "kubernetes.io/job-controller",
+                      "podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": {"containerName": "main", "operator": "In", "values": [42]}}]},
+                      "successPolicy": {"rules": [{"succeededIndexes": "0"}]},
+                      "template": {"spec": {
+                          "initContainers": [{"name": "proxy", "image": "envoy:1", "restartPolicy": "Always"}],
+                          "containers": [{"resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]}]}}}}
+            """).RootElement));
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        var spec = Assert.Single(standIn.Jobs).Value["spec"]!;
+        Assert.Equal("kubernetes.io/job-controller", spec["managedBy"]!.GetValue<string>());
+        Assert.Equal(0, spec["backoffLimitPerIndex"]!.GetValue<int>());
+        Assert.Equal("FailJob", spec["podFailurePolicy"]!["rules"]![0]!["action"]!.GetValue<string>());
+        Assert.Equal("0", spec["successPolicy"]!["rules"]![0]!["succeededIndexes"]!.GetValue<string>());
+        Assert.Equal("Always", spec["template"]!["spec"]!["initContainers"]![0]!["restartPolicy"]!.GetValue<string>());
+        Assert.Equal("NotRequired", spec["template"]!["spec"]!["containers"]![0]!["resizePolicy"]![0]!["restartPolicy"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Enqueue_WhenTheJobManifestHasAnInvalidField_IsRefusedNamingItsPath()
     {
         await using var standIn = await KubernetesStandIn.StartAsync();
@@ -254,6 +283,8 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     [InlineData("\"comand\": [\"true\"]", "spec.template.spec.containers[0].comand")]
     [InlineData("\"resources\": {\"limits\": {\"memory\": true}}", "spec.template.spec.containers[0].resources.limits.memory")]
     [InlineData("\"ports\": [{\"containerPort\": \"http\"}]", "spec.template.spec.containers[0].ports[0].containerPort")]
+    [InlineData("\"imagePullPolicyy\": \"Always\"", "spec.template.spec.containers[0].imagePullPolicyy")]
+    [InlineData("\"resizePolicy\": {\"resourceName\": \"cpu\"}", "spec.template.spec.containers[0].resizePolicy")]
     public async Task StandIn_WhenAJobBreaksTheOpenApiSchema_RefusesItWith422NamingTheField(string container, string field)
     {
         await using var standIn = await KubernetesStandIn.StartAsync();

@@ -43,4 +43,56 @@ public sealed class KubernetesLaunchTests(ServerFixture server) : IClassFixture<
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("resource_args.spec.template.spec.containers[0].imagePullPolicy", refused.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task LaunchDryRun_WithFieldsOfTheCurrentJobApi_PrintsThemAndRefusesAMisspeltOne()
+    {
+        using var home = new TempDirectory();
+        var cli = new Cli(home.Path);
+        var key = await server.NewUserKeyAsync();
+        await cli.RunAsync("login", "--url", server.BaseUrl.ToString(), "--key", key);
+        using (var http = server.Http(key))
+        {
+            await TestJobs.CreateImageJobAsync(http, "mnist", "train", "registry.example/train:7");
+        }
+
+        await cli.RunAsync("queue", "create", "k8s-current", "--resource", "kubernetes");
+        var current = home.File("current.yaml", """
+            spec:
+              completionMode: Indexed
+              completions: 2
+              backoffLimitPerIndex: 1
+              managedBy: kubernetes.io/job-controller
+              podFailurePolicy:
+                rules:
+                - action: FailIndex
+                  onExitCodes: {operator: In, values: [42]}
+              successPolicy:
+                rules:
+                - succeededCount: 1
+              template:
+                spec:
+                  initContainers:
+                  - name: proxy
+                    image: envoy:1
+                    restartPolicy: Always
+                  containers:
+                  - resizePolicy:
+                    - resourceName: memory
+                      restartPolicy: RestartContainer
+            """);
+        var misspelt = home.File("misspelt.yaml", "spec:\n  template:\n    spec:\n      containers:\n      - imagePullPolicyy: Always\n");
+        var dryRun = await cli.RunAsync("launch", "--job", "train", "--project", "mnist", "--queue", "k8s-current", "--resource-args", current, "--dry-run");
+        var refused = await cli.RunAsync("launch", "--job", "train", "--project", "mnist", "--queue", "k8s-current", "--resource-args", misspelt, "--dry-run");
+
+        Assert.True(dryRun.ExitCode == 0, dryRun.ToString());
+        foreach (var line in new[] { "backoffLimitPerIndex: 1", "managedBy: kubernetes.io/job-controller", "action: FailIndex", "succeededCount: 1", "restartPolicy: Always", "restartPolicy: RestartContainer" })
+        {
+            Assert.Contains(line, dryRun.Stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("resource_args.spec.template.spec.containers[0].imagePullPolicyy", refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("unknown field", refused.Stderr, StringComparison.Ordinal);
+    }
 }

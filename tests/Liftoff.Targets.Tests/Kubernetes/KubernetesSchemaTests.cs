@@ -21,6 +21,37 @@ public sealed class KubernetesSchemaTests
         Assert.Empty(new KubernetesTarget().Validate(config, "resource_args", complete: true));
     }
 
+    [Theory]
+    [InlineData("""{"spec": {"podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]}}}""")]
+    [InlineData("""{"spec": {"completionMode": "Indexed", "completions": 4, "backoffLimitPerIndex": 1, "maxFailedIndexes": 2}}""")]
+    [InlineData("""{"spec": {"completionMode": "Indexed", "completions": 4, "successPolicy": {"rules": [{"succeededIndexes": "0", "succeededCount": 1}]}}}""")]
+    [InlineData("""{"spec": {"managedBy": "kubernetes.io/job-controller"}}""")]
+    [InlineData("""{"spec": {"template": {"spec": {"containers": [{"resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]}]}}}}""")]
+    [InlineData("""{"spec": {"template": {"spec": {"initContainers": [{"name": "proxy", "image": "envoy:1", "restartPolicy": "Always"}]}}}}""")]
+    public void Validate_FieldOfTheCurrentJobApi_IsAccepted(string json)
+    {
+        Assert.Empty(ResourceSchemas.Validate(Resources.Kubernetes, Parse(json), "resource_args"));
+    }
+
+    [Fact]
+    public void Definitions_AreThoseOfKubernetes133OrNewer()
+    {
+        var version = Version.Parse(OpenApiDefinitions.Version.TrimStart('v'));
+
+        Assert.True(version >= new Version(1, 33), $"the Kubernetes definitions are {OpenApiDefinitions.Version}");
+    }
+
+    [Fact]
+    public void Validate_MisspeltField_NamesItsPath()
+    {
+        var config = Parse("""{"spec": {"template": {"spec": {"containers": [{"imagePullPolicyy": "Always"}]}}}}""");
+
+        var error = Assert.Single(ResourceSchemas.Validate(Resources.Kubernetes, config, "resource_args"));
+
+        Assert.Equal("resource_args.spec.template.spec.containers[0].imagePullPolicyy", error.Field);
+        Assert.Contains("unknown field", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Validate_UnknownField_NamesItsPath()
     {
@@ -41,6 +72,15 @@ public sealed class KubernetesSchemaTests
     [InlineData("""{"spec": {"template": {"spec": {"tolerations": {"key": "gpu"}}}}}""", "resource_args.spec.template.spec.tolerations", "list")]
     [InlineData("""{"spec": {"template": {"spec": {"containers": [{"resources": {"limits": {"memory": true}}}]}}}}""", "resource_args.spec.template.spec.containers[0].resources.limits.memory", "string or number")]
     [InlineData("""{"spec": {"backoffLimit": 3}}""", "resource_args.spec.backoffLimit", "backoffLimit 0")]
+    [InlineData("""{"spec": {"backoffLimitPerIndex": "one"}}""", "resource_args.spec.backoffLimitPerIndex", "whole number")]
+    [InlineData("""{"spec": {"managedBy": 3}}""", "resource_args.spec.managedBy", "string")]
+    [InlineData("""{"spec": {"podFailurePolicy": {"rules": {"action": "FailJob"}}}}""", "resource_args.spec.podFailurePolicy.rules", "list")]
+    [InlineData("""{"spec": {"successPolicy": {"rules": [{"succeededCount": true}]}}}""", "resource_args.spec.successPolicy.rules[0].succeededCount", "whole number")]
+    [InlineData("""{"spec": {"template": {"spec": {"containers": [{"resizePolicy": [{"resourceNam": "cpu"}]}]}}}}""", "resource_args.spec.template.spec.containers[0].resizePolicy[0].resourceNam", "unknown field")]
+    [InlineData("""{"spec": {"template": {"spec": {"initContainers": [{"image": "envoy:1", "restartPolicy": "Always"}]}}}}""", "resource_args.spec.template.spec.initContainers[0].name", "required")]
+    [InlineData("""{"spec": {"template": {"spec": {"containers": [{"ports": [{"name": "http"}]}]}}}}""", "resource_args.spec.template.spec.containers[0].ports[0].containerPort", "required")]
+    [InlineData("""{"spec": {"template": {"spec": {"containers": [{"ports": [{"containerPort": 8080, "hostPort": "80"}]}]}}}}""", "resource_args.spec.template.spec.containers[0].ports[0].hostPort", "whole number")]
+    [InlineData("""{"spec": {"template": {"spec": {"containers": [{"livenessProbe": {"tcpSocket": {"port": 1.5}}}]}}}}""", "resource_args.spec.template.spec.containers[0].livenessProbe.tcpSocket.port", "string or integer")]
     public void Validate_InvalidJob_IsRefusedWithThePath(string json, string field, string message)
     {
         var errors = new KubernetesTarget().Validate(Parse(json), "resource_args", complete: true);

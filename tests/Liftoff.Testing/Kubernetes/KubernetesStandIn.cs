@@ -29,8 +29,8 @@ public enum PodScenario
 /// A stand-in for the Kubernetes API server on 127.0.0.1, for the runner's whole life cycle: create/get/list
 /// (labelSelector)/delete (propagationPolicy) of Jobs and Secrets, list of Pods, and pod logs (follow, sinceSeconds).
 /// Every object created is checked against the Kubernetes OpenAPI schemas by the npm package kubernetes-models (in a
-/// node process), for unknown fields against the embedded OpenAPI definitions, and against the API server's name and
-/// label rules, and refused with a 422 Status as a real API server does. A Job's pod goes pending → running → succeeded/failed:
+/// node process) and against the definitions the enqueue check uses (KubernetesClient's models, for unknown fields and
+/// types), and against the API server's name and label rules, and refused with a 422 Status as a real API server does. A Job's pod goes pending → running → succeeded/failed:
 /// its command runs as a local process with the pod's environment (Secrets resolved through secretKeyRef/envFrom, a
 /// missing one is CreateContainerConfigError), or follows a <see cref="PodScenario"/> chosen by image.
 /// </summary>
@@ -159,7 +159,7 @@ public sealed class KubernetesStandIn : IAsyncDisposable
         app.MapGet("/api/v1/namespaces/{ns}/pods/{name}/log", (string ns, string name, string? container, bool? follow, int? sinceSeconds, HttpContext http) => LogAsync(http, ns, name, follow == true, sinceSeconds));
     }
 
-    private async Task<IResult> CreateAsync(HttpContext http, string ns, string kind, string group, string definition, ConcurrentDictionary<string, JsonObject> store)
+    private async Task<IResult> CreateAsync(HttpContext http, string ns, string kind, string group, Type definition, ConcurrentDictionary<string, JsonObject> store)
     {
         var body = await JsonNode.ParseAsync(http.Request.Body) as JsonObject;
         if (body is null)
@@ -168,10 +168,12 @@ public sealed class KubernetesStandIn : IAsyncDisposable
         }
 
         var name = body["metadata"]?["name"]?.GetValue<string>() ?? "";
-        // kubernetes-models: types, required fields, enums and formats of the current Kubernetes OpenAPI schema; the embedded
-        // definitions add what a server with fieldValidation=Strict refuses: fields the schema does not have.
-        var errors = new List<FieldError>(await _models.CheckAsync(kind, body));
-        errors.AddRange(OpenApiDefinitions.Kubernetes.Check(definition, body, "").Where(e => e.Message.StartsWith("unknown field", StringComparison.Ordinal)).Select(e => e with { Field = e.Field.TrimStart('.') }));
+        // The definitions the enqueue check uses (KubernetesClient's models, OpenApiDefinitions.Version): types, and the unknown
+        // fields a server with fieldValidation=Strict refuses. kubernetes-models (an independent build of an OpenAPI
+        // schema one release older) adds what those models do not carry: required strings and objects, enums, formats.
+        var errors = OpenApiDefinitions.Kubernetes.Check(definition, body, "").Select(e => e with { Field = e.Field.TrimStart('.') }).ToList();
+        var found = errors.Select(e => e.Field).ToHashSet(StringComparer.Ordinal);
+        errors.AddRange((await _models.CheckAsync(kind, body)).Where(e => !found.Contains(e.Field)));
         errors.AddRange(ApiServerRules(body, kind));
         if (errors.Count > 0)
         {
