@@ -7,6 +7,7 @@ using Liftoff.Server.Runs;
 using Liftoff.Server.Sdk;
 using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Postgres;
+using Liftoff.Server.Storage.Relational;
 using Liftoff.Server.Storage.Sqlite;
 using Liftoff.Server.Wandb;
 using Liftoff.Server.Web;
@@ -73,8 +74,8 @@ public sealed class LiftoffServer : IAsyncDisposable
         };
         var app = builder.Build();
         await (database is PostgresDatabaseLocation
-            ? PostgresMigrations.ApplyAsync(app.Services.GetRequiredService<PostgresDatabase>(), cancellationToken)
-            : SqliteMigrations.ApplyAsync(app.Services.GetRequiredService<SqliteDatabase>(), cancellationToken));
+            ? Migrations.ApplyAsync(app.Services.GetRequiredService<PostgresDatabase>(), cancellationToken)
+            : Migrations.ApplyAsync(app.Services.GetRequiredService<SqliteDatabase>(), cancellationToken));
         var initialKey = await EnsureAdminAsync(app.Services, options.AdminName, cancellationToken);
         app.MapLiftoff();
         await app.StartAsync(cancellationToken);
@@ -180,12 +181,7 @@ internal static class ServerRegistration
     public static IServiceCollection UseSqliteStore(this IServiceCollection services, string path)
     {
         services.AddSingleton(_ => new SqliteDatabase(path));
-        services.AddSingleton<SqliteStore>();
-        services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<IQueueStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<SqliteStore>());
-        return services;
+        return services.AddRelationalStore<SqliteDatabase>();
     }
 
     /// <summary>
@@ -196,13 +192,21 @@ internal static class ServerRegistration
     {
         // Made by the container, so that stopping the server disposes it and closes its pooled connections.
         services.AddSingleton(_ => new PostgresDatabase(connectionString));
-        services.AddSingleton<PostgresStore>();
-        services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<PostgresStore>());
-        services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<PostgresStore>());
-        services.AddSingleton<IQueueStore>(sp => sp.GetRequiredService<PostgresStore>());
-        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<PostgresStore>());
+        services.AddRelationalStore<PostgresDatabase>();
         services.AddSingleton<PostgresQueueListener>();
         services.AddHostedService(sp => sp.GetRequiredService<PostgresQueueListener>());
+        return services;
+    }
+
+    /// <summary>The store on the registered <typeparamref name="TDatabase"/>, behind each of its capabilities.</summary>
+    private static IServiceCollection AddRelationalStore<TDatabase>(this IServiceCollection services)
+        where TDatabase : RelationalDatabase
+    {
+        services.AddSingleton(sp => new RelationalStore(sp.GetRequiredService<TDatabase>()));
+        services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<RelationalStore>());
+        services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<RelationalStore>());
+        services.AddSingleton<IQueueStore>(sp => sp.GetRequiredService<RelationalStore>());
+        services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<RelationalStore>());
         return services;
     }
 

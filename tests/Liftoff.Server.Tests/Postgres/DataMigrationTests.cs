@@ -4,6 +4,7 @@ using Liftoff.Contracts;
 using Liftoff.Server.Hosting;
 using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Postgres;
+using Liftoff.Server.Storage.Relational;
 using Liftoff.Server.Storage.Sqlite;
 using Liftoff.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,24 +21,12 @@ public sealed class DataMigrationTests
     {
         using var directory = new TempDirectory();
         using var database = new SqliteDatabase(Path.Combine(directory.Path, "liftoff.db"));
-        await SqliteMigrations.ApplyAsync(database, default);
+        await Migrations.ApplyAsync(database, default);
 
-        var schema = await database.ReadAsync(async connection =>
-        {
-            await using var command = connection.CreateCommand();
-            command.CommandText = """
-                SELECT t.name, c.name FROM sqlite_master t JOIN pragma_table_info(t.name) c
-                WHERE t.type = 'table' AND t.name NOT LIKE 'sqlite_%' AND t.name <> 'schema_migrations' ORDER BY t.name, c.cid
-                """;
-            await using var reader = await command.ExecuteReaderAsync();
-            var columns = new List<(string, string)>();
-            while (await reader.ReadAsync())
-            {
-                columns.Add((reader.GetString(0), reader.GetString(1)));
-            }
-
-            return columns;
-        }, default);
+        var schema = await database.ReadAsync(session => session.ListAsync("""
+            SELECT t.name, c.name FROM sqlite_master t JOIN pragma_table_info(t.name) c
+            WHERE t.type = 'table' AND t.name NOT LIKE 'sqlite_%' AND t.name <> 'schema_migrations' ORDER BY t.name, c.cid
+            """, r => (r.String(0), r.String(1)), default), default);
 
         var copied = SqliteToPostgres.Columns.SelectMany(t => t.Value.Select(c => (t.Key, c)));
         Assert.Equal(schema.Order(), copied.Order());

@@ -1,5 +1,6 @@
 using Liftoff.Server.Hosting;
 using Liftoff.Server.Storage.Postgres;
+using Liftoff.Server.Storage.Relational;
 using Liftoff.Testing;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -16,7 +17,7 @@ public sealed class PostgresMigrationTests
         var databases = Enumerable.Range(0, 6).Select(_ => new PostgresDatabase(schema.ConnectionString)).ToList();
         try
         {
-            await Task.WhenAll(databases.Select(d => Task.Run(() => PostgresMigrations.ApplyAsync(d, default))));
+            await Task.WhenAll(databases.Select(d => Task.Run(() => Migrations.ApplyAsync(d, default))));
 
             await using var connection = await databases[0].DataSource.OpenConnectionAsync();
             await using var read = new NpgsqlCommand("SELECT version FROM schema_migrations ORDER BY version", connection);
@@ -27,7 +28,7 @@ public sealed class PostgresMigrationTests
                 versions.Add(reader.GetInt32(0));
             }
 
-            Assert.Equal(Enumerable.Range(1, PostgresMigrations.LatestVersion), versions);
+            Assert.Equal(Enumerable.Range(1, Migrations.LatestVersion), versions);
         }
         finally
         {

@@ -1,5 +1,6 @@
 using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Postgres;
+using Liftoff.Server.Storage.Relational;
 using Liftoff.Testing;
 
 namespace Liftoff.Server.Tests.Storage;
@@ -14,8 +15,8 @@ public sealed class PostgresStoreTests : StoreContract
     {
         _schema = await PostgresSchema.CreateAsync();
         _database = new PostgresDatabase(_schema.ConnectionString);
-        await PostgresMigrations.ApplyAsync(_database, default);
-        var store = new PostgresStore(_database);
+        await Migrations.ApplyAsync(_database, default);
+        var store = new RelationalStore(_database);
         return (store, store, store, store);
     }
 

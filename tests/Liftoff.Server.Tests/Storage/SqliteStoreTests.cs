@@ -1,4 +1,5 @@
 using Liftoff.Server.Storage;
+using Liftoff.Server.Storage.Relational;
 using Liftoff.Server.Storage.Sqlite;
 using Liftoff.Testing;
 
@@ -12,8 +13,8 @@ public sealed class SqliteStoreTests : StoreContract
     private protected override async Task<(IIdentityStore Identities, IRunStore Runs, IArtifactStore Artifacts, IQueueStore Queues)> CreateStoreAsync()
     {
         _database = new SqliteDatabase(Path.Combine(_directory.Path, "test.db"));
-        await SqliteMigrations.ApplyAsync(_database, default);
-        var store = new SqliteStore(_database);
+        await Migrations.ApplyAsync(_database, default);
+        var store = new RelationalStore(_database);
         return (store, store, store, store);
     }
 

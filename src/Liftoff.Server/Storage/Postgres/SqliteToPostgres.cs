@@ -1,3 +1,4 @@
+using Liftoff.Server.Storage.Relational;
 using Liftoff.Server.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -16,7 +17,7 @@ namespace Liftoff.Server.Storage.Postgres;
 internal static class SqliteToPostgres
 {
     /// <summary>The schema version these tables describe; a newer one must teach this copy its new columns first.</summary>
-    public const int SchemaVersion = 6;
+    public const int SchemaVersion = 7;
 
     private enum Kind
     {
@@ -76,13 +77,13 @@ internal static class SqliteToPostgres
 
     public static async Task<IReadOnlyList<(string Table, long Rows)>> CopyAsync(SqliteDatabase source, PostgresDatabase target, CancellationToken cancellationToken)
     {
-        if (SqliteMigrations.LatestVersion != SchemaVersion || PostgresMigrations.LatestVersion != SchemaVersion)
+        if (Migrations.LatestVersion != SchemaVersion)
         {
-            throw new InvalidOperationException($"migrate-data copies schema version {SchemaVersion}; the stores are at {SqliteMigrations.LatestVersion} (SQLite) and {PostgresMigrations.LatestVersion} (PostgreSQL)");
+            throw new InvalidOperationException($"migrate-data copies schema version {SchemaVersion}; the stores are at {Migrations.LatestVersion}");
         }
 
-        await SqliteMigrations.ApplyAsync(source, cancellationToken);
-        await PostgresMigrations.ApplyAsync(target, cancellationToken);
+        await Migrations.ApplyAsync(source, cancellationToken);
+        await Migrations.ApplyAsync(target, cancellationToken);
 
         await using var from = await source.OpenAsync(cancellationToken);
         await using var snapshot = from.BeginTransaction(deferred: true);

@@ -1,0 +1,74 @@
+namespace Liftoff.Server.Storage.Relational;
+
+/// <summary>
+/// The store on a SQL database (SQLite or PostgreSQL), one partial file per capability. Every read-modify-write reads
+/// the rows it changes with <see cref="RelationalDatabase.LockRows"/> inside one transaction, so replicas on one
+/// PostgreSQL never lose each other's updates (SQLite has one writer, and the lock is empty); the writes that follow
+/// the reads go together (<see cref="DbSession.ExecuteAsync(IReadOnlyList{Sql}, CancellationToken)"/>).
+/// </summary>
+internal sealed partial class RelationalStore(RelationalDatabase database) : IIdentityStore
+{
+    private const string PrincipalSelect = "SELECT k.id, e.id, e.name, e.admin, k.run_id";
+
+    public Task<EntityRecord> CreateEntityAsync(string name, bool admin, NewKey firstKey, CancellationToken cancellationToken) =>
+        database.WriteAsync(async session =>
+        {
+            var createdAt = firstKey.CreatedAt;
+            var id = await session.ScalarAsync(
+                "INSERT INTO entities (name, admin, created_at) VALUES (@name, @admin, @at) ON CONFLICT (name) DO NOTHING RETURNING id",
+                cancellationToken, ("@name", name), ("@admin", admin), ("@at", createdAt)) as long?
+                ?? throw new DuplicateException($"the name '{name}' is taken");
+            await session.ExecuteAsync([KeyInsert(id, firstKey)], cancellationToken);
+            return new EntityRecord(id, name, admin, createdAt);
+        }, cancellationToken);
+
+    public Task<EntityRecord?> FindEntityAsync(string name, CancellationToken cancellationToken) =>
+        database.ReadAsync(session => session.FirstAsync("SELECT id, name, admin, created_at FROM entities WHERE name = @name",
+            EntityRow, cancellationToken, ("@name", name)), cancellationToken);
+
+    public Task<EntityRecord?> FindAdminAsync(CancellationToken cancellationToken) =>
+        database.ReadAsync(session => session.FirstAsync("SELECT id, name, admin, created_at FROM entities WHERE admin = @admin ORDER BY id LIMIT 1",
+            EntityRow, cancellationToken, ("@admin", true)), cancellationToken);
+
+    public Task AddKeyAsync(long entityId, NewKey key, CancellationToken cancellationToken) =>
+        database.WriteAsync(session => session.ExecuteAsync([KeyInsert(entityId, key)], cancellationToken), cancellationToken);
+
+    public Task<KeyPrincipal?> FindKeyAsync(string keyHash, CancellationToken cancellationToken) =>
+        database.ReadAsync(session => session.FirstAsync(
+            $"{PrincipalSelect} FROM api_keys k JOIN entities e ON e.id = k.entity_id WHERE k.key_hash = @hash AND k.revoked_at IS NULL",
+            PrincipalRow, cancellationToken, ("@hash", keyHash)), cancellationToken);
+
+    public Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(long entityId, CancellationToken cancellationToken) =>
+        database.ReadAsync<IReadOnlyList<ApiKeyRecord>>(async session => await session.ListAsync(
+            "SELECT id, name, created_at, revoked_at FROM api_keys WHERE entity_id = @e AND run_id IS NULL ORDER BY created_at, id",
+            r => new ApiKeyRecord(r.String(0), entityId, r.String(1), r.Time(2), r.NullableTime(3)), cancellationToken, ("@e", entityId)), cancellationToken);
+
+    public Task<bool> RevokeKeyAsync(long entityId, string keyId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        database.WriteAsync(async session => await session.ExecuteAsync(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, @at) WHERE id = @id AND entity_id = @e",
+            cancellationToken, ("@at", at), ("@id", keyId), ("@e", entityId)) == 1, cancellationToken);
+
+    public Task CreateSessionAsync(NewSession session, CancellationToken cancellationToken) =>
+        database.WriteAsync(s => s.ExecuteAsync([
+            new Sql("DELETE FROM web_sessions WHERE expires_at <= @now", ("@now", session.CreatedAt)),
+            new Sql("INSERT INTO web_sessions (hash, key_id, created_at, expires_at) VALUES (@hash, @key, @at, @expires)",
+                ("@hash", session.Hash), ("@key", session.KeyId), ("@at", session.CreatedAt), ("@expires", session.ExpiresAt)),
+        ], cancellationToken), cancellationToken);
+
+    public Task<KeyPrincipal?> FindSessionAsync(string sessionHash, DateTimeOffset now, CancellationToken cancellationToken) =>
+        database.ReadAsync(session => session.FirstAsync($"""
+            {PrincipalSelect} FROM web_sessions s JOIN api_keys k ON k.id = s.key_id JOIN entities e ON e.id = k.entity_id
+            WHERE s.hash = @hash AND s.expires_at > @now AND k.revoked_at IS NULL
+            """, PrincipalRow, cancellationToken, ("@hash", sessionHash), ("@now", now)), cancellationToken);
+
+    public Task DeleteSessionAsync(string sessionHash, CancellationToken cancellationToken) =>
+        database.WriteAsync(session => session.ExecuteAsync("DELETE FROM web_sessions WHERE hash = @hash", cancellationToken, ("@hash", sessionHash)), cancellationToken);
+
+    private static Sql KeyInsert(long entityId, NewKey key) =>
+        new("INSERT INTO api_keys (id, entity_id, name, key_hash, created_at, run_id) VALUES (@id, @e, @name, @hash, @at, @run)",
+            ("@id", key.Id), ("@e", entityId), ("@name", key.Name), ("@hash", key.Hash), ("@at", key.CreatedAt), ("@run", key.RunId));
+
+    private static EntityRecord EntityRow(Row r) => new(r.Long(0), r.String(1), r.Bool(2), r.Time(3));
+
+    private static KeyPrincipal PrincipalRow(Row r) => new(r.String(0), r.Long(1), r.String(2), r.Bool(3), r.NullableString(4));
+}
