@@ -1,6 +1,7 @@
 using Liftoff.Client;
 using Liftoff.Server.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
 namespace Liftoff.Testing;
@@ -25,6 +26,9 @@ public class ServerFixture : IAsyncLifetime
 
     /// <summary>How long after a run ends its console may be archived.</summary>
     protected virtual TimeSpan LogArchiveGrace => TimeSpan.FromHours(1);
+
+    /// <summary>The server's clock.</summary>
+    protected virtual TimeProvider Time => TimeProvider.System;
 
     public LiftoffServer Server => _server ?? throw new InvalidOperationException("the server has not started");
 
@@ -53,7 +57,7 @@ public class ServerFixture : IAsyncLifetime
         new ServerOptions
         {
             DataDirectory = _data.Path, Database = Database, Blobs = Blobs, Port = 0, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout, ItemLease = ItemLease,
-            LogArchiveBytes = LogArchiveBytes, LogArchiveGrace = LogArchiveGrace,
+            LogArchiveBytes = LogArchiveBytes, LogArchiveGrace = LogArchiveGrace, TimeProvider = Time,
             S3AccessKeyId = Blobs is null ? null : S3rver.AccessKeyId, S3SecretAccessKey = Blobs is null ? null : S3rver.SecretAccessKey,
         },
         logging => logging.AddFilter(_ => false));
@@ -121,10 +125,15 @@ public sealed class FastCrashServerFixture : ServerFixture
     protected override TimeSpan HeartbeatTimeout => TimeSpan.FromSeconds(2);
 }
 
-/// <summary>A server whose claims lapse after one second without a heartbeat.</summary>
-public sealed class ShortLeaseServerFixture : ServerFixture
+/// <summary>
+/// A server on a clock the test moves (<see cref="Clock"/>), for leases, start timeouts, crash detection and claim waits
+/// that would otherwise take real seconds. The reapers' timers fire when the clock is advanced past their period.
+/// </summary>
+public sealed class FakeClockServerFixture : ServerFixture
 {
-    protected override TimeSpan ItemLease => TimeSpan.FromSeconds(1);
+    public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2026, 11, 24, 9, 0, 0, TimeSpan.Zero));
+
+    protected override TimeProvider Time => Clock;
 }
 
 /// <summary>The server on PostgreSQL (a schema of its own on the test cluster) instead of SQLite.</summary>
@@ -145,12 +154,6 @@ public class PostgresServerFixture : ServerFixture
             await _schema.DisposeAsync();
         }
     }
-}
-
-/// <summary>On PostgreSQL, a server that marks silent runs crashed after two seconds.</summary>
-public sealed class PostgresFastCrashServerFixture : PostgresServerFixture
-{
-    protected override TimeSpan HeartbeatTimeout => TimeSpan.FromSeconds(2);
 }
 
 /// <summary>The server with its blobs in a bucket of a real S3-compatible server (s3rver) of its own.</summary>

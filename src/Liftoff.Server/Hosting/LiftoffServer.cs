@@ -133,7 +133,7 @@ internal static class ServerRegistration
     public static IServiceCollection AddLiftoffServer(this IServiceCollection services, ServerOptions options)
     {
         services.AddSingleton(options);
-        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(options.TimeProvider);
         services.AddSingleton<RunSignals>();
         services.AddSingleton<ApiKeyCache>();
         services.AddBlobStore(options);

@@ -50,4 +50,7 @@ public sealed class ServerOptions
 
     /// <summary>The largest artifact file accepted; blob uploads stream, so this bounds disk use, not memory.</summary>
     public long MaxBlobBytes { get; set; } = 1L << 40;
+
+    /// <summary>The clock of leases, timeouts and timestamps; tests pass one they move, so expiry takes no real time.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }

@@ -17,24 +17,30 @@ internal sealed class QueueReaper(IQueueStore queues, RunSignals runSignals, Ser
         {
             try
             {
-                var now = time.GetUtcNow();
-                foreach (var item in await queues.ExpireLeasesAsync(now, stoppingToken))
-                {
-                    logger.LogWarning("Item {ItemId} on queue {Queue}: lease expired, now {State} (attempt {Attempt})", item.Id, item.Queue, item.State, item.Attempt);
-                }
-
-                foreach (var item in await queues.TimeOutStartsAsync(now, stoppingToken))
-                {
-                    logger.LogWarning("Item {ItemId} on queue {Queue}: {Error}", item.Id, item.Queue, item.Error);
-                    if (item.RunId is { } runId)
-                    {
-                        runSignals.Notify(runId);
-                    }
-                }
+                await SweepAsync(stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 logger.LogError(ex, "Lease expiry failed; retrying at the next tick");
+            }
+        }
+    }
+
+    /// <summary>One pass at the current time; the tests call it directly with a clock they move.</summary>
+    internal async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        foreach (var item in await queues.ExpireLeasesAsync(now, cancellationToken))
+        {
+            logger.LogWarning("Item {ItemId} on queue {Queue}: lease expired, now {State} (attempt {Attempt})", item.Id, item.Queue, item.State, item.Attempt);
+        }
+
+        foreach (var item in await queues.TimeOutStartsAsync(now, cancellationToken))
+        {
+            logger.LogWarning("Item {ItemId} on queue {Queue}: {Error}", item.Id, item.Queue, item.Error);
+            if (item.RunId is { } runId)
+            {
+                runSignals.Notify(runId);
             }
         }
     }

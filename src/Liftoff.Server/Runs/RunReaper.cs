@@ -16,17 +16,23 @@ internal sealed class RunReaper(IRunStore runs, RunSignals signals, ServerOption
         {
             try
             {
-                var now = time.GetUtcNow();
-                foreach (var id in await runs.CrashSilentRunsAsync(now - options.RunHeartbeatTimeout, now, stoppingToken))
-                {
-                    logger.LogWarning("Run {RunId} sent no heartbeat for {Timeout}; marked crashed", id, options.RunHeartbeatTimeout);
-                    signals.Notify(id);
-                }
+                await SweepAsync(stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 logger.LogError(ex, "Crash detection failed; retrying at the next tick");
             }
+        }
+    }
+
+    /// <summary>One pass at the current time; the tests call it directly with a clock they move.</summary>
+    internal async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        foreach (var id in await runs.CrashSilentRunsAsync(now - options.RunHeartbeatTimeout, now, cancellationToken))
+        {
+            logger.LogWarning("Run {RunId} sent no heartbeat for {Timeout}; marked crashed", id, options.RunHeartbeatTimeout);
+            signals.Notify(id);
         }
     }
 }

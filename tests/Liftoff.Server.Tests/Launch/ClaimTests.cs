@@ -74,14 +74,6 @@ public sealed class ClaimTests(ServerFixture server) : IClassFixture<ServerFixtu
     }
 
     [Fact]
-    public async Task Claim_OnAnEmptyQueue_ReturnsNothingAfterTheWait()
-    {
-        var (_, client) = await SetUpAsync();
-        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest("a", ["q"]));
-        Assert.Null(await client.ClaimAsync(agent.Id, TimeSpan.FromMilliseconds(200)));
-    }
-
-    [Fact]
     public async Task ItemCalls_WithStaleAttemptOrImpossibleTransition_Are409()
     {
         var (_, client) = await SetUpAsync();

@@ -86,24 +86,3 @@ public sealed class PostgresApiTests(PostgresServerFixture server) : IClassFixtu
         return server.Client(key);
     }
 }
-
-public sealed class PostgresCrashDetectionTests(PostgresFastCrashServerFixture server) : IClassFixture<PostgresFastCrashServerFixture>
-{
-    [Fact]
-    public async Task SilentRun_BecomesCrashed_WhileAHeartbeatingOneKeepsRunning()
-    {
-        using var client = server.Client(await server.NewUserKeyAsync());
-        var silent = await client.InitRunAsync(new InitRunRequest("p"));
-        var alive = await client.InitRunAsync(new InitRunRequest("p"));
-
-        var crashed = await Poll.UntilAsync(async () =>
-        {
-            await client.HeartbeatAsync(alive.Id);
-            return await client.GetRunAsync(silent.Id);
-        }, r => r.State == "crashed", TimeSpan.FromSeconds(30), "the silent run to crash while the other heartbeats");
-
-        Assert.NotNull(crashed.EndedAt);
-        Assert.Equal("running", (await client.GetRunAsync(alive.Id)).State);
-        Assert.Equal("running", (await client.HeartbeatAsync(silent.Id)).State);
-    }
-}

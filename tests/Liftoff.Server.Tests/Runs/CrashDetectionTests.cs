@@ -1,43 +1,32 @@
-using System.Net;
-using Liftoff.Server.Tests.Apis;
+using Liftoff.Contracts;
 using Liftoff.Testing;
 using Xunit;
 
 namespace Liftoff.Server.Tests.Runs;
 
-public sealed class CrashDetectionTests(FastCrashServerFixture server) : IClassFixture<FastCrashServerFixture>
+/// <summary>
+/// Crash detection over HTTP, on a server clock the test moves: the run heartbeat API keeps a run alive and revives a
+/// crashed one. Which runs the reaper crashes is in the store contract (StoreContract.Leases.cs).
+/// </summary>
+public sealed class CrashDetectionTests(FakeClockServerFixture server) : IClassFixture<FakeClockServerFixture>
 {
-    [Fact]
-    public async Task SilentRun_BecomesCrashed_AndAHeartbeatRevivesIt()
-    {
-        var key = await server.NewUserKeyAsync();
-        using var http = server.Http(key);
-        using var client = server.Client(key);
-        var run = await (await http.PostJsonAsync("/api/v1/runs", """{"project":"p"}""")).JsonAsync(HttpStatusCode.Created);
-        var id = run.GetProperty("id").GetString()!;
-
-        var crashed = await Poll.UntilAsync(() => client.GetRunAsync(id), r => r.State == "crashed", TimeSpan.FromSeconds(30), "the silent run to crash");
-        var beat = await client.HeartbeatAsync(id);
-
-        Assert.NotNull(crashed.EndedAt);
-        Assert.Equal("running", beat.State);
-    }
+    /// <summary>The fixture server's heartbeat timeout (<see cref="ServerFixture"/>'s default), and then some.</summary>
+    private static readonly TimeSpan PastTheTimeout = TimeSpan.FromSeconds(61);
 
     [Fact]
-    public async Task HeartbeatingRun_IsNotCrashed()
+    public async Task SilentRun_BecomesCrashed_WhileAHeartbeatingOneKeepsRunning_AndAHeartbeatRevivesIt()
     {
-        var key = await server.NewUserKeyAsync();
-        using var http = server.Http(key);
-        using var client = server.Client(key);
-        var silent = (await (await http.PostJsonAsync("/api/v1/runs", """{"project":"p"}""")).JsonAsync(HttpStatusCode.Created)).GetProperty("id").GetString()!;
-        var alive = (await (await http.PostJsonAsync("/api/v1/runs", """{"project":"p"}""")).JsonAsync(HttpStatusCode.Created)).GetProperty("id").GetString()!;
+        using var client = server.Client(await server.NewUserKeyAsync());
+        var silent = await client.InitRunAsync(new InitRunRequest("p"));
+        var alive = await client.InitRunAsync(new InitRunRequest("p"));
 
-        await Poll.UntilAsync(async () =>
-        {
-            await client.HeartbeatAsync(alive);
-            return (await client.GetRunAsync(silent)).State;
-        }, s => s == "crashed", TimeSpan.FromSeconds(30), "the silent run to crash while the other heartbeats");
+        server.Clock.Advance(PastTheTimeout / 2);
+        await client.HeartbeatAsync(alive.Id);
+        server.Clock.Advance(PastTheTimeout / 2);
+        var crashed = await Poll.UntilAsync(() => client.GetRunAsync(silent.Id), r => r.State == "crashed", TimeSpan.FromSeconds(30), "the server's reaper to crash the silent run");
 
-        Assert.Equal("running", (await client.GetRunAsync(alive)).State);
+        Assert.Equal(server.Clock.GetUtcNow(), crashed.EndedAt);
+        Assert.Equal("running", (await client.GetRunAsync(alive.Id)).State);
+        Assert.Equal("running", (await client.HeartbeatAsync(silent.Id)).State);
     }
 }

@@ -5,11 +5,17 @@ using Xunit;
 
 namespace Liftoff.Server.Tests.Wandb;
 
-/// <summary>Silence means death only for clients that heartbeat: the JS client never does, the Python client does.</summary>
-public sealed class WandbCrashDetectionTests(FastCrashServerFixture server) : IClassFixture<FastCrashServerFixture>
+/// <summary>
+/// Silence means death only for clients that heartbeat: the JS client never does, the Python client does. The server's
+/// clock is the test's, so silence lasts as long as the test says, at no real cost.
+/// </summary>
+public sealed class WandbCrashDetectionTests(FakeClockServerFixture server) : IClassFixture<FakeClockServerFixture>
 {
+    /// <summary>The fixture server's heartbeat timeout (<see cref="ServerFixture"/>'s default), and then some.</summary>
+    private static readonly TimeSpan PastTheTimeout = TimeSpan.FromSeconds(61);
+
     [Fact]
-    public async Task SilentWandbRun_IsNotCrashed_WhileANativeRunSilentSinceLaterIs()
+    public async Task SilentWandbRun_IsNotCrashed_WhileANativeRunSilentAsLongIs()
     {
         var key = await server.NewUserKeyAsync();
         using var wandb = new WandbWire(server, key);
@@ -20,6 +26,7 @@ public sealed class WandbCrashDetectionTests(FastCrashServerFixture server) : IC
         using var native = server.Http(key);
         var later = (await (await native.PostJsonAsync("/api/v1/runs", """{"project":"p"}""")).JsonAsync(HttpStatusCode.Created)).GetProperty("id").GetString()!;
 
+        server.Clock.Advance(PastTheTimeout);
         await Poll.UntilAsync(() => client.GetRunAsync(later), r => r.State == "crashed", TimeSpan.FromSeconds(30), "the native run to crash");
 
         Assert.Equal("running", (await client.GetRunAsync(quiet)).State);
@@ -35,6 +42,7 @@ public sealed class WandbCrashDetectionTests(FastCrashServerFixture server) : IC
         await wandb.UpsertAsync(id);
 
         await wandb.FileStreamAsync(id, "{}");
+        server.Clock.Advance(PastTheTimeout);
         var crashed = await Poll.UntilAsync(() => client.GetRunAsync(id), r => r.State == "crashed", TimeSpan.FromSeconds(30), "the silent heartbeating run to crash");
         await wandb.FileStreamAsync(id, "{}");
 
@@ -55,6 +63,7 @@ public sealed class WandbCrashDetectionTests(FastCrashServerFixture server) : IC
         using var native = server.Http(key);
         var later = (await (await native.PostJsonAsync("/api/v1/runs", """{"project":"p"}""")).JsonAsync(HttpStatusCode.Created)).GetProperty("id").GetString()!;
 
+        server.Clock.Advance(PastTheTimeout);
         await Poll.UntilAsync(() => client.GetRunAsync(later), r => r.State == "crashed", TimeSpan.FromSeconds(30), "the native run to crash");
 
         Assert.Equal("running", (await client.GetRunAsync(id)).State);
