@@ -30,7 +30,7 @@ public sealed class KubernetesSchemaTests
     [InlineData("""{"spec": {"template": {"spec": {"initContainers": [{"name": "proxy", "image": "envoy:1", "restartPolicy": "Always"}]}}}}""")]
     public void Validate_FieldOfTheCurrentJobApi_IsAccepted(string json)
     {
-        Assert.Empty(ResourceSchemas.Validate(Resources.Kubernetes, Parse(json), "resource_args"));
+        Assert.Empty(new KubernetesTarget().Validate(Parse(json), "resource_args", complete: true));
     }
 
     [Fact]
@@ -46,7 +46,7 @@ public sealed class KubernetesSchemaTests
     {
         var config = Parse("""{"spec": {"template": {"spec": {"containers": [{"imagePullPolicyy": "Always"}]}}}}""");
 
-        var error = Assert.Single(ResourceSchemas.Validate(Resources.Kubernetes, config, "resource_args"));
+        var error = Assert.Single(new KubernetesTarget().Validate(config, "resource_args", complete: true));
 
         Assert.Equal("resource_args.spec.template.spec.containers[0].imagePullPolicyy", error.Field);
         Assert.Contains("unknown field", error.Message, StringComparison.Ordinal);
