@@ -202,14 +202,14 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
 
             await using var insert = session.Command(text, [
                 .. sql.Parameters.Select(p => ("@" + p.Name, p.Value)),
-                .. rows.Select(r => ("@" + r.Column, r.Values.GetValue(0))),
+                .. rows.Select(r => ("@" + r.Column, At(r.Values, 0))),
             ]);
             var first = sql.Parameters.Length;
             for (var i = 0; i < count; i++)
             {
                 for (var c = 0; c < rows.Length; c++)
                 {
-                    insert.Parameters[first + c].Value = Parameter(rows[c].Values.GetValue(i));
+                    insert.Parameters[first + c].Value = Parameter(At(rows[c].Values, i));
                 }
 
                 affected[s] += await insert.ExecuteNonQueryAsync(cancellationToken);
@@ -218,6 +218,15 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
 
         return affected;
     }
+
+    /// <summary>A row's value, read without Array.GetValue's reflection for the column types the store inserts in bulk.</summary>
+    private static object? At(Array values, int index) => values switch
+    {
+        long[] longs => longs[index],
+        double[] doubles => doubles[index],
+        string[] strings => strings[index],
+        _ => values.GetValue(index),
+    };
 
     /// <summary>One indexed probe per queue keeps a claim O(log n) however deep the queues are; the best head wins.</summary>
     public override async Task<ItemRow?> FindClaimableAsync(DbSession session, IReadOnlyList<long> queueIds, CancellationToken cancellationToken)
