@@ -37,6 +37,9 @@ public sealed class ServerOptions
     /// <summary>How long a claim holds an item without a heartbeat from its agent.</summary>
     public TimeSpan ItemLease { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The clock of leases, timeouts and timestamps; tests pass one they move, so expiry takes no real time.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
     public long MaxRequestBodyBytes { get; set; } = 32L * 1024 * 1024;
 
     /// <summary>
@@ -50,7 +53,4 @@ public sealed class ServerOptions
 
     /// <summary>The largest artifact file accepted; blob uploads stream, so this bounds disk use, not memory.</summary>
     public long MaxBlobBytes { get; set; } = 1L << 40;
-
-    /// <summary>The clock of leases, timeouts and timestamps; tests pass one they move, so expiry takes no real time.</summary>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }
