@@ -76,7 +76,7 @@ public sealed class AwsServiceModel
     private static AwsServiceModel Load(string name)
     {
         using var stream = typeof(AwsServiceModel).Assembly.GetManifestResourceStream("cloud-contracts/" + name)
-            ?? throw new InvalidOperationException($"cloud-contracts/{name} is not embedded in Liftoff.Core; build it with npm available");
+            ?? throw new InvalidOperationException($"cloud-contracts/{name} is not embedded in Liftoff.Targets; build it with npm available");
         return new AwsServiceModel(JsonNode.Parse(stream)!.AsObject());
     }
 

@@ -43,7 +43,7 @@ public sealed class VertexProtoModel
     private static VertexProtoModel Load()
     {
         using var stream = typeof(VertexProtoModel).Assembly.GetManifestResourceStream("cloud-contracts/vertex.json")
-            ?? throw new InvalidOperationException("cloud-contracts/vertex.json is not embedded in Liftoff.Core; build it with npm available");
+            ?? throw new InvalidOperationException("cloud-contracts/vertex.json is not embedded in Liftoff.Targets; build it with npm available");
         return new VertexProtoModel(JsonNode.Parse(stream)!.AsObject());
     }
 
