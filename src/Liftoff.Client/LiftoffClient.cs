@@ -431,11 +431,12 @@ public sealed class LiftoffClient : IDisposable
         }
 
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        throw new LiftoffException(ProblemMessage(response.StatusCode, body), response.StatusCode);
+        var (message, type) = Problem(response.StatusCode, body);
+        throw new LiftoffException(message, response.StatusCode, type);
     }
 
-    /// <summary>The problem's detail (or title), else the status line.</summary>
-    private static string ProblemMessage(HttpStatusCode status, string body)
+    /// <summary>The problem's detail (or title), else the status line; and its type when it is one of ours (a URI, not "about:blank" or an RFC link).</summary>
+    private static (string Message, string? Type) Problem(HttpStatusCode status, string body)
     {
         try
         {
@@ -443,14 +444,16 @@ public sealed class LiftoffClient : IDisposable
             var root = problem.RootElement;
             if (root.ValueKind == JsonValueKind.Object)
             {
+                var type = root.TryGetProperty("type", out var typeValue) && typeValue.ValueKind == JsonValueKind.String
+                    && typeValue.GetString() is { } text && text.StartsWith(ProblemTypes.Base, StringComparison.Ordinal) ? text : null;
                 if (root.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String)
                 {
-                    return detail.GetString()!;
+                    return (detail.GetString()!, type);
                 }
 
                 if (root.TryGetProperty("title", out var title) && title.ValueKind == JsonValueKind.String)
                 {
-                    return title.GetString()!;
+                    return (title.GetString()!, type);
                 }
             }
         }
@@ -459,7 +462,7 @@ public sealed class LiftoffClient : IDisposable
             // Not a problem document (a proxy's page, say): fall back to the status line.
         }
 
-        return $"the server answered {(int)status} {status}";
+        return ($"the server answered {(int)status} {status}", null);
     }
 }
 

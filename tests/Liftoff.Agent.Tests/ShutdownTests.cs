@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.Net;
+using System.Text;
 using System.Text.Json;
+using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Testing;
 using Xunit;
@@ -88,6 +91,26 @@ public sealed class ShutdownTests(AgentServerFixture server) : IClassFixture<Age
     }
 
     [Fact]
+    public async Task ExecuteAsync_WhenAClaimMeetsAnOther409_KeepsClaimingUntilTheStopSignal()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        var job = await harness.CreateJobAsync("quick", new Dictionary<string, string> { ["train.py"] = "import liftoff\nliftoff.init()\nliftoff.finish()\n" }, PythonTrain);
+        using var refusing = new RefuseClaims(times: 2);
+        using var client = new LiftoffClient(new LiftoffSettings(server.BaseUrl, harness.Key), refusing);
+        var agent = await harness.StartAgentAsync(client: client);
+        await Poll.UntilAsync(() => Task.FromResult(refusing.Refused), n => n == 2, TimeSpan.FromSeconds(30), "two claims to be refused with a plain 409");
+
+        var item = await harness.EnqueueAsync(job);
+
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed or ItemStates.Cancelled, "the item to end");
+        Assert.True(done.State == ItemStates.Finished, $"{done.State}: {done.Error}");
+        Assert.False(agent.Run.IsCompleted);
+        await harness.Client.StopAgentAsync(agent.Id);
+        await agent.Run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(AgentStates.Stopped, (await harness.Client.ListAgentsAsync()).Agents.Single(a => a.Id == agent.Id).State);
+    }
+
+    [Fact]
     public async Task AgentCommand_OnTwoSigterms_StopsADrainingAgentAtOnce()
     {
         await using var harness = await AgentHarness.StartAsync(server);
@@ -106,6 +129,27 @@ public sealed class ShutdownTests(AgentServerFixture server) : IClassFixture<Age
         Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(20)));
         Assert.False(Processes.IsAlive(pid), "the workload outlived the agent");
         Assert.Contains("Stopped claiming", agent.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Answers the agent's first claims with a 409 that is not the stop signal, as a server's passing conflict would.</summary>
+    private sealed class RefuseClaims(int times) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _claims;
+
+        public int Refused => Math.Min(Volatile.Read(ref _claims), times);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath.EndsWith("/claim", StringComparison.Ordinal) && Interlocked.Increment(ref _claims) <= times)
+            {
+                return new HttpResponseMessage(HttpStatusCode.Conflict)
+                {
+                    Content = new StringContent("""{"title":"Already exists","status":409,"detail":"run id abc collided"}""", Encoding.UTF8, "application/problem+json"),
+                };
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>A job that calls init, writes its pid where the test can see it, then runs <paramref name="body"/> and finishes.</summary>

@@ -162,6 +162,7 @@ public sealed class ClaimTests(ServerFixture server) : IClassFixture<ServerFixtu
 
         var refused = await Assert.ThrowsAsync<LiftoffException>(() => client.ClaimAsync(agent.Id, TimeSpan.Zero));
         Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Equal(ProblemTypes.AgentStopRequested, refused.ProblemType);
         Assert.True((await client.AgentHeartbeatAsync(agent.Id, new AgentHeartbeatRequest("polling", 0))).StopRequested);
     }
 
