@@ -171,6 +171,13 @@ public sealed class LiftoffClient : IDisposable
     public Task<ItemInfo> CancelItemAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, ItemPath(id) + "/cancel", null, LiftoffJsonContext.Default.ItemInfo, cancellationToken, idempotent: true);
 
+    /// <summary>
+    /// Hands a held item back at once (the agent stopped its workload while shutting down): it is pending again without
+    /// an attempt counted, and the attempt's run ends killed. Refused (409) once another attempt or run holds the item.
+    /// </summary>
+    public Task<ItemInfo> ReleaseItemAsync(string id, ItemReleaseRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, ItemPath(id) + "/release", JsonContent.Create(request, LiftoffJsonContext.Default.ItemReleaseRequest), LiftoffJsonContext.Default.ItemInfo, cancellationToken, idempotent: true);
+
     /// <summary>Registers an agent polling the given queues.</summary>
     public Task<AgentInfo> RegisterAgentAsync(RegisterAgentRequest request, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, "api/v1/agents", JsonContent.Create(request, LiftoffJsonContext.Default.RegisterAgentRequest), LiftoffJsonContext.Default.AgentInfo, cancellationToken);

@@ -22,13 +22,42 @@ public sealed class ShutdownTests(AgentServerFixture server) : IClassFixture<Age
         var agent = await harness.StartAgentAsync();
         var item = await harness.EnqueueAsync(job);
         var pid = await StartedAsync(harness, marks, item);
+        var runId = (await harness.Client.GetItemAsync(item.Id)).RunId!;
 
         await agent.Stopping.CancelAsync();
         await agent.Run.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.False(Processes.IsAlive(pid), "the workload outlived the agent");
-        var returned = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Pending, "the item to return to its queue");
-        Assert.Equal(2, returned.Attempt);
+        await AssertReleasedAsync(harness, item.Id, runId);
+    }
+
+    [Fact]
+    public async Task AgentCommand_OnSigterm_ReleasesTheItemAtOnce_AndAnotherAgentRunsIt()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var marks = new TempDirectory();
+        var go = Path.Combine(marks.Path, "go");
+        var job = await harness.CreateJobAsync("released", Script(marks, $"""
+            while not os.path.exists({JsonSerializer.Serialize(go)}):
+                time.sleep(0.05)
+            """), PythonTrain);
+        using var agent = AgentProcess.Start(server.BaseUrl, harness.Key, "--queue", harness.Queue, "--work-dir", harness.Work.Path);
+        var item = await harness.EnqueueAsync(job);
+        var pid = await StartedAsync(harness, marks, item);
+        var runId = (await harness.Client.GetItemAsync(item.Id)).RunId!;
+
+        agent.Signal("TERM");
+
+        Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(Processes.IsAlive(pid), "the workload outlived the agent");
+        Assert.Contains($"Handed item {item.Id} back", agent.Output, StringComparison.Ordinal);
+        await AssertReleasedAsync(harness, item.Id, runId);
+        await File.WriteAllTextAsync(go, "");
+        await harness.StartAgentAsync();
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "another agent to run the item");
+        Assert.True(done.State == ItemStates.Finished, $"{done.State}: {done.Error}");
+        Assert.Equal(1, done.Attempt);
+        Assert.NotEqual(runId, done.RunId);
     }
 
     [Fact]
@@ -129,6 +158,18 @@ public sealed class ShutdownTests(AgentServerFixture server) : IClassFixture<Age
         Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(20)));
         Assert.False(Processes.IsAlive(pid), "the workload outlived the agent");
         Assert.Contains("Stopped claiming", agent.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Asserts the item came back at once (no poll: the agent released it before it ended) with its attempt not
+    /// counted, and the attempt's run ended killed saying why.
+    /// </summary>
+    internal static async Task AssertReleasedAsync(AgentHarness harness, string itemId, string runId)
+    {
+        var returned = await harness.Client.GetItemAsync(itemId);
+        Assert.Equal((ItemStates.Pending, 1), (returned.State, returned.Attempt));
+        Assert.Equal(RunStates.Killed, (await harness.Client.GetRunAsync(runId)).State);
+        Assert.EndsWith("[liftoff] the agent shut down; requeued", await harness.LogsAsync(runId), StringComparison.Ordinal);
     }
 
     /// <summary>Answers the agent's first claims with a 409 that is not the stop signal, as a server's passing conflict would.</summary>

@@ -202,13 +202,14 @@ internal sealed partial class PostgresStore : IQueueStore
                 return null;
             }
 
-            var before = found[0].Item;
+            var (before, _, queueId) = found[0];
             var after = change(before);
             if (!ReferenceEquals(before, after))
             {
                 await ExecuteAsync(connection, transaction, [
                     ItemUpdate(after),
                     .. after.IsTerminal && !before.IsTerminal ? EndRunOfItem(after, after.EndedAt ?? DateTimeOffset.UtcNow) : [],
+                    .. ItemLifecycle.IsRelease(before, after) ? ReleaseRunOfItem(before, queueId, DateTimeOffset.UtcNow) : [],
                 ], cancellationToken);
             }
 
@@ -326,6 +327,15 @@ internal sealed partial class PostgresStore : IQueueStore
                 ("state", state), ("now", now), ("run", item.RunId));
         }
     }
+
+    /// <summary>Handed back: the attempt's run and key end with it; the item waits for the next claim, which its queue's listeners hear of.</summary>
+    private static IEnumerable<NpgsqlBatchCommand> ReleaseRunOfItem(ItemRecord item, long queueId, DateTimeOffset now) =>
+    [
+        .. RevokeRunKeys(item.RunId, now),
+        Statement($"UPDATE runs SET state = '{RunStates.Killed}', ended_at = @now WHERE id = @run AND state IN ('{RunStates.Pending}', '{RunStates.Running}')",
+            ("now", now), ("run", item.RunId)),
+        Statement(NotifyQueue, ("q", queueId)),
+    ];
 
     private static IEnumerable<NpgsqlBatchCommand> RevokeRunKeys(string? runId, DateTimeOffset now) =>
         runId is null ? [] : [Statement("UPDATE api_keys SET revoked_at = @now WHERE run_id = @run AND revoked_at IS NULL", ("now", now), ("run", runId))];

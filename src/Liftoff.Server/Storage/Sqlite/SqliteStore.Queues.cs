@@ -212,6 +212,15 @@ internal sealed partial class SqliteStore : IQueueStore
                 {
                     await EndRunOfItemAsync(connection, transaction, after, after.EndedAt ?? DateTimeOffset.UtcNow, cancellationToken);
                 }
+                else if (ItemLifecycle.IsRelease(before, after))
+                {
+                    // Handed back: the attempt's run and key end with it; the item waits for the next claim.
+                    var now = DateTimeOffset.UtcNow;
+                    await RevokeRunKeysAsync(connection, transaction, before.RunId, now, cancellationToken);
+                    await Command(connection, transaction,
+                        $"UPDATE runs SET state = '{RunStates.Killed}', ended_at = $now WHERE id = $run AND state IN ('{RunStates.Pending}', '{RunStates.Running}')",
+                        ("$now", Ms(now)), ("$run", before.RunId)).RunAsync(cancellationToken);
+                }
             }
 
             return after;
