@@ -180,9 +180,9 @@ internal sealed class AgentWorker(LiftoffClient client, AgentOptions options, IS
             {
                 break;
             }
-            catch (LiftoffException ex) when (ex.StatusCode == HttpStatusCode.Conflict)
+            catch (LiftoffException ex) when (ex.ProblemType == ProblemTypes.AgentStopRequested)
             {
-                // The server refuses claims once an operator asked this agent to stop.
+                // Only this answer ends claiming: any other refusal (a 409 among them) is retried below.
                 logger.LogInformation("The server refused a claim: {Reason}; no more claims", ex.Message);
                 break;
             }

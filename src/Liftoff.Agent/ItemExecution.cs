@@ -10,7 +10,7 @@ namespace Liftoff.Agent;
 /// <summary>
 /// One claimed item, from the claim to its last report: heartbeats its lease under the attempt's fencing token,
 /// reports starting → running → finished/failed/cancelled, and stops the workload when the item is cancelled, when
-/// another attempt owns it (409: stop at once, report nothing more), or when the agent stops.
+/// another attempt owns it (409: stop at once, report nothing more), or when the agent stops (then releases the item).
 /// </summary>
 internal sealed class ItemExecution
 {
@@ -31,6 +31,9 @@ internal sealed class ItemExecution
     private readonly CancellationTokenSource _force = new();
 
     private int _reason = (int)StopReason.None;
+
+    /// <summary>The workload was stopped for the agent's shutdown: the item goes back to its queue once the heartbeats stop.</summary>
+    private bool _release;
 
     private ItemExecution(Target target, ILaunchRunner? runner, LiftoffClient client, AgentOptions options, TimeProvider time, ILogger logger, Func<TimeSpan> heartbeatInterval)
     {
@@ -63,7 +66,7 @@ internal sealed class ItemExecution
         /// <summary>Another attempt holds the item (409) or it is gone: stop at once, report nothing.</summary>
         Lost,
 
-        /// <summary>The agent stops without draining: stop the workload and hand the item back (its lease expires).</summary>
+        /// <summary>The agent stops without draining: stop the workload and hand the item back (released at once).</summary>
         HandedBack,
     }
 
@@ -73,7 +76,7 @@ internal sealed class ItemExecution
 
     private StopReason Reason => (StopReason)Volatile.Read(ref _reason);
 
-    /// <summary>The agent stops without draining: stop the workload within the grace period, report nothing.</summary>
+    /// <summary>The agent stops without draining: stop the workload within the grace period, then release the item.</summary>
     public void HandBack() => RequestStop(StopReason.HandedBack);
 
     /// <summary>The second signal: end the workload now and stop reporting.</summary>
@@ -121,6 +124,12 @@ internal sealed class ItemExecution
             await heartbeatStop.CancelAsync();
             await heartbeat;
             TryDelete(workDirectory);
+        }
+
+        // After the last heartbeat: the next holder of the item may reuse this attempt number.
+        if (_release && !_force.IsCancellationRequested)
+        {
+            await ReleaseAsync();
         }
     }
 
@@ -236,7 +245,7 @@ internal sealed class ItemExecution
         }
     }
 
-    /// <summary>The workload stopped because someone asked: only a cancel is reported; a lost or handed-back item is another attempt's business.</summary>
+    /// <summary>The workload stopped because someone asked: a cancel is reported, a handed-back item released; a lost item is another attempt's business.</summary>
     private async Task EndStoppedAsync(int? exitCode)
     {
         switch (Reason)
@@ -248,7 +257,7 @@ internal sealed class ItemExecution
                 _logger.LogWarning("Dropped item {ItemId}: attempt {Attempt} no longer holds it", Spec.ItemId, Spec.Attempt);
                 break;
             default:
-                _logger.LogInformation("Handed item {ItemId} back: it returns to its queue when its lease expires", Spec.ItemId);
+                _release = true;
                 break;
         }
     }
@@ -348,6 +357,23 @@ internal sealed class ItemExecution
                 _logger.LogWarning("Could not report '{State}' for item {ItemId} ({Reason}); retrying in {Delay:0.0} s", progress.State, Spec.ItemId, ex.Message, delay.TotalSeconds);
                 await Task.Delay(delay, _time, _force.Token);
             }
+        }
+    }
+
+    /// <summary>
+    /// Hands the item back (the client retries a passing failure: a release is idempotent). When that fails, the lease
+    /// running out returns the item instead, at the cost of an attempt.
+    /// </summary>
+    private async Task ReleaseAsync()
+    {
+        try
+        {
+            await _client.ReleaseItemAsync(Spec.ItemId, new ItemReleaseRequest(Spec.Attempt, Spec.RunId), _force.Token);
+            _logger.LogInformation("Handed item {ItemId} back to queue {Queue}", Spec.ItemId, Spec.Queue);
+        }
+        catch (LiftoffException ex)
+        {
+            _logger.LogWarning("Could not hand item {ItemId} back ({Reason}); it returns to its queue when its lease expires", Spec.ItemId, ex.Message);
         }
     }
 

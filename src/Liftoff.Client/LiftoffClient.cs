@@ -6,13 +6,21 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Liftoff.Contracts;
+using Polly;
+using Polly.Retry;
 
 namespace Liftoff.Client;
 
 /// <summary>The typed Liftoff API client used by the CLI, the agent and <see cref="Run"/>.</summary>
 public sealed class LiftoffClient : IDisposable
 {
+    private static readonly ResiliencePropertyKey<bool> Resendable = new("liftoff.resendable");
+    private static readonly ResiliencePropertyKey<bool> Idempotent = new("liftoff.idempotent");
+    private static readonly ResiliencePropertyKey<long> GiveUpAt = new("liftoff.give-up-at");
+
     private readonly HttpClient _http;
+
+    private readonly ResiliencePipeline<HttpResponseMessage> _retry;
 
     /// <summary>For presigned URLs to a bucket: the same connections, but never the Liftoff key.</summary>
     private readonly HttpClient _direct;
@@ -35,6 +43,7 @@ public sealed class LiftoffClient : IDisposable
         };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", settings.ApiKey);
         _direct = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        _retry = RetryPipeline(settings.RetryFor);
     }
 
     /// <summary>The server and key this client uses.</summary>
@@ -170,6 +179,13 @@ public sealed class LiftoffClient : IDisposable
     /// <summary>Cancels an item in any state: pending ones at once, claimed ones through their agent.</summary>
     public Task<ItemInfo> CancelItemAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, ItemPath(id) + "/cancel", null, LiftoffJsonContext.Default.ItemInfo, cancellationToken, idempotent: true);
+
+    /// <summary>
+    /// Hands a held item back at once (the agent stopped its workload while shutting down): it is pending again without
+    /// an attempt counted, and the attempt's run ends killed. Refused (409) once another attempt or run holds the item.
+    /// </summary>
+    public Task<ItemInfo> ReleaseItemAsync(string id, ItemReleaseRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, ItemPath(id) + "/release", JsonContent.Create(request, LiftoffJsonContext.Default.ItemReleaseRequest), LiftoffJsonContext.Default.ItemInfo, cancellationToken, idempotent: true);
 
     /// <summary>Registers an agent polling the given queues.</summary>
     public Task<AgentInfo> RegisterAgentAsync(RegisterAgentRequest request, CancellationToken cancellationToken = default) =>
@@ -365,62 +381,82 @@ public sealed class LiftoffClient : IDisposable
     }
 
     /// <summary>
-    /// Sends one request, resending it within <see cref="LiftoffSettings.RetryFor"/> after a passing failure: always when
-    /// it certainly did not reach a server (no connection, or a balancer's 503 for no server available), and after a
-    /// failure that may have reached one (a 502 or 504, a dropped connection) only when it is <paramref name="idempotent"/>
-    /// (GET, PUT, DELETE, or a POST the server treats as such).
+    /// Sends one request through <see cref="_retry"/>, and turns what came back into a response or a
+    /// <see cref="LiftoffException"/>. A stream body (an upload) is read once, so only JSON bodies, serialized again for
+    /// each attempt, are ever sent twice. The body is disposed once the request is done with.
     /// </summary>
     private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken, bool idempotent = false)
     {
-        idempotent |= method == HttpMethod.Get || method == HttpMethod.Put || method == HttpMethod.Delete || method == HttpMethod.Head;
-        // A stream (an upload) is read once; JSON bodies are serialized again for each attempt.
-        var resendable = content is null or JsonContent;
-        var giveUpAt = Environment.TickCount64 + (long)Settings.RetryFor.TotalMilliseconds;
-        for (var attempt = 1; ; attempt++)
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(Resendable, content is null or JsonContent);
+        context.Properties.Set(Idempotent, idempotent || method == HttpMethod.Get || method == HttpMethod.Put || method == HttpMethod.Delete || method == HttpMethod.Head);
+        context.Properties.Set(GiveUpAt, Environment.TickCount64 + (long)Settings.RetryFor.TotalMilliseconds);
+        HttpResponseMessage response;
+        try
         {
-            var retry = resendable && Environment.TickCount64 < giveUpAt;
-            using var request = new HttpRequestMessage(method, path) { Content = content };
-            HttpResponseMessage response;
-            try
-            {
-                response = await _http.SendAsync(request, cancellationToken);
-            }
-            catch (HttpRequestException ex) when (retry && (idempotent || ex.HttpRequestError == HttpRequestError.ConnectionError))
-            {
-                await Backoff(attempt, cancellationToken);
-                continue;
-            }
-            catch (HttpRequestException ex)
-            {
-                throw new LiftoffException($"cannot reach the Liftoff server at {Settings.BaseUrl}: {ex.Message}", ex);
-            }
+            response = await _retry.ExecuteAsync(
+                static (context, state) => new ValueTask<HttpResponseMessage>(state.Http.SendAsync(new HttpRequestMessage(state.Method, state.Path) { Content = state.Content }, context.CancellationToken)),
+                context,
+                (Http: _http, Method: method, Path: path, Content: content));
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new LiftoffException($"cannot reach the Liftoff server at {Settings.BaseUrl}: {ex.Message}", ex);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+            content?.Dispose();
+        }
 
-            if (retry && (response.StatusCode == HttpStatusCode.ServiceUnavailable
-                || (idempotent && response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout)))
-            {
-                response.Dispose();
-                await Backoff(attempt, cancellationToken);
-                continue;
-            }
-
-            try
-            {
-                await EnsureSuccessAsync(response, cancellationToken);
-                return response;
-            }
-            catch
-            {
-                response.Dispose();
-                throw;
-            }
+        try
+        {
+            await EnsureSuccessAsync(response, cancellationToken);
+            return response;
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
         }
     }
 
-    /// <summary>50 ms doubling to 2 s, each with up to half again of jitter so that many clients do not return at once.</summary>
-    private static Task Backoff(int attempt, CancellationToken cancellationToken)
+    /// <summary>
+    /// The one retry policy of every API call: resend within <see cref="LiftoffSettings.RetryFor"/> what is safe to send
+    /// again. Always when the request certainly did not reach a server (no connection, or a balancer's 503 for no
+    /// server available, or a 429); after a failure that may have reached one (a 502 or 504, a dropped connection)
+    /// only when it is idempotent: a read, a PUT or DELETE, or a write the server treats as such (an idempotency key,
+    /// a fenced report). Waits 50 ms doubling to 2 s, jittered so that many clients do not return at once.
+    /// </summary>
+    private static ResiliencePipeline<HttpResponseMessage> RetryPipeline(TimeSpan retryFor) => retryFor <= TimeSpan.Zero
+        ? ResiliencePipeline<HttpResponseMessage>.Empty
+        : new ResiliencePipelineBuilder<HttpResponseMessage>()
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Context, args.Outcome)),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(50),
+                MaxDelay = TimeSpan.FromSeconds(2),
+            })
+            .Build();
+
+    private static bool ShouldRetry(ResilienceContext context, Outcome<HttpResponseMessage> outcome)
     {
-        var delay = Math.Min(2000, 50 << Math.Min(attempt - 1, 6));
-        return Task.Delay(TimeSpan.FromMilliseconds(delay + Random.Shared.Next(delay / 2)), cancellationToken);
+        if (!context.Properties.GetValue(Resendable, false) || Environment.TickCount64 >= context.Properties.GetValue(GiveUpAt, 0L))
+        {
+            return false;
+        }
+
+        var idempotent = context.Properties.GetValue(Idempotent, false);
+        return outcome switch
+        {
+            { Exception: HttpRequestException ex } => idempotent || ex.HttpRequestError == HttpRequestError.ConnectionError,
+            { Result.StatusCode: HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests } => true,
+            { Result.StatusCode: HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout } => idempotent,
+            _ => false,
+        };
     }
 
     private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)
@@ -431,11 +467,12 @@ public sealed class LiftoffClient : IDisposable
         }
 
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        throw new LiftoffException(ProblemMessage(response.StatusCode, body), response.StatusCode);
+        var (message, type) = Problem(response.StatusCode, body);
+        throw new LiftoffException(message, response.StatusCode, type);
     }
 
-    /// <summary>The problem's detail (or title), else the status line.</summary>
-    private static string ProblemMessage(HttpStatusCode status, string body)
+    /// <summary>The problem's detail (or title), else the status line; and its type when it is one of ours (a URI, not "about:blank" or an RFC link).</summary>
+    private static (string Message, string? Type) Problem(HttpStatusCode status, string body)
     {
         try
         {
@@ -443,14 +480,16 @@ public sealed class LiftoffClient : IDisposable
             var root = problem.RootElement;
             if (root.ValueKind == JsonValueKind.Object)
             {
+                var type = root.TryGetProperty("type", out var typeValue) && typeValue.ValueKind == JsonValueKind.String
+                    && typeValue.GetString() is { } text && text.StartsWith(ProblemTypes.Base, StringComparison.Ordinal) ? text : null;
                 if (root.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String)
                 {
-                    return detail.GetString()!;
+                    return (detail.GetString()!, type);
                 }
 
                 if (root.TryGetProperty("title", out var title) && title.ValueKind == JsonValueKind.String)
                 {
-                    return title.GetString()!;
+                    return (title.GetString()!, type);
                 }
             }
         }
@@ -459,7 +498,7 @@ public sealed class LiftoffClient : IDisposable
             // Not a problem document (a proxy's page, say): fall back to the status line.
         }
 
-        return $"the server answered {(int)status} {status}";
+        return ($"the server answered {(int)status} {status}", null);
     }
 }
 

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Liftoff.Contracts;
+using Liftoff.Core;
 
 namespace Liftoff.Client;
 
@@ -296,8 +297,7 @@ public sealed class Run : IAsyncDisposable
             }
             catch (LiftoffException ex) when (IsTransient(ex) && attempt < 30 && !cancellationToken.IsCancellationRequested)
             {
-                var delay = Math.Min(10_000, 100 * (1 << Math.Min(attempt, 7)));
-                await Task.Delay(delay / 2 + Random.Shared.Next(delay / 2), cancellationToken);
+                await Task.Delay(Backoff.Delay(attempt, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10)), cancellationToken);
             }
             catch (LiftoffException ex)
             {

@@ -46,6 +46,7 @@ namespace Liftoff.Contracts;
 [JsonSerializable(typeof(ItemHeartbeatRequest))]
 [JsonSerializable(typeof(ItemHeartbeatReply))]
 [JsonSerializable(typeof(ItemProgressRequest))]
+[JsonSerializable(typeof(ItemReleaseRequest))]
 [JsonSerializable(typeof(IReadOnlyList<TemplateVariable>))]
 [JsonSerializable(typeof(IReadOnlyList<string>))]
 [JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]

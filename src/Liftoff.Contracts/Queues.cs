@@ -178,3 +178,9 @@ public sealed record ItemHeartbeatReply(string State, bool CancelRequested, Date
 /// message) or <c>cancelled</c> (after a cancel request). Carries the fencing token; a stale one is refused with 409.
 /// </summary>
 public sealed record ItemProgressRequest(int Attempt, string State, string? Phase = null, string? Message = null, int? ExitCode = null);
+
+/// <summary>
+/// An agent that stops gracefully hands an item back: it is pending again without an attempt counted, and the run
+/// of <see cref="RunId"/> ends killed. Fenced by the attempt and its run, since the attempt number stays the same.
+/// </summary>
+public sealed record ItemReleaseRequest(int Attempt, string RunId);

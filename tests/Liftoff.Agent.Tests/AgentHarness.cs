@@ -80,8 +80,11 @@ internal sealed class AgentHarness : IAsyncDisposable
         Python = Python.Executable,
     };
 
-    /// <summary>Starts an in-process agent; stop it with the returned tokens (first: stop, second: shut down at once).</summary>
-    public async Task<RunningAgent> StartAgentAsync(AgentOptions? options = null, Func<IServiceCollection, IServiceCollection>? runners = null)
+    /// <summary>
+    /// Starts an in-process agent; stop it with the returned tokens (first: stop, second: shut down at once).
+    /// <paramref name="client"/> replaces its client to this harness's server (to put faults on the wire).
+    /// </summary>
+    public async Task<RunningAgent> StartAgentAsync(AgentOptions? options = null, Func<IServiceCollection, IServiceCollection>? runners = null, LiftoffClient? client = null)
     {
         var services = new ServiceCollection()
             .AddLogging(logging =>
@@ -96,7 +99,7 @@ internal sealed class AgentHarness : IAsyncDisposable
                     logging.AddFilter(_ => false);
                 }
             })
-            .AddLiftoffAgent(Server.Client(Key), options ??= Options());
+            .AddLiftoffAgent(client ?? Server.Client(Key), options ??= Options());
         services = (runners ?? (s => s.AddTargetRunner(Resources.LocalProcess, options).AddTargetRunner(Resources.Docker, options)))(services);
         var provider = services.BuildServiceProvider();
         var worker = provider.GetRequiredService<AgentWorker>();

@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.Net;
+using System.Text;
 using System.Text.Json;
+using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Testing;
 using Xunit;
@@ -19,13 +22,42 @@ public sealed class ShutdownTests(AgentServerFixture server) : IClassFixture<Age
         var agent = await harness.StartAgentAsync();
         var item = await harness.EnqueueAsync(job);
         var pid = await StartedAsync(harness, marks, item);
+        var runId = (await harness.Client.GetItemAsync(item.Id)).RunId!;
 
         await agent.Stopping.CancelAsync();
         await agent.Run.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.False(Processes.IsAlive(pid), "the workload outlived the agent");
-        var returned = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Pending, "the item to return to its queue");
-        Assert.Equal(2, returned.Attempt);
+        await AssertReleasedAsync(harness, item.Id, runId);
+    }
+
+    [Fact]
+    public async Task AgentCommand_OnSigterm_ReleasesTheItemAtOnce_AndAnotherAgentRunsIt()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var marks = new TempDirectory();
+        var go = Path.Combine(marks.Path, "go");
+        var job = await harness.CreateJobAsync("released", Script(marks, $"""
+            while not os.path.exists({JsonSerializer.Serialize(go)}):
+                time.sleep(0.05)
+            """), PythonTrain);
+        using var agent = AgentProcess.Start(server.BaseUrl, harness.Key, "--queue", harness.Queue, "--work-dir", harness.Work.Path);
+        var item = await harness.EnqueueAsync(job);
+        var pid = await StartedAsync(harness, marks, item);
+        var runId = (await harness.Client.GetItemAsync(item.Id)).RunId!;
+
+        agent.Signal("TERM");
+
+        Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(Processes.IsAlive(pid), "the workload outlived the agent");
+        Assert.Contains($"Handed item {item.Id} back", agent.Output, StringComparison.Ordinal);
+        await AssertReleasedAsync(harness, item.Id, runId);
+        await File.WriteAllTextAsync(go, "");
+        await harness.StartAgentAsync();
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "another agent to run the item");
+        Assert.True(done.State == ItemStates.Finished, $"{done.State}: {done.Error}");
+        Assert.Equal(1, done.Attempt);
+        Assert.NotEqual(runId, done.RunId);
     }
 
     [Fact]
@@ -88,6 +120,26 @@ public sealed class ShutdownTests(AgentServerFixture server) : IClassFixture<Age
     }
 
     [Fact]
+    public async Task ExecuteAsync_WhenAClaimMeetsAnOther409_KeepsClaimingUntilTheStopSignal()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        var job = await harness.CreateJobAsync("quick", new Dictionary<string, string> { ["train.py"] = "import liftoff\nliftoff.init()\nliftoff.finish()\n" }, PythonTrain);
+        using var refusing = new RefuseClaims(times: 2);
+        using var client = new LiftoffClient(new LiftoffSettings(server.BaseUrl, harness.Key), refusing);
+        var agent = await harness.StartAgentAsync(client: client);
+        await Poll.UntilAsync(() => Task.FromResult(refusing.Refused), n => n == 2, TimeSpan.FromSeconds(30), "two claims to be refused with a plain 409");
+
+        var item = await harness.EnqueueAsync(job);
+
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed or ItemStates.Cancelled, "the item to end");
+        Assert.True(done.State == ItemStates.Finished, $"{done.State}: {done.Error}");
+        Assert.False(agent.Run.IsCompleted);
+        await harness.Client.StopAgentAsync(agent.Id);
+        await agent.Run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(AgentStates.Stopped, (await harness.Client.ListAgentsAsync()).Agents.Single(a => a.Id == agent.Id).State);
+    }
+
+    [Fact]
     public async Task AgentCommand_OnTwoSigterms_StopsADrainingAgentAtOnce()
     {
         await using var harness = await AgentHarness.StartAsync(server);
@@ -106,6 +158,39 @@ public sealed class ShutdownTests(AgentServerFixture server) : IClassFixture<Age
         Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(20)));
         Assert.False(Processes.IsAlive(pid), "the workload outlived the agent");
         Assert.Contains("Stopped claiming", agent.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Asserts the item came back at once (no poll: the agent released it before it ended) with its attempt not
+    /// counted, and the attempt's run ended killed saying why.
+    /// </summary>
+    internal static async Task AssertReleasedAsync(AgentHarness harness, string itemId, string runId)
+    {
+        var returned = await harness.Client.GetItemAsync(itemId);
+        Assert.Equal((ItemStates.Pending, 1), (returned.State, returned.Attempt));
+        Assert.Equal(RunStates.Killed, (await harness.Client.GetRunAsync(runId)).State);
+        Assert.EndsWith("[liftoff] the agent shut down; requeued", await harness.LogsAsync(runId), StringComparison.Ordinal);
+    }
+
+    /// <summary>Answers the agent's first claims with a 409 that is not the stop signal, as a server's passing conflict would.</summary>
+    private sealed class RefuseClaims(int times) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _claims;
+
+        public int Refused => Math.Min(Volatile.Read(ref _claims), times);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri!.AbsolutePath.EndsWith("/claim", StringComparison.Ordinal) && Interlocked.Increment(ref _claims) <= times)
+            {
+                return new HttpResponseMessage(HttpStatusCode.Conflict)
+                {
+                    Content = new StringContent("""{"title":"Already exists","status":409,"detail":"run id abc collided"}""", Encoding.UTF8, "application/problem+json"),
+                };
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>A job that calls init, writes its pid where the test can see it, then runs <paramref name="body"/> and finishes.</summary>

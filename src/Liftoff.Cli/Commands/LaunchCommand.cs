@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Liftoff.Client;
@@ -13,7 +12,11 @@ namespace Liftoff.Cli.Commands;
 /// <summary><c>liftoff launch</c>: enqueue a job version with overrides, or show what would run (--dry-run).</summary>
 internal sealed class LaunchCommand : BaseCommand
 {
-    private const int Attempts = 5;
+    /// <summary>
+    /// The client resends what is safe within this window; the enqueue carries an idempotency key, so a lost answer or
+    /// a busy server never doubles the item.
+    /// </summary>
+    private static readonly TimeSpan RetryFor = TimeSpan.FromSeconds(10);
 
     private static readonly Option<string?> JobOption = new("--job", "-j") { Description = "The job: NAME, NAME:ALIAS or NAME:vK (default alias latest)." };
     private static readonly Option<string> QueueOption = new("--queue", "-q") { Description = "The queue to put the item on.", Required = true };
@@ -53,7 +56,7 @@ internal sealed class LaunchCommand : BaseCommand
             throw new LiftoffException("give exactly one of --job (an existing job), --uri (a directory or git URL) or --image (a container image)");
         }
 
-        using var client = Connect();
+        using var client = new LiftoffClient(LiftoffSettings.Resolve() with { RetryFor = RetryFor });
         var job = parseResult.GetValue(JobOption) ?? await CreateJobAsync(client, parseResult, cancellationToken);
         var request = BuildRequest(parseResult, job) with { Entrypoint = parseResult.GetValue(JobOption) is null ? null : Entrypoint(parseResult) };
         if (parseResult.GetValue(DryRunOption))
@@ -71,7 +74,7 @@ internal sealed class LaunchCommand : BaseCommand
             return ExitCodes.Success;
         }
 
-        var item = await EnqueueWithRetriesAsync(client, queue, request, cancellationToken);
+        var item = await client.EnqueueAsync(queue, request, cancellationToken);
         if (parseResult.GetValue(JsonOption))
         {
             Output.Json(item, LiftoffJsonContext.Default.ItemInfo);
@@ -83,22 +86,6 @@ internal sealed class LaunchCommand : BaseCommand
         }
 
         return ExitCodes.Success;
-    }
-
-    /// <summary>Retries a lost answer or a busy server with the same idempotency key, so the item is never doubled.</summary>
-    private static async Task<ItemInfo> EnqueueWithRetriesAsync(LiftoffClient client, string queue, EnqueueRequest request, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await client.EnqueueAsync(queue, request, cancellationToken);
-            }
-            catch (LiftoffException ex) when (attempt < Attempts && ex.StatusCode is null or HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * (1 << attempt) + Random.Shared.Next(100)), cancellationToken);
-            }
-        }
     }
 
     private static EnqueueRequest BuildRequest(ParseResult parseResult, string job)

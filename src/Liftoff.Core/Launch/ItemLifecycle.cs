@@ -8,6 +8,9 @@ namespace Liftoff.Core.Launch;
 /// </summary>
 public static class ItemLifecycle
 {
+    /// <summary>Why the run of a released item ended killed.</summary>
+    public const string ReleasedReason = "the agent shut down; requeued";
+
     public static bool IsTerminal(string state) => state is ItemStates.Finished or ItemStates.Failed or ItemStates.Cancelled;
 
     /// <summary>States in which an agent holds the item under a lease.</summary>
@@ -76,6 +79,33 @@ public static class ItemLifecycle
             }
             : item with { State = ItemStates.Pending, Attempt = item.Attempt + 1, AgentId = null, RunId = null, ClaimedAt = null, StartedAt = null, LeaseExpiresAt = null };
     }
+
+    /// <summary>
+    /// The agent stopped gracefully and stopped the workload: the item is pending again with the same attempt (a shutdown
+    /// is not the item's failure), and its run ends killed. Fenced by the attempt and its run, because the next claim
+    /// reuses the attempt number: only the run id tells this holder from the next. A cancel requested meanwhile ends
+    /// the item cancelled instead. The same release again (its answer lost) changes nothing.
+    /// </summary>
+    public static ItemRecord Release(ItemRecord item, int attempt, string runId, DateTimeOffset now)
+    {
+        if (attempt == item.Attempt && item.State == ItemStates.Pending)
+        {
+            return item;
+        }
+
+        EnsureOwner(item, attempt);
+        if (item.RunId != runId)
+        {
+            throw new ItemConflictException($"run {runId} is not the run of item {item.Id}'s attempt {attempt}; drop this workload");
+        }
+
+        return item.CancelRequested
+            ? End(item, ItemStates.Cancelled, null, null, now)
+            : item with { State = ItemStates.Pending, AgentId = null, RunId = null, ClaimedAt = null, StartedAt = null, LeaseExpiresAt = null };
+    }
+
+    /// <summary>Whether a change is a <see cref="Release"/>: the store then ends the released attempt's run killed.</summary>
+    public static bool IsRelease(ItemRecord before, ItemRecord after) => before.IsHeld && after.State == ItemStates.Pending;
 
     /// <summary>An item stuck in starting (build, pull) past the queue's start timeout.</summary>
     public static ItemRecord TimeOutStart(ItemRecord item, TimeSpan timeout, DateTimeOffset now) => item with

@@ -17,6 +17,7 @@ namespace Liftoff.Server.Apis;
 internal static class AgentsApi
 {
     private const double MaxWaitSeconds = 60;
+    private const int MaxRunIdAttempts = 5;
     private static readonly TimeSpan Recheck = TimeSpan.FromSeconds(1);
 
     public static IEndpointRouteBuilder MapAgentsApi(this IEndpointRouteBuilder app)
@@ -96,7 +97,7 @@ internal static class AgentsApi
 
         if (agent.StopRequested)
         {
-            return Problems.Conflict($"agent {id} was asked to stop claiming");
+            return Problems.AgentStopRequested($"agent {id} was asked to stop claiming");
         }
 
         var queueIds = new List<long>();
@@ -130,21 +131,37 @@ internal static class AgentsApi
         }
     }
 
+    /// <summary>
+    /// One claim transaction. A run id that collides with an existing run (one a client chose, or a rare random
+    /// repeat) rolls it back; the claim is tried again with a fresh id, a few times, inside this request.
+    /// </summary>
     private static async Task<Claim?> ClaimOnceAsync(AgentRecord agent, IReadOnlyList<long> queueIds, DateTimeOffset now, AgentServices services, CancellationToken cancellationToken)
     {
-        string? secret = null;
         var leaseUntil = now + services.Options.ItemLease;
-        var claimed = await services.Queues.ClaimAsync(agent, queueIds, now, leaseUntil, (item, queue) =>
+        for (var attempt = 1; ; attempt++)
         {
-            var run = new RunRecord(RunIds.NewId(), item.Entity, item.Project, RunIds.NewName(), RunStates.Pending, item.ConfigJson, JsonObjects.Empty,
-                null, null, null, null, null, now, null, null, null, false, null, 0);
-            var (key, keySecret) = ApiKeys.Create($"run {run.Id}", now);
-            secret = keySecret;
-            return new ClaimedRun(run, key with { RunId = run.Id });
-        }, cancellationToken);
-        return claimed is null
-            ? null
-            : new Claim(Mapping.ToInfo(claimed.Item), LaunchPlanner.Spec(claimed.Item, claimed.Queue, claimed.Run.Id, claimed.Run.Name, secret!), leaseUntil);
+            string? secret = null;
+            ClaimedItem? claimed;
+            try
+            {
+                claimed = await services.Queues.ClaimAsync(agent, queueIds, now, leaseUntil, (item, queue) =>
+                {
+                    var run = new RunRecord(services.Options.NewRunId(), item.Entity, item.Project, RunIds.NewName(), RunStates.Pending, item.ConfigJson, JsonObjects.Empty,
+                        null, null, null, null, null, now, null, null, null, false, null, 0);
+                    var (key, keySecret) = ApiKeys.Create($"run {run.Id}", now);
+                    secret = keySecret;
+                    return new ClaimedRun(run, key with { RunId = run.Id });
+                }, cancellationToken);
+            }
+            catch (DuplicateException) when (attempt < MaxRunIdAttempts)
+            {
+                continue;
+            }
+
+            return claimed is null
+                ? null
+                : new Claim(Mapping.ToInfo(claimed.Item), LaunchPlanner.Spec(claimed.Item, claimed.Queue, claimed.Run.Id, claimed.Run.Name, secret!), leaseUntil);
+        }
     }
 
     private static ProblemHttpResult AgentNotFound(string id) => Problems.NotFound($"agent '{id}' not found; register it again");

@@ -2,6 +2,7 @@ using Liftoff.Contracts;
 using Liftoff.Core.Launch;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Hosting;
+using Liftoff.Server.Launch;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -11,7 +12,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Liftoff.Server.Apis;
 
-/// <summary>Launch items: read and cancel (users), heartbeat and progress under the fencing token (agents).</summary>
+/// <summary>Launch items: read and cancel (users), heartbeat, progress and release under the fencing token (agents).</summary>
 internal static class ItemsApi
 {
     private const int MaxMessage = 8192;
@@ -23,6 +24,7 @@ internal static class ItemsApi
         items.MapPost("/{id}/cancel", CancelItem);
         items.MapPost("/{id}/heartbeat", Heartbeat);
         items.MapPost("/{id}/progress", Report);
+        items.MapPost("/{id}/release", Release);
         return app;
     }
 
@@ -64,6 +66,53 @@ internal static class ItemsApi
         return item is null ? ItemNotFound(id) : TypedResults.Ok(Mapping.ToInfo(item));
     }
 
+    /// <summary>
+    /// An agent that stops gracefully hands the item back once it stopped the workload: pending again, no attempt
+    /// counted; the run ends killed and its console's last line says why.
+    /// </summary>
+    public static async Task<Results<Ok<ItemInfo>, ProblemHttpResult, ValidationProblem>> Release(string id, ItemReleaseRequest request, [AsParameters] ItemServices services, CancellationToken cancellationToken)
+    {
+        if (request.RunId is not { Length: > 0 } runId)
+        {
+            return new Validation().Add("run_id", "run_id is the run of the attempt handed back").Result;
+        }
+
+        var now = services.Time.GetUtcNow();
+        var released = false;
+        var item = await services.Queues.UpdateItemAsync(services.Caller.EntityId, id, i =>
+        {
+            var next = ItemLifecycle.Release(i, request.Attempt, runId, now);
+            released = ItemLifecycle.IsRelease(i, next);
+            return next;
+        }, cancellationToken);
+        if (item is null)
+        {
+            return ItemNotFound(id);
+        }
+
+        if (released)
+        {
+            await SayWhyAsync(runId, services, now, cancellationToken);
+            if (await services.Queues.GetQueueAsync(services.Caller.EntityId, item.Queue, cancellationToken) is { } queue)
+            {
+                services.QueueSignals.Notify(queue.Id);
+            }
+        }
+
+        services.RunSignals.Notify(runId);
+        return TypedResults.Ok(Mapping.ToInfo(item));
+    }
+
+    /// <summary>The run has no field for why it ended; its console, where a user looks, carries the reason.</summary>
+    private static async Task SayWhyAsync(string runId, ItemServices services, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (await services.Runs.GetRunAsync(services.Caller.EntityId, runId, cancellationToken) is { } run)
+        {
+            await services.Runs.AppendLogsAsync(services.Caller.EntityId, runId, run.LogLines,
+                [new StoredLogLine(run.LogLines, "stderr", $"[liftoff] {ItemLifecycle.ReleasedReason}", now.ToUnixTimeMilliseconds() / 1000.0)], r => r, cancellationToken);
+        }
+    }
+
     private static ProblemHttpResult ItemNotFound(string id) => Problems.NotFound($"launch item '{id}' not found");
 }
 
@@ -72,6 +121,10 @@ internal sealed class ItemServices
     public required IQueueStore Queues { get; init; }
 
     public required RunSignals RunSignals { get; init; }
+
+    public required IRunStore Runs { get; init; }
+
+    public required QueueSignals QueueSignals { get; init; }
 
     public required ServerOptions Options { get; init; }
 

@@ -1,3 +1,4 @@
+using Liftoff.Contracts;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -10,6 +11,10 @@ internal static class Problems
     public static ProblemHttpResult RunNotFound(string id) => NotFound($"run '{id}' not found");
 
     public static ProblemHttpResult Conflict(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "Conflict");
+
+    /// <summary>A 409 of its own type: the one answer that tells an agent to stop claiming.</summary>
+    public static ProblemHttpResult AgentStopRequested(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "The agent was asked to stop claiming", type: ProblemTypes.AgentStopRequested);
 
     public static ProblemHttpResult Forbidden(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status403Forbidden, title: "Forbidden");
 }

@@ -1,3 +1,5 @@
+using Liftoff.Core.Runs;
+
 namespace Liftoff.Server.Hosting;
 
 /// <summary>How a Liftoff server runs; bound from the command line of <c>liftoff server</c> / <c>liftoff up</c>.</summary>
@@ -53,4 +55,10 @@ public sealed class ServerOptions
 
     /// <summary>The largest artifact file accepted; blob uploads stream, so this bounds disk use, not memory.</summary>
     public long MaxBlobBytes { get; set; } = 1L << 40;
+
+    /// <summary>
+    /// The ids of the runs claims start. Random, so a collision (with a run id a client chose) is rare; tests set a
+    /// sequence to force one.
+    /// </summary>
+    internal Func<string> NewRunId { get; set; } = RunIds.NewId;
 }

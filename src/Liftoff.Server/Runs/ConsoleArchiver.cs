@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Liftoff.Core;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Hosting;
 using Liftoff.Server.Storage;
@@ -51,8 +52,7 @@ internal sealed class ConsoleArchiver(IRunStore runs, IBlobStore blobs, ServerOp
             {
                 // Capped exponential backoff with jitter, beyond the timer's period: a blob store that is down is not
                 // hammered (nor the log filled) every tick.
-                var backoff = TimeSpan.FromSeconds(Math.Min(MaxBackoff.TotalSeconds, Math.Pow(2, failures)));
-                await Task.Delay(backoff / 2 + backoff / 2 * Random.Shared.NextDouble(), time, stoppingToken);
+                await Task.Delay(Backoff.Delay(failures - 1, TimeSpan.FromSeconds(2), MaxBackoff), time, stoppingToken);
             }
         }
     }

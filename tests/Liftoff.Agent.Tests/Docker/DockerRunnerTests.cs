@@ -227,6 +227,40 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
     }
 
     [Fact]
+    public async Task AgentCommand_OnSigterm_StopsTheContainerAndReleasesTheItem_AndAnotherAgentRunsIt()
+    {
+        await using var harness = await StartAsync();
+        using var marks = new TempDirectory();
+        var job = await CreateImageJobAsync(harness, "released-" + Unique(), DockerEngineFixture.JobImage,
+            ["python3", "-c", "import time, liftoff; liftoff.init(); print('started', flush=True); time.sleep(600)"]);
+        var config = marks.File("agent.yaml", $"""
+            name: docker-agent-{Unique()}
+            queues: [{harness.Queue}]
+            stop_grace_seconds: 2
+            docker:
+              host: {docker.Host}
+              network: host
+            """);
+        var item = await harness.EnqueueAsync(job);
+        using var agent = AgentProcess.Start(server.BaseUrl, harness.Key, "--config", config, "--work-dir", harness.Work.Path);
+        var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running, "the item to run", 120);
+        await Poll.UntilAsync(() => harness.LogsAsync(running.RunId!), l => l.Contains("started", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the job's output");
+
+        agent.Signal("TERM");
+
+        Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        await ShutdownTests.AssertReleasedAsync(harness, item.Id, running.RunId!);
+        Assert.Empty(await docker.ContainersAsync(ItemLabel, item.Id));
+        await harness.StartAgentAsync(Options(harness));
+        var again = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Running or ItemStates.Failed, "another agent to run the item", 120);
+        Assert.True(again.State == ItemStates.Running, $"{again.State} {again.Phase}: {again.Error}");
+        Assert.Equal(1, again.Attempt);
+        Assert.NotEqual(running.RunId, again.RunId);
+        await harness.Client.CancelItemAsync(item.Id);
+        Assert.Equal(ItemStates.Cancelled, (await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to be cancelled", 60)).State);
+    }
+
+    [Fact]
     public async Task Agent_RestartedWhileItsContainerRuns_ReattachesAndReportsTheEnd()
     {
         await using var harness = await StartAsync();

@@ -38,4 +38,40 @@ public sealed class ItemLifecycleTests
     {
         Assert.Throws<ItemConflictException>(() => ItemLifecycle.Report(Claimed(), 1, ItemStates.Leased, null, null, T0.AddSeconds(1), T0.AddSeconds(31)));
     }
+
+    [Fact]
+    public void Release_OfARunningItem_MakesItPendingWithTheSameAttempt()
+    {
+        var running = ItemLifecycle.Report(Claimed(), 1, ItemStates.Running, null, null, T0.AddSeconds(1), T0.AddSeconds(31));
+
+        var released = ItemLifecycle.Release(running, 1, "run_1", T0.AddSeconds(2));
+
+        Assert.Equal(ItemStates.Pending, released.State);
+        Assert.Equal(1, released.Attempt);
+        Assert.Null(released.RunId);
+        Assert.Null(released.AgentId);
+        Assert.Null(released.LeaseExpiresAt);
+        Assert.Same(released, ItemLifecycle.Release(released, 1, "run_1", T0.AddSeconds(3)));
+    }
+
+    [Fact]
+    public void Release_ByTheEarlierHolderOfTheSameAttempt_IsConflict()
+    {
+        var released = ItemLifecycle.Release(Claimed(), 1, "run_1", T0.AddSeconds(1));
+        var claimedAgain = ItemLifecycle.Claim(released, "agent_2", "run_2", T0.AddSeconds(2), T0.AddSeconds(32));
+
+        Assert.Throws<ItemConflictException>(() => ItemLifecycle.Release(claimedAgain, 1, "run_1", T0.AddSeconds(3)));
+        Assert.Throws<ItemConflictException>(() => ItemLifecycle.Release(claimedAgain, 2, "run_2", T0.AddSeconds(3)));
+    }
+
+    [Fact]
+    public void Release_OfAnItemAskedToCancel_EndsItCancelled()
+    {
+        var stopping = ItemLifecycle.Cancel(Claimed(), T0.AddSeconds(1));
+
+        var released = ItemLifecycle.Release(stopping, 1, "run_1", T0.AddSeconds(2));
+
+        Assert.Equal(ItemStates.Cancelled, released.State);
+        Assert.Equal(T0.AddSeconds(2), released.EndedAt);
+    }
 }

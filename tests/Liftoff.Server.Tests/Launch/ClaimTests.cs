@@ -144,6 +144,42 @@ public sealed class ClaimTests(ServerFixture server) : IClassFixture<ServerFixtu
     }
 
     [Fact]
+    public async Task Release_RequeuesWithoutCountingAnAttempt_KillsTheRunSayingWhy_AndFencesTheEarlierHolder()
+    {
+        var (key, client) = await SetUpAsync();
+        var item = await client.EnqueueAsync("q", new EnqueueRequest("train", "p"));
+        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest("a", ["q"]));
+        var first = (await client.ClaimAsync(agent.Id, TimeSpan.FromSeconds(5)))!;
+        await client.ReportItemAsync(item.Id, new ItemProgressRequest(1, "running"));
+
+        var released = await client.ReleaseItemAsync(item.Id, new ItemReleaseRequest(1, first.Spec.RunId));
+
+        Assert.Equal(("pending", 1, null), (released.State, released.Attempt, released.RunId));
+        Assert.Equal("killed", (await client.GetRunAsync(first.Spec.RunId)).State);
+        var lines = new List<NumberedLogLine>();
+        await foreach (var line in client.ReadLogsAsync(first.Spec.RunId))
+        {
+            lines.Add(line);
+        }
+
+        Assert.Equal("[liftoff] the agent shut down; requeued", Assert.Single(lines).Text);
+        Assert.Equal("pending", (await client.ReleaseItemAsync(item.Id, new ItemReleaseRequest(1, first.Spec.RunId))).State);
+        var second = (await client.ClaimAsync(agent.Id, TimeSpan.FromSeconds(5)))!;
+        Assert.Equal((item.Id, 1), (second.Item.Id, second.Spec.Attempt));
+        Assert.NotEqual(first.Spec.RunId, second.Spec.RunId);
+        var stale = await Assert.ThrowsAsync<LiftoffException>(() => client.ReleaseItemAsync(item.Id, new ItemReleaseRequest(1, first.Spec.RunId)));
+        Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
+        Assert.Null(stale.ProblemType);
+        Assert.Equal("leased", (await client.GetItemAsync(item.Id)).State);
+        using var http = server.Http(key);
+        foreach (var body in new[] { """{"attempt":1}""", """{"attempt":1,"run_id":""}""" })
+        {
+            var problem = await (await http.PostJsonAsync($"/api/v1/items/{item.Id}/release", body)).ProblemAsync(HttpStatusCode.BadRequest);
+            Assert.Contains("run_id", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task StoppedAgent_ClaimsNothing()
     {
         var (_, client) = await SetUpAsync();
@@ -154,6 +190,7 @@ public sealed class ClaimTests(ServerFixture server) : IClassFixture<ServerFixtu
 
         var refused = await Assert.ThrowsAsync<LiftoffException>(() => client.ClaimAsync(agent.Id, TimeSpan.Zero));
         Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Equal(ProblemTypes.AgentStopRequested, refused.ProblemType);
         Assert.True((await client.AgentHeartbeatAsync(agent.Id, new AgentHeartbeatRequest("polling", 0))).StopRequested);
     }
 

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Liftoff.Contracts;
+using Liftoff.Core;
 using Liftoff.Server.Storage.Relational;
 using Npgsql;
 
@@ -97,8 +98,7 @@ internal sealed class PostgresDatabase : RelationalDatabase, IAsyncDisposable
             }
             catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure && attempt < MaxAttempts)
             {
-                var backoff = Math.Min(1000, 10 * (1 << attempt));
-                await Task.Delay(TimeSpan.FromMilliseconds(backoff / 2 + Random.Shared.Next(backoff / 2)), cancellationToken);
+                await Task.Delay(Backoff.Delay(attempt, TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(1)), cancellationToken);
             }
         }
     }

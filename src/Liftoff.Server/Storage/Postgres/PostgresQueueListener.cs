@@ -1,4 +1,5 @@
 using System.Globalization;
+using Liftoff.Core;
 using Liftoff.Server.Launch;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -57,7 +58,7 @@ internal sealed class PostgresQueueListener(PostgresDatabase database, QueueSign
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 failures++;
-                var delay = Backoff(failures);
+                var delay = Backoff.Delay(failures, TimeSpan.FromMilliseconds(100), MaxBackoff);
                 logger.LogWarning(ex, "Lost the connection that listens for enqueues on other replicas; reconnecting in {Delay} s (claims re-check every second meanwhile)", delay.TotalSeconds);
                 await Task.Delay(delay, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
@@ -72,11 +73,5 @@ internal sealed class PostgresQueueListener(PostgresDatabase database, QueueSign
         {
             signals.Notify(queueId);
         }
-    }
-
-    private static TimeSpan Backoff(int failures)
-    {
-        var ceiling = Math.Min(MaxBackoff.TotalMilliseconds, 100 * Math.Pow(2, Math.Min(failures, 16)));
-        return TimeSpan.FromMilliseconds(ceiling / 2 + Random.Shared.NextDouble() * ceiling / 2);
     }
 }

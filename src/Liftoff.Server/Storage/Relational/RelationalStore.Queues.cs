@@ -172,18 +172,28 @@ internal sealed partial class RelationalStore : IQueueStore
                 return null;
             }
 
-            var before = found[0].Item;
+            var (before, _, queueId) = found[0];
             var after = change(before);
             if (!ReferenceEquals(before, after))
             {
                 await session.ExecuteAsync([
                     ItemUpdate(after),
                     .. after.IsTerminal && !before.IsTerminal ? EndRunOfItem(after, after.EndedAt ?? DateTimeOffset.UtcNow) : [],
+                    .. ItemLifecycle.IsRelease(before, after) ? ReleaseRunOfItem(before, queueId, DateTimeOffset.UtcNow) : [],
                 ], cancellationToken);
             }
 
             return after;
         }, cancellationToken);
+
+    /// <summary>Handed back: the attempt's run and key end with it; the item waits for the next claim, which its queue's listeners hear of.</summary>
+    private IEnumerable<Sql> ReleaseRunOfItem(ItemRecord item, long queueId, DateTimeOffset now) =>
+    [
+        .. RevokeRunKeys(item.RunId, now),
+        new Sql($"UPDATE runs SET state = '{RunStates.Killed}', ended_at = @now WHERE id = @run AND state IN ('{RunStates.Pending}', '{RunStates.Running}')",
+            ("@now", now), ("@run", item.RunId)),
+        .. Wake(queueId),
+    ];
 
     public Task<IReadOnlyList<ItemRecord>> ExpireLeasesAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         database.WriteAsync<IReadOnlyList<ItemRecord>>(async session =>

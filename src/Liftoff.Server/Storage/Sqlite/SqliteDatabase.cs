@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Liftoff.Contracts;
+using Liftoff.Core;
 using Liftoff.Server.Storage.Relational;
 using Microsoft.Data.Sqlite;
 
@@ -117,8 +118,7 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
                 }
                 catch (SqliteException ex) when (ex.SqliteErrorCode is 5 or 6 && attempt < MaxAttempts)
                 {
-                    var backoff = Math.Min(1000, 10 * (1 << attempt));
-                    await Task.Delay(TimeSpan.FromMilliseconds(backoff / 2 + Random.Shared.Next(backoff / 2)), cancellationToken);
+                    await Task.Delay(Backoff.Delay(attempt, TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(1)), cancellationToken);
                 }
                 catch (SqliteException)
                 {
