@@ -9,13 +9,7 @@ public sealed class KubernetesLaunchTests(ServerFixture server) : IClassFixture<
     public async Task LaunchDryRun_OnAKubernetesQueue_PrintsTheJobManifestAsYamlWithoutTheKey()
     {
         using var home = new TempDirectory();
-        var cli = new Cli(home.Path);
-        var key = await server.NewUserKeyAsync();
-        await cli.RunAsync("login", "--url", server.BaseUrl.ToString(), "--key", key);
-        using (var http = server.Http(key))
-        {
-            await TestJobs.CreateImageJobAsync(http, "mnist", "train", "registry.example/train:7");
-        }
+        var (cli, key) = await LogInWithAnImageJobAsync(home);
 
         var queueConfig = home.File("queue.yaml", """
             spec:
@@ -48,13 +42,7 @@ public sealed class KubernetesLaunchTests(ServerFixture server) : IClassFixture<
     public async Task LaunchDryRun_WithFieldsOfTheCurrentJobApi_PrintsThemAndRefusesAMisspeltOne()
     {
         using var home = new TempDirectory();
-        var cli = new Cli(home.Path);
-        var key = await server.NewUserKeyAsync();
-        await cli.RunAsync("login", "--url", server.BaseUrl.ToString(), "--key", key);
-        using (var http = server.Http(key))
-        {
-            await TestJobs.CreateImageJobAsync(http, "mnist", "train", "registry.example/train:7");
-        }
+        var (cli, _) = await LogInWithAnImageJobAsync(home);
 
         await cli.RunAsync("queue", "create", "k8s-current", "--resource", "kubernetes");
         var current = home.File("current.yaml", """
@@ -94,5 +82,16 @@ public sealed class KubernetesLaunchTests(ServerFixture server) : IClassFixture<
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("resource_args.spec.template.spec.containers[0].imagePullPolicyy", refused.Stderr, StringComparison.Ordinal);
         Assert.Contains("unknown field", refused.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>A new user logged in from <paramref name="home"/>, with the image job <c>train</c> in project <c>mnist</c>.</summary>
+    private async Task<(Cli Cli, string Key)> LogInWithAnImageJobAsync(TempDirectory home)
+    {
+        var cli = new Cli(home.Path);
+        var key = await server.NewUserKeyAsync();
+        await cli.RunAsync("login", "--url", server.BaseUrl.ToString(), "--key", key);
+        using var http = server.Http(key);
+        await TestJobs.CreateImageJobAsync(http, "mnist", "train", "registry.example/train:7");
+        return (cli, key);
     }
 }

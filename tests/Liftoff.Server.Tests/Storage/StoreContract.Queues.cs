@@ -53,22 +53,15 @@ public abstract partial class StoreContract
         var q = await Queues.CreateQueueAsync(e.Id, NewQueue("q"), default);
         await Queues.EnqueueAsync(e.Id, q.Id, NewItem("i", "q"), default);
         var agent = await Queues.RegisterAgentAsync(e.Id, NewAgent("x", "q"), default);
-        string? secret = null;
-        var claimed = await Queues.ClaimAsync(agent, [q.Id], T0, T0.AddSeconds(30), (item, queue) =>
-        {
-            var prepared = Prepare(item, queue);
-            var (key, s) = ApiKeys.Create("run", T0);
-            secret = s;
-            return prepared with { Key = key with { RunId = prepared.Run.Id } };
-        }, default);
-        Assert.Equal(claimed!.Run.Id, (await Identities.FindKeyAsync(ApiKeys.Hash(secret!), default))!.RunId);
+        var (claimed, secret) = await ClaimWithRunKeyAsync(agent, q.Id);
+        Assert.Equal(claimed.Run.Id, (await Identities.FindKeyAsync(ApiKeys.Hash(secret), default))!.RunId);
 
         Assert.Empty(await Queues.ExpireLeasesAsync(T0.AddSeconds(29), default));
         var expired = Assert.Single(await Queues.ExpireLeasesAsync(T0.AddSeconds(31), default));
 
         Assert.Equal((ItemStates.Pending, 2), (expired.State, expired.Attempt));
         Assert.Equal(RunStates.Crashed, (await Runs.GetRunAsync(e.Id, claimed.Run.Id, default))!.State);
-        Assert.Null(await Identities.FindKeyAsync(ApiKeys.Hash(secret!), default));
+        Assert.Null(await Identities.FindKeyAsync(ApiKeys.Hash(secret), default));
     }
 
     [Fact]
@@ -106,6 +99,20 @@ public abstract partial class StoreContract
     private static ItemRecord NewItem(string id, string queue, int priority = 2) => new(
         id, queue, "", ItemStates.Pending, priority, 1, 3, "train:v0", "{}", "proj", null, "{}", "{}", "{}", null, null, null, null, null,
         T0, null, null, null, null, false);
+
+    /// <summary>Claims the queue's item at <see cref="T0"/> with a run key whose secret the test keeps, to see the key revoked.</summary>
+    private async Task<(ClaimedItem Claimed, string Secret)> ClaimWithRunKeyAsync(AgentRecord agent, long queueId)
+    {
+        string? secret = null;
+        var claimed = await Queues.ClaimAsync(agent, [queueId], T0, T0.AddSeconds(30), (item, queue) =>
+        {
+            var prepared = Prepare(item, queue);
+            var (key, s) = ApiKeys.Create("run", T0);
+            secret = s;
+            return prepared with { Key = key with { RunId = prepared.Run.Id } };
+        }, default);
+        return (claimed!, secret!);
+    }
 
     private static ClaimedRun Prepare(ItemRecord item, QueueRecord queue) => new(
         new RunRecord(RunIds.NewId(), item.Entity, item.Project, "n", RunStates.Pending, item.ConfigJson, JsonObjects.Empty, null, null, null, null, null, T0, null, null, null, false, null, 0),

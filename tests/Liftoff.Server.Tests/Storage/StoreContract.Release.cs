@@ -15,26 +15,19 @@ public abstract partial class StoreContract
         var q = await Queues.CreateQueueAsync(e.Id, NewQueue("q"), default);
         await Queues.EnqueueAsync(e.Id, q.Id, NewItem("i", "q"), default);
         var agent = await Queues.RegisterAgentAsync(e.Id, NewAgent("x", "q"), default);
-        string? secret = null;
-        var claimed = await Queues.ClaimAsync(agent, [q.Id], T0, T0.AddSeconds(30), (item, queue) =>
-        {
-            var prepared = Prepare(item, queue);
-            var (key, s) = ApiKeys.Create("run", T0);
-            secret = s;
-            return prepared with { Key = key with { RunId = prepared.Run.Id } };
-        }, default);
+        var (claimed, secret) = await ClaimWithRunKeyAsync(agent, q.Id);
         await Queues.UpdateItemAsync(e.Id, "i", i => ItemLifecycle.Report(i, 1, ItemStates.Running, null, null, T0.AddSeconds(1), T0.AddSeconds(31)), default);
 
-        var released = await Queues.UpdateItemAsync(e.Id, "i", i => ItemLifecycle.Release(i, 1, claimed!.Run.Id, T0.AddSeconds(2)), default);
+        var released = await Queues.UpdateItemAsync(e.Id, "i", i => ItemLifecycle.Release(i, 1, claimed.Run.Id, T0.AddSeconds(2)), default);
 
         Assert.Equal((ItemStates.Pending, 1), (released!.State, released.Attempt));
         var stored = (await Queues.GetItemAsync(e.Id, "i", default))!;
         Assert.Equal((ItemStates.Pending, 1), (stored.State, stored.Attempt));
         Assert.Null(stored.LeaseExpiresAt);
-        var run = (await Runs.GetRunAsync(e.Id, claimed!.Run.Id, default))!;
+        var run = (await Runs.GetRunAsync(e.Id, claimed.Run.Id, default))!;
         Assert.Equal(RunStates.Killed, run.State);
         Assert.NotNull(run.EndedAt);
-        Assert.Null(await Identities.FindKeyAsync(ApiKeys.Hash(secret!), default));
+        Assert.Null(await Identities.FindKeyAsync(ApiKeys.Hash(secret), default));
         Assert.Empty(await Queues.ExpireLeasesAsync(T0.AddSeconds(60), default));
         var again = await Queues.ClaimAsync(agent, [q.Id], T0.AddSeconds(3), T0.AddSeconds(33), Prepare, default);
         Assert.Equal(("i", 1), (again!.Item.Id, again.Item.Attempt));
