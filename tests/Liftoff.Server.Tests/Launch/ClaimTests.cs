@@ -151,6 +151,11 @@ public sealed class ClaimTests(ServerFixture server) : IClassFixture<ServerFixtu
         var agent = await client.RegisterAgentAsync(new RegisterAgentRequest("a", ["q"]));
         var first = (await client.ClaimAsync(agent.Id, TimeSpan.FromSeconds(5)))!;
         await client.ReportItemAsync(item.Id, new ItemProgressRequest(1, "running"));
+        using (var jobHttp = server.Http(first.Spec.Environment["LIFTOFF_API_KEY"]))
+        {
+            var body = $$"""{"attempt":1,"run_id":"{{first.Spec.RunId}}"}""";
+            await (await jobHttp.PostJsonAsync($"/api/v1/items/{item.Id}/release", body)).ProblemAsync(HttpStatusCode.Forbidden);
+        }
 
         var released = await client.ReleaseItemAsync(item.Id, new ItemReleaseRequest(1, first.Spec.RunId));
 
