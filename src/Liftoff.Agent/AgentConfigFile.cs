@@ -78,6 +78,7 @@ internal static class AgentConfigFile
         options.HeartbeatInterval = document.HeartbeatSeconds is { } heartbeat ? TimeSpan.FromSeconds(heartbeat) : options.HeartbeatInterval;
         options.StopGracePeriod = document.StopGraceSeconds is { } grace ? TimeSpan.FromSeconds(grace) : options.StopGracePeriod;
         options.Python = document.Python ?? options.Python;
+        options.AllowLocalGitRemotes = document.AllowLocalGitRemotes ?? options.AllowLocalGitRemotes;
         options.Builder = document.Builder ?? options.Builder;
         options.Registry = document.Registry ?? options.Registry;
         options.Environment = document.Environment ?? options.Environment;
@@ -226,6 +227,8 @@ internal static class AgentConfigFile
         public double? StopGraceSeconds { get; set; }
 
         public string? Python { get; set; }
+
+        public bool? AllowLocalGitRemotes { get; set; }
 
         public BuilderSettings? Builder { get; set; }
 

@@ -37,6 +37,13 @@ internal sealed class AgentOptions
     /// <summary>The interpreter local-process jobs run with when their queue's resource config names none.</summary>
     public string Python { get; set; } = "python3";
 
+    /// <summary>
+    /// Clone git jobs whose remote is on this machine (a path, <c>file://</c>). Off by default: a job is written by any
+    /// queue member, and such a remote would copy this host's repositories into the run or a built image. Meant for a
+    /// single-user machine, where the agent's host and the job's author are the same person.
+    /// </summary>
+    public bool AllowLocalGitRemotes { get; set; }
+
     /// <summary>Settings for targets that build images (docker, kubernetes, sagemaker, vertex); validated, unused by local-process.</summary>
     public BuilderSettings? Builder { get; set; }
 

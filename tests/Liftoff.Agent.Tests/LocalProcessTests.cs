@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
 using Liftoff.Contracts;
+using Liftoff.Server.Storage;
+using Liftoff.Targets;
 using Liftoff.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace Liftoff.Agent.Tests;
@@ -55,9 +58,10 @@ public sealed class LocalProcessTests(ServerFixture server) : IClassFixture<Serv
         var commit = (await GitAsync(repo.Path, "rev-parse", "HEAD")).Trim();
         repo.File("jobs/train.py", "print('version two must not run')\n");
         await GitAsync(repo.Path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "two");
+        await using var host = new GitHttpServer(Path.GetDirectoryName(repo.Path)!);
         await harness.Client.CreateJobAsync(new CreateJobRequest(AgentHarness.Project, "from-git", new JobDefinition(
             JobSourceTypes.Repo,
-            JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["remote"] = repo.Path, ["commit"] = commit, ["subdir"] = "jobs" }),
+            JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["remote"] = host.BaseUrl + Path.GetFileName(repo.Path), ["commit"] = commit, ["subdir"] = "jobs" }),
             PythonTrain)));
         await harness.StartAgentAsync();
 
@@ -135,6 +139,99 @@ public sealed class LocalProcessTests(ServerFixture server) : IClassFixture<Serv
             Assert.Contains("liftoff-no-such-package-anywhere", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
             Assert.Empty(Directory.GetDirectories(Path.Combine(options.WorkDirectory, "venvs")));
         }
+    }
+
+    [Theory]
+    [InlineData("path")]
+    [InlineData("file-url")]
+    public async Task Agent_WhenAStoredGitJobNamesARepositoryOnItsMachine_RefusesToCloneIt(string form)
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var repo = new TempDirectory();
+        var commit = await CommitAsync(repo, "print('read from the agent host')\n");
+        var item = await EnqueueStoredGitJobAsync(harness, form == "path" ? repo.Path : "file://" + repo.Path, commit);
+        await harness.StartAgentAsync();
+
+        var done = await harness.WaitForItemAsync(item, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Equal(ItemPhases.Pull, done.Phase);
+        Assert.Contains("this agent refuses the job's git remote", done.Error, StringComparison.Ordinal);
+        Assert.Contains("allow_local_git_remotes: true", done.Error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(harness.Work.Path, "git")), "nothing was cloned");
+    }
+
+    [Fact]
+    public async Task Agent_WhenItsConfigAllowsLocalGitRemotes_RunsAStoredJobFromALocalPath()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        using var repo = new TempDirectory();
+        var commit = await CommitAsync(repo, "import liftoff\nliftoff.init()\nprint('cloned from this host')\nliftoff.finish()\n");
+        var item = await EnqueueStoredGitJobAsync(harness, repo.Path, commit);
+        var options = harness.Options();
+        AgentConfigFile.Apply("allow_local_git_remotes: true\n", "agent.yaml", options);
+        await harness.StartAgentAsync(options);
+
+        var done = await harness.WaitForItemAsync(item, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        Assert.Contains("cloned from this host", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agent_EvenWhenItAllowsLocalGitRemotes_GitItselfRefusesOtherTransports()
+    {
+        await using var harness = await AgentHarness.StartAsync(server);
+        var item = await EnqueueStoredGitJobAsync(harness, "fd::0", new string('a', 40));
+        var options = harness.Options();
+        options.AllowLocalGitRemotes = true;
+        await harness.StartAgentAsync(options);
+
+        var done = await harness.WaitForItemAsync(item, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Equal(ItemPhases.Pull, done.Phase);
+        Assert.Contains("transport 'fd' not allowed", done.Error, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> CommitAsync(TempDirectory repo, string train)
+    {
+        repo.File("train.py", train);
+        await GitAsync(repo.Path, "init", "-q");
+        await GitAsync(repo.Path, "add", ".");
+        await GitAsync(repo.Path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one");
+        return (await GitAsync(repo.Path, "rev-parse", "HEAD")).Trim();
+    }
+
+    /// <summary>
+    /// A pending item of a git job from <paramref name="remote"/> on the harness's queue, written straight into the store
+    /// as a server from before remotes were checked would have stored it (today's server refuses such a job).
+    /// </summary>
+    private async Task<string> EnqueueStoredGitJobAsync(AgentHarness harness, string remote, string commit)
+    {
+        var aside = "q" + Guid.NewGuid().ToString("N")[..8];
+        await harness.Client.CreateQueueAsync(new CreateQueueRequest(aside, Resources.LocalProcess));
+        await harness.Client.CreateJobAsync(new CreateJobRequest(AgentHarness.Project, "old-git", new JobDefinition(
+            JobSourceTypes.Repo, JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["remote"] = "https://git.example/org/old.git", ["commit"] = commit }), PythonTrain)));
+        var template = await harness.Client.EnqueueAsync(aside, new EnqueueRequest("old-git", AgentHarness.Project));
+        var services = server.Server.Services;
+        var entityId = (await services.GetRequiredService<IIdentityStore>().FindEntityAsync(template.Entity, default))!.Id;
+        var queues = services.GetRequiredService<IQueueStore>();
+        var stored = (await queues.GetItemAsync(entityId, template.Id, default))!;
+        var queue = (await queues.GetQueueAsync(entityId, harness.Queue, default))!;
+        var definition = JsonSerializer.Deserialize<JsonElement>(stored.JobDefinitionJson);
+        var local = JsonSerializer.Serialize(new
+        {
+            source_type = JobSourceTypes.Repo,
+            source = new { remote, commit },
+            entrypoint = definition.GetProperty("entrypoint"),
+            input_types = definition.GetProperty("input_types"),
+        });
+        var (item, _) = await queues.EnqueueAsync(entityId, queue.Id, stored with
+        {
+            Id = "item_" + Guid.NewGuid().ToString("N"), Queue = harness.Queue, JobDefinitionJson = local, IdempotencyKey = null,
+        }, default);
+        return item.Id;
     }
 
     private static async Task<string> GitAsync(string directory, params string[] args)

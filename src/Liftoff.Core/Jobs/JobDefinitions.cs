@@ -95,9 +95,13 @@ public static partial class JobDefinitions
                 break;
             case JobSourceTypes.Repo:
                 var remote = String(value, "remote");
-                if (string.IsNullOrWhiteSpace(remote) || remote.Any(char.IsControl) || remote.Any(char.IsWhiteSpace))
+                if (string.IsNullOrWhiteSpace(remote))
                 {
                     errors.Add(new FieldError($"{field}.remote", "remote is the git remote URL"));
+                }
+                else if (GitRemotes.Problem(remote) is { } problem)
+                {
+                    errors.Add(new FieldError($"{field}.remote", problem));
                 }
 
                 if (!GitRemotes.IsCommit(String(value, "commit")))

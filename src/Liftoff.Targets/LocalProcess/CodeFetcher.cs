@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Liftoff.Client;
 using Liftoff.Contracts;
+using Liftoff.Core.Jobs;
 
 namespace Liftoff.Targets.LocalProcess;
 
@@ -89,16 +90,22 @@ internal sealed class CodeFetcher(AgentOptions options, CacheLock locks, TimePro
     {
         var remote = String(source, "remote") ?? throw new LaunchException(ItemPhases.Pull, "the job's source names no git remote");
         var commit = String(source, "commit") ?? throw new LaunchException(ItemPhases.Pull, "the job's source names no commit");
+        if (!options.AllowLocalGitRemotes && GitRemotes.Problem(remote) is { } problem)
+        {
+            // The server refuses these at job creation; a job stored before it did must not reach this host's files either.
+            throw new LaunchException(ItemPhases.Pull, $"this agent refuses the job's git remote '{remote}': {problem} (an agent clones them only with allow_local_git_remotes: true in its config)");
+        }
+
         var mirror = Path.Combine(options.WorkDirectory, "git", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(remote)))[..24] + ".git");
         await using (await locks.AcquireAsync(mirror, time, cancellationToken))
         {
             if (!Directory.Exists(mirror))
             {
-                await GitAsync(["clone", "--quiet", "--mirror", "--", remote, mirror], console, $"could not clone {remote}", cancellationToken);
+                await GitAsync([.. RemoteProtocols(), "clone", "--quiet", "--mirror", "--", remote, mirror], console, $"could not clone {remote}", cancellationToken, RemoteEnvironment);
             }
             else if ((await Tool.RunAsync(ItemPhases.Pull, "git", ["-C", mirror, "cat-file", "-e", commit + "^{commit}"], null, null, cancellationToken)).ExitCode != 0)
             {
-                await GitAsync(["-C", mirror, "fetch", "--quiet", "--prune", "origin"], console, $"could not fetch {remote}", cancellationToken);
+                await GitAsync([.. RemoteProtocols(), "-C", mirror, "fetch", "--quiet", "--prune", "origin"], console, $"could not fetch {remote}", cancellationToken, RemoteEnvironment);
             }
         }
 
@@ -106,9 +113,25 @@ internal sealed class CodeFetcher(AgentOptions options, CacheLock locks, TimePro
         await GitAsync(["-C", target, "checkout", "--quiet", "--detach", commit], console, $"commit {commit} is not in {remote} (was it force-pushed away?)", cancellationToken);
     }
 
-    private static async Task GitAsync(string[] args, RunConsole console, string failure, CancellationToken cancellationToken)
+    /// <summary>
+    /// git's own transport policy for talking to a job's remote, behind the check above: only the network transports
+    /// (and <c>file</c> when this agent allows local remotes), so a helper such as <c>ext::</c> or <c>fd::</c> never runs
+    /// whatever the remote's spelling. The later clone from the local mirror runs without it.
+    /// </summary>
+    private string[] RemoteProtocols() =>
+    [
+        "-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always", "-c", "protocol.ssh.allow=always",
+        .. options.AllowLocalGitRemotes ? (string[])["-c", "protocol.file.allow=always"] : [],
+    ];
+
+    /// <summary>Transports whose policy is "user" are refused too, for the git commands that talk to a job's remote.</summary>
+    private static readonly Dictionary<string, string?> RemoteEnvironment = new() { ["GIT_TERMINAL_PROMPT"] = "0", ["GIT_PROTOCOL_FROM_USER"] = "0" };
+
+    private static readonly Dictionary<string, string?> LocalEnvironment = new() { ["GIT_TERMINAL_PROMPT"] = "0" };
+
+    private static async Task GitAsync(string[] args, RunConsole console, string failure, CancellationToken cancellationToken, Dictionary<string, string?>? environment = null)
     {
-        var result = await Tool.RunAsync(ItemPhases.Pull, "git", args, null, null, cancellationToken, new Dictionary<string, string?> { ["GIT_TERMINAL_PROMPT"] = "0" });
+        var result = await Tool.RunAsync(ItemPhases.Pull, "git", args, null, null, cancellationToken, environment ?? LocalEnvironment);
         if (result.ExitCode != 0)
         {
             await console.WriteAsync("stderr", result.Output.TrimEnd(), cancellationToken);

@@ -11,14 +11,15 @@ public sealed class JobCommandsTests(ServerFixture server) : IClassFixture<Serve
     [InlineData("feature", "feature")]
     [InlineData("release-1", "release-1^{commit}")]
     [InlineData(null, "HEAD")]
-    public async Task CreateGit_OverFileUrl_ResolvesTheRefToItsCommit(string? reference, string revision)
+    public async Task CreateGit_OverHttp_ResolvesTheRefToItsCommit(string? reference, string revision)
     {
         var key = await server.NewUserKeyAsync();
         using var work = new TempDirectory();
-        var repo = await GitRepos.CreateAsync(Path.Combine(work.Path, "trainer"));
+        var repo = await GitRepos.CreateAsync(Path.Combine(work.Path, "repos", "trainer"));
+        await using var host = new GitHttpServer(Path.Combine(work.Path, "repos"));
         var expected = await GitRepos.GitAsync(repo, "rev-parse", revision);
 
-        string[] args = ["job", "create", "git", "file://" + repo, "--subdir", "src/", "--entrypoint", "python train.py --epochs 3", "--project", "p", "--json"];
+        string[] args = ["job", "create", "git", host.BaseUrl + "trainer", "--subdir", "src/", "--entrypoint", "python train.py --epochs 3", "--project", "p", "--json"];
         var create = await LiftoffCli.RunAsync(server, key, work.Path, reference is null ? args : [.. args, "--ref", reference]);
 
         Assert.True(create.ExitCode == 0, create.ToString());
@@ -35,12 +36,29 @@ public sealed class JobCommandsTests(ServerFixture server) : IClassFixture<Serve
     {
         var key = await server.NewUserKeyAsync();
         using var work = new TempDirectory();
-        var repo = await GitRepos.CreateAsync(Path.Combine(work.Path, "trainer"));
+        await GitRepos.CreateAsync(Path.Combine(work.Path, "repos", "trainer"));
+        await using var host = new GitHttpServer(Path.Combine(work.Path, "repos"));
 
-        var create = await LiftoffCli.RunAsync(server, key, work.Path, "job", "create", "git", "file://" + repo, "--ref", "no-such-branch", "--entrypoint", "python train.py");
+        var create = await LiftoffCli.RunAsync(server, key, work.Path, "job", "create", "git", host.BaseUrl + "trainer", "--ref", "no-such-branch", "--entrypoint", "python train.py");
 
         Assert.NotEqual(0, create.ExitCode);
         Assert.Contains("'no-such-branch' is not a branch or tag", create.Stderr, StringComparison.Ordinal);
+        var list = await LiftoffCli.RunAsync(server, key, work.Path, "job", "list", "--json");
+        Assert.Equal(0, JsonDocument.Parse(list.Stdout).RootElement.GetProperty("jobs").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task CreateGit_FromARepositoryOnThisMachine_IsRefusedByTheServerAndStoresNothing()
+    {
+        var key = await server.NewUserKeyAsync();
+        using var work = new TempDirectory();
+        var repo = await GitRepos.CreateAsync(Path.Combine(work.Path, "trainer"));
+
+        var create = await LiftoffCli.RunAsync(server, key, work.Path, "job", "create", "git", "file://" + repo, "--ref", "main", "--entrypoint", "python train.py");
+
+        Assert.NotEqual(0, create.ExitCode);
+        Assert.Contains("definition.source.remote", create.Stderr, StringComparison.Ordinal);
+        Assert.Contains("agent's own machine", create.Stderr, StringComparison.Ordinal);
         var list = await LiftoffCli.RunAsync(server, key, work.Path, "job", "list", "--json");
         Assert.Equal(0, JsonDocument.Parse(list.Stdout).RootElement.GetProperty("jobs").GetArrayLength());
     }

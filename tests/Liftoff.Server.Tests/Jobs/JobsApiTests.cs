@@ -72,6 +72,76 @@ public sealed class JobsApiTests(ServerFixture server) : IClassFixture<ServerFix
         Assert.Equal(0, (await (await http.GetAsync("/api/v1/jobs")).JsonAsync()).GetProperty("jobs").GetArrayLength());
     }
 
+    [Theory]
+    [InlineData("file:///srv/repos/secret.git")]
+    [InlineData("/srv/repos/secret.git")]
+    [InlineData("./secret")]
+    [InlineData("../secret")]
+    [InlineData("secret")]
+    [InlineData("~/secret.git")]
+    [InlineData("fd::17")]
+    [InlineData("ext::sh -c touch% /tmp/pwned")]
+    [InlineData("ext::sh")]
+    [InlineData("ssh://-oProxyCommand=touch%20pwned/repo")]
+    [InlineData("ssh://-oProxyCommand=x@host/repo")]
+    [InlineData("-uhttps://h/r.git")]
+    [InlineData("--upload-pack=touch pwned")]
+    [InlineData("git@-oProxyCommand=x:repo")]
+    [InlineData("-u@host:repo")]
+    [InlineData("user@host::repo")]
+    [InlineData("git://h/r.git")]
+    [InlineData("ftp://h/r.git")]
+    [InlineData("http::https://h/r.git")]
+    [InlineData("C:/repos/x")]
+    public async Task CreateJob_RemoteOnTheAgentsMachineOrRunningACommand_Is400NamingTheRemote(string remote)
+    {
+        using var http = server.Http(await server.NewUserKeyAsync());
+        var body = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["project"] = "p",
+            ["name"] = "local",
+            ["definition"] = new Dictionary<string, object>
+            {
+                ["source_type"] = "repo",
+                ["source"] = new Dictionary<string, string> { ["remote"] = remote, ["commit"] = Commit },
+                ["entrypoint"] = new[] { "python", "train.py" },
+            },
+        });
+
+        var problem = await (await http.PostJsonAsync("/api/v1/jobs", body)).ProblemAsync(HttpStatusCode.BadRequest);
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty("definition.source.remote", out var errors), problem.GetRawText());
+        Assert.Contains("agent's own machine", errors[0].GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, (await (await http.GetAsync("/api/v1/jobs")).JsonAsync()).GetProperty("jobs").GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("https://github.com/org/repo.git")]
+    [InlineData("http://127.0.0.1:8080/org/repo")]
+    [InlineData("ssh://git@github.com:22/org/repo.git")]
+    [InlineData("ssh://[::1]/repo")]
+    [InlineData("git@github.com:org/repo.git")]
+    [InlineData("deploy.bot@git.internal.example:ml/trainer")]
+    public async Task CreateJob_RemoteOnAnotherMachine_IsAccepted(string remote)
+    {
+        using var http = server.Http(await server.NewUserKeyAsync());
+        var body = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["project"] = "p",
+            ["name"] = "remote",
+            ["definition"] = new Dictionary<string, object>
+            {
+                ["source_type"] = "repo",
+                ["source"] = new Dictionary<string, string> { ["remote"] = remote, ["commit"] = Commit },
+                ["entrypoint"] = new[] { "python", "train.py" },
+            },
+        });
+
+        var job = await (await http.PostJsonAsync("/api/v1/jobs", body)).JsonAsync(HttpStatusCode.Created);
+
+        Assert.Equal(remote, job.GetProperty("definition").GetProperty("source").GetProperty("remote").GetString());
+    }
+
     [Fact]
     public async Task CreateJob_RemoteWithCredentials_StoresAndReturnsItWithout()
     {

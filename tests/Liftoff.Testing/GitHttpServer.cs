@@ -3,20 +3,21 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Liftoff.Client.Tests.Cli;
+namespace Liftoff.Testing;
 
 /// <summary>
-/// git's smart HTTP protocol on 127.0.0.1: <c>git http-backend</c> (CGI) behind an HttpListener that demands HTTP
-/// Basic credentials whose password is the token (any user name), as private repository hosts do.
+/// git's smart HTTP protocol on 127.0.0.1: <c>git http-backend</c> (CGI) behind an HttpListener. With a token it
+/// demands HTTP Basic credentials whose password is the token (any user name), as private repository hosts do; without
+/// one it serves anyone, as a public host does. Jobs' git remotes must be on another machine, so tests clone over it.
 /// </summary>
-internal sealed class GitHttpServer : IAsyncDisposable
+public sealed class GitHttpServer : IAsyncDisposable
 {
     private readonly HttpListener _listener = new();
     private readonly string _root;
-    private readonly string _token;
+    private readonly string? _token;
     private readonly Task _loop;
 
-    public GitHttpServer(string root, string token)
+    public GitHttpServer(string root, string? token = null)
     {
         _root = root;
         _token = token;
@@ -115,6 +116,11 @@ internal sealed class GitHttpServer : IAsyncDisposable
 
     private bool IsAuthorized(string? header)
     {
+        if (_token is null)
+        {
+            return true;
+        }
+
         if (header is null || !header.StartsWith("Basic ", StringComparison.Ordinal))
         {
             return false;
