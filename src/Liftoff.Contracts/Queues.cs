@@ -141,6 +141,9 @@ public static class AgentStates
     public const string Running = "running";
     public const string Stopping = "stopping";
     public const string Stopped = "stopped";
+
+    /// <summary>Shown, never reported: the agent missed three heartbeat intervals without saying it stopped (it died, or lost the server).</summary>
+    public const string Offline = "offline";
 }
 
 public sealed record AgentInfo(

@@ -54,11 +54,15 @@ internal static class AgentsApi
         var agent = await services.Queues.RegisterAgentAsync(services.Caller.EntityId, new AgentRecord(
             "agent_" + RunIds.NewId() + RunIds.NewId(), services.Caller.Entity, request.Name, request.Queues!, request.Version, request.Host,
             request.MaxJobs, AgentStates.Polling, 0, now, now, false), cancellationToken);
-        return TypedResults.Created($"/api/v1/agents/{agent.Id}", Mapping.ToInfo(agent));
+        return TypedResults.Created($"/api/v1/agents/{agent.Id}", Mapping.ToInfo(agent, now, services.Options.ItemLease));
     }
 
-    public static async Task<Ok<AgentList>> ListAgents([AsParameters] AgentServices services, CancellationToken cancellationToken) =>
-        TypedResults.Ok(new AgentList([.. (await services.Queues.ListAgentsAsync(services.Caller.EntityId, cancellationToken)).Select(Mapping.ToInfo)]));
+    public static async Task<Ok<AgentList>> ListAgents([AsParameters] AgentServices services, CancellationToken cancellationToken)
+    {
+        var agents = await services.Queues.ListAgentsAsync(services.Caller.EntityId, cancellationToken);
+        var now = services.Time.GetUtcNow();
+        return TypedResults.Ok(new AgentList([.. agents.Select(a => Mapping.ToInfo(a, now, services.Options.ItemLease))]));
+    }
 
     public static async Task<Results<Ok<AgentHeartbeatReply>, ValidationProblem, ProblemHttpResult>> Heartbeat(string id, AgentHeartbeatRequest request, [AsParameters] AgentServices services, CancellationToken cancellationToken)
     {
@@ -75,7 +79,7 @@ internal static class AgentsApi
     public static async Task<Results<Ok<AgentInfo>, ProblemHttpResult>> Stop(string id, [AsParameters] AgentServices services, CancellationToken cancellationToken)
     {
         var agent = await services.Queues.UpdateAgentAsync(services.Caller.EntityId, id, a => a with { StopRequested = true }, cancellationToken);
-        return agent is null ? AgentNotFound(id) : TypedResults.Ok(Mapping.ToInfo(agent));
+        return agent is null ? AgentNotFound(id) : TypedResults.Ok(Mapping.ToInfo(agent, services.Time.GetUtcNow(), services.Options.ItemLease));
     }
 
     /// <summary>

@@ -23,8 +23,10 @@ internal static class Mapping
         item.EntrypointJson is { } e ? JsonSerializer.Deserialize(e, LiftoffJsonContext.Default.IReadOnlyListString) : null,
         item.Phase, item.Error, item.AgentId, item.CreatedAt, item.ClaimedAt, item.EndedAt, item.LeaseExpiresAt, item.CancelRequested);
 
-    public static AgentInfo ToInfo(AgentRecord agent) => new(
-        agent.Id, agent.Name, agent.Entity, agent.Queues, agent.Version, agent.Host, agent.MaxJobs, agent.State, agent.RunningItems,
+    /// <summary>The agent as callers see it at <paramref name="now"/>: offline once silent too long (<see cref="AgentLiveness"/>).</summary>
+    public static AgentInfo ToInfo(AgentRecord agent, DateTimeOffset now, TimeSpan itemLease) => new(
+        agent.Id, agent.Name, agent.Entity, agent.Queues, agent.Version, agent.Host, agent.MaxJobs,
+        AgentLiveness.State(agent.State, agent.HeartbeatAt, now, AgentLiveness.HeartbeatInterval(itemLease)), agent.RunningItems,
         agent.RegisteredAt, agent.HeartbeatAt, agent.StopRequested);
 
     public static JsonElement Json(string json)

@@ -3,6 +3,7 @@ using Liftoff.Contracts;
 using Liftoff.Core;
 using Liftoff.Core.Launch;
 using Liftoff.Server.Auth;
+using Liftoff.Server.Hosting;
 using Liftoff.Server.Launch;
 using Liftoff.Server.Storage;
 using Liftoff.Targets;
@@ -165,7 +166,7 @@ internal static class QueuesApi
         return new QueueInfo(queue.Name, queue.Entity, queue.Resource, Mapping.Json(queue.ConfigJson), queue.TemplateVariables, queue.MaxAttempts,
             queue.StartTimeoutSeconds, queue.CreatedAt, stats.Counts.GetValueOrDefault(ItemStates.Pending), stats.Counts,
             stats.OldestPendingAt is { } oldest ? (now - oldest).TotalSeconds : null,
-            [.. agents.Where(a => a.Queues.Contains(queue.Name) && a.State != AgentStates.Stopped).Select(Mapping.ToInfo)]);
+            [.. agents.Where(a => a.Queues.Contains(queue.Name) && a.State != AgentStates.Stopped).Select(a => Mapping.ToInfo(a, now, services.Options.ItemLease))]);
     }
 }
 
@@ -180,6 +181,8 @@ internal sealed class QueueServices
     public required QueueSignals Signals { get; init; }
 
     public required TimeProvider Time { get; init; }
+
+    public required ServerOptions Options { get; init; }
 
     public required HttpContext Http { get; init; }
 

@@ -76,6 +76,32 @@ public sealed class LeaseTests(FakeClockServerFixture server) : IClassFixture<Fa
         Assert.Null(await waiting);
     }
 
+    [Fact]
+    public async Task AgentList_WhenAnAgentMissesThreeHeartbeatIntervals_ShowsItOfflineWithWhenItWasLastSeen()
+    {
+        var client = await SetUpAsync();
+        await client.EnqueueAsync("q", new EnqueueRequest("train", "p"));
+        var dead = await client.RegisterAgentAsync(new RegisterAgentRequest("killed", ["q"]));
+        var stopped = await client.RegisterAgentAsync(new RegisterAgentRequest("stopped", ["q"]));
+        var claim = await client.ClaimAsync(dead.Id, TimeSpan.FromSeconds(5));
+        await client.AgentHeartbeatAsync(dead.Id, new AgentHeartbeatRequest(AgentStates.Running, 1));
+        await client.AgentHeartbeatAsync(stopped.Id, new AgentHeartbeatRequest(AgentStates.Stopped, 0));
+        var lastSeen = server.Clock.GetUtcNow();
+        var threeIntervals = claim!.LeaseExpiresAt - lastSeen;
+
+        server.Clock.Advance(threeIntervals);
+        var justInTime = (await client.ListAgentsAsync()).Agents.Single(a => a.Id == dead.Id);
+        server.Clock.Advance(TimeSpan.FromMinutes(12) - threeIntervals);
+        var agents = (await client.ListAgentsAsync()).Agents;
+        var queue = await client.GetQueueAsync("q");
+
+        Assert.Equal(AgentStates.Running, justInTime.State);
+        var offline = agents.Single(a => a.Id == dead.Id);
+        Assert.Equal((AgentStates.Offline, lastSeen), (offline.State, offline.LastHeartbeatAt));
+        Assert.Equal(AgentStates.Stopped, agents.Single(a => a.Id == stopped.Id).State);
+        Assert.Equal(AgentStates.Offline, queue.Agents.Single(a => a.Id == dead.Id).State);
+    }
+
     private async Task<LiftoffClient> SetUpAsync()
     {
         var key = await server.NewUserKeyAsync();

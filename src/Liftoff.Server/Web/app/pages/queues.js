@@ -19,7 +19,7 @@ export async function queuesPage(ctx) {
         h('td', { class: 'num' }, x.depth),
         h('td', { class: 'wrap' }, counts(x.items)),
         h('td', {}, x.oldest_pending_seconds === null ? '—' : format.seconds(x.oldest_pending_seconds)),
-        h('td', { class: 'wrap' }, x.agents.length === 0 ? h('span', { class: 'muted' }, 'none polling') : x.agents.map(a => a.name).join(', ')))),
+        h('td', { class: 'wrap' }, x.agents.length === 0 ? h('span', { class: 'muted' }, 'none polling') : x.agents.map(a => a.state === 'offline' ? `${a.name} (offline)` : a.name).join(', ')))),
       { empty: 'No queues yet: liftoff queue create NAME --resource local-process (liftoff up makes "default").' }));
   };
   await refresh();
@@ -73,11 +73,12 @@ export async function queuePage(ctx) {
     clear(agents, table(['Agent', 'State', 'Host', 'Version', h('th', { scope: 'col', class: 'num' }, 'Running'), 'Last heartbeat'],
       queue.agents.map(a => h('tr', {},
         h('td', { class: 'wrap' }, a.name),
-        h('td', {}, stateBadge(a.stop_requested && a.state !== 'stopped' ? 'stopping' : a.state)),
+        h('td', {}, stateBadge(a.stop_requested && a.state !== 'stopped' && a.state !== 'offline' ? 'stopping' : a.state)),
         h('td', {}, a.host ?? '—'),
         h('td', {}, a.version ?? '—'),
-        h('td', { class: 'num' }, `${a.running_items} / ${a.max_jobs}`),
-        h('td', {}, `${format.ago(a.last_heartbeat_at)} (${format.time(a.last_heartbeat_at)})`))),
+        // An offline agent's last report is stale: its items went back to the queue when their leases ran out.
+        h('td', { class: 'num' }, a.state === 'offline' ? '—' : `${a.running_items} / ${a.max_jobs}`),
+        h('td', {}, `${a.state === 'offline' ? 'last seen ' : ''}${format.ago(a.last_heartbeat_at)} (${format.time(a.last_heartbeat_at)})`))),
       { empty: 'No agent is polling this queue: start one with liftoff agent --queue ' + name + ' (liftoff up runs one on "default").' }));
     if (focused && document.activeElement === document.body) {
       document.getElementById(focused)?.focus();
