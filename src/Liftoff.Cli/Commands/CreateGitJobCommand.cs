@@ -7,7 +7,7 @@ namespace Liftoff.Cli.Commands;
 /// <summary><c>liftoff job create git URL</c>: the ref is resolved to a commit now, with git, and the job records that commit.</summary>
 internal sealed class CreateGitJobCommand : BaseCommand
 {
-    private static readonly Argument<string> RemoteArgument = new("url") { Description = "The git remote (https, ssh, file)." };
+    private static readonly Argument<string> RemoteArgument = new("url") { Description = "The git remote: https://, http://, ssh:// or user@host:path (agents clone it; paths and file:// are refused)." };
     private static readonly Option<string?> RefOption = new("--ref") { Description = "A branch, tag or full commit id (default: the remote's HEAD)." };
     private static readonly Option<string?> SubdirOption = new("--subdir") { Description = "The directory of the repository the entrypoint runs in." };
     private static readonly Option<string?> TokenOption = new("--git-token")
