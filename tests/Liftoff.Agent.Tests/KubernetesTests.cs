@@ -299,6 +299,26 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task Agent_WhenTheNamespaceRefusesWhatTheQueueGrants_FailsTheItemAfterThePendingTimeout()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.ImageEnvironment["PYTHONPATH"] = Repo.PythonSdk;
+        await using var harness = await AgentHarness.StartAsync(server, maxAttempts: 1, resource: Resources.Kubernetes,
+            queueConfigJson: """{"spec": {"template": {"spec": {"hostNetwork": true}}}}""");
+        var job = await CreateJobAsync(harness, "hosted", Image, "print('never')");
+        await StartAgentAsync(harness, standIn, pendingTimeoutSeconds: 1, pollSeconds: 0.2);
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Equal(ItemPhases.Submit, done.Phase);
+        Assert.Contains("made no pod", done.Error, StringComparison.Ordinal);
+        Assert.Contains("host namespaces (hostNetwork=true)", Assert.Single(standIn.PodRefusals)["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains(standIn.Requests, r => r.StartsWith("DELETE /apis/batch/v1/namespaces/ml/jobs/", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Agent_WhenTheQueueNoLongerGrantsWhatAnItemSets_FailsItWithoutMakingAJob()
     {
         await using var standIn = await KubernetesStandIn.StartAsync();
