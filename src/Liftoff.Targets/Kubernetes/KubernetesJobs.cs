@@ -148,11 +148,13 @@ public static class KubernetesJobs
 
         var job = Probe(ResourceConfigs.Merge(queueDefaults, overrides));
         var queueJob = Probe(ResourceConfigs.Merge(queueDefaults, null));
+        PodSecurity.Inject(job);
+        PodSecurity.Inject(queueJob);
         return [.. PodSecurity.Ungranted(job, queueJob).Select(v => new FieldError($"{field}.{v.Path}",
             $"{v.Message} (Pod Security Standards, restricted): a launch may not weaken the pod's security unless the queue's own config sets the same"))];
     }
 
-    /// <summary>The Job <paramref name="resource"/> makes, with the runner's security defaults, as the enqueue checks see it.</summary>
+    /// <summary>The Job <paramref name="resource"/> makes, as the enqueue checks see it (without the security defaults, which would hide a mistyped securityContext).</summary>
     private static JsonObject Probe(JsonObject resource)
     {
         var probe = new LaunchSpec("item", 1, "queue", Resources.Kubernetes, "entity", "project", "run", "run", "job", default,
@@ -160,7 +162,6 @@ public static class KubernetesJobs
         var target = new KubernetesJobTarget("job", "default", "image", "secret", "agent", [], 600, new Dictionary<string, string>(StringComparer.Ordinal));
         var job = Default(probe, target);
         MergeInto(job, (JsonObject)resource.DeepClone(), "");
-        PodSecurity.Inject(job);
         return job;
     }
 
