@@ -116,7 +116,10 @@ public sealed record ItemInfo(
 
 public sealed record ItemList(IReadOnlyList<ItemInfo> Items, string? NextCursor);
 
-/// <summary>What <c>launch --dry-run</c> shows and what the agent receives: everything resolved.</summary>
+/// <summary>
+/// What <c>launch --dry-run</c> shows and what the agent receives: everything resolved. <see cref="QueueResourceConfig"/>
+/// is the queue's own config alone (macros substituted): what its owner grants beyond what an item may set (DESIGN.md §1).
+/// </summary>
 public sealed record LaunchSpec(
     string ItemId,
     int Attempt,
@@ -131,7 +134,8 @@ public sealed record LaunchSpec(
     IReadOnlyList<string> Entrypoint,
     JsonElement Config,
     JsonElement ResourceConfig,
-    IReadOnlyDictionary<string, string> Environment);
+    IReadOnlyDictionary<string, string> Environment,
+    JsonElement QueueResourceConfig = default);
 
 public sealed record RegisterAgentRequest(string Name, IReadOnlyList<string> Queues, string? Version = null, string? Host = null, int MaxJobs = 1);
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Targets;
@@ -49,6 +50,11 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
         Assert.Equal(item.Id, labels[KubernetesJobs.ItemLabel]!.GetValue<string>());
         Assert.Equal(harness.Queue, labels[KubernetesJobs.QueueLabel]!.GetValue<string>());
         Assert.Equal("1Gi", manifest["spec"]!["template"]!["spec"]!["containers"]![0]!["resources"]!["limits"]!["memory"]!.GetValue<string>());
+        var pod = manifest["spec"]!["template"]!["spec"]!.AsObject();
+        Assert.Equal("RuntimeDefault", pod["securityContext"]!["seccompProfile"]!["type"]!.GetValue<string>());
+        Assert.False(pod["containers"]![0]!["securityContext"]!["allowPrivilegeEscalation"]!.GetValue<bool>());
+        Assert.Empty(PodSecurityAdmission.Evaluate(PodSecurityLevel.Restricted, manifest["spec"]!["template"]!["metadata"] as JsonObject, pod));
+        Assert.Empty(standIn.PodRefusals);
         var key = Assert.Single(standIn.SecretValues.Distinct());
         Assert.StartsWith("local-", key, StringComparison.Ordinal);
         Assert.DoesNotContain(key, manifest.ToJsonString(), StringComparison.Ordinal);
@@ -264,6 +270,115 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task Agent_WhenTheQueueGrantsFields_RunsTheJobWithThemInANamespaceThatAllowsThem()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.PodSecurity = PodSecurityLevel.Privileged;
+        standIn.ImageEnvironment["PYTHONPATH"] = Repo.PythonSdk;
+        const string Granted = """
+            {"spec": {"template": {"spec": {"hostNetwork": true,
+              "initContainers": [{"name": "tune", "image": "busybox", "securityContext": {"privileged": true}}],
+              "containers": [{"securityContext": {"capabilities": {"add": ["SYS_PTRACE"]}}}]}}}}
+            """;
+        await using var harness = await AgentHarness.StartAsync(server, resource: Resources.Kubernetes, queueConfigJson: Granted);
+        var job = await CreateJobAsync(harness, "granted", Image, "import liftoff; liftoff.init(); liftoff.finish()");
+        await StartAgentAsync(harness, standIn);
+
+        var item = await harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project));
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        var (_, manifest) = Assert.Single(standIn.Jobs);
+        var pod = manifest["spec"]!["template"]!["spec"]!.AsObject();
+        Assert.True(pod["hostNetwork"]!.GetValue<bool>());
+        Assert.True(pod["initContainers"]![0]!["securityContext"]!["privileged"]!.GetValue<bool>());
+        Assert.Equal("SYS_PTRACE", pod["containers"]![0]!["securityContext"]!["capabilities"]!["add"]![0]!.GetValue<string>());
+        var forbidden = PodSecurityAdmission.Evaluate(PodSecurityLevel.Restricted, null, pod);
+        Assert.Contains(forbidden, f => f.StartsWith("host namespaces (hostNetwork=true)", StringComparison.Ordinal));
+        Assert.Contains(forbidden, f => f.StartsWith("privileged (container \"tune\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheNamespaceRefusesWhatTheQueueGrants_FailsTheItemAfterThePendingTimeout()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.ImageEnvironment["PYTHONPATH"] = Repo.PythonSdk;
+        await using var harness = await AgentHarness.StartAsync(server, maxAttempts: 1, resource: Resources.Kubernetes,
+            queueConfigJson: """{"spec": {"template": {"spec": {"hostNetwork": true}}}}""");
+        var job = await CreateJobAsync(harness, "hosted", Image, "print('never')");
+        await StartAgentAsync(harness, standIn, pendingTimeoutSeconds: 1, pollSeconds: 0.2);
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Equal(ItemPhases.Submit, done.Phase);
+        Assert.Contains("made no pod", done.Error, StringComparison.Ordinal);
+        Assert.Contains("host namespaces (hostNetwork=true)", Assert.Single(standIn.PodRefusals)["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains(standIn.Requests, r => r.StartsWith("DELETE /apis/batch/v1/namespaces/ml/jobs/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheQueueNoLongerGrantsWhatAnItemSets_FailsItWithoutMakingAJob()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        const string Privileged = """{"spec": {"template": {"spec": {"containers": [{"securityContext": {"privileged": true}}]}}}}""";
+        await using var harness = await AgentHarness.StartAsync(server, maxAttempts: 1, resource: Resources.Kubernetes, queueConfigJson: Privileged);
+        var job = await CreateJobAsync(harness, "revoked", Image, "print('never')");
+        var item = await harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project, ResourceArgs: JsonDocument.Parse(Privileged).RootElement));
+
+        // The queue's owner takes the grant back after the item was accepted (no API edits a queue's config yet).
+        await using (var database = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(server.DataDirectory, "liftoff.db")}"))
+        {
+            await database.OpenAsync();
+            await using var update = database.CreateCommand();
+            update.CommandText = "UPDATE queues SET config = '{}' WHERE name = $name";
+            update.Parameters.AddWithValue("$name", harness.Queue);
+            Assert.Equal(1, await update.ExecuteNonQueryAsync());
+        }
+
+        await StartAgentAsync(harness, standIn);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Equal(ItemPhases.Submit, done.Phase);
+        Assert.Contains("spec.template.spec.containers[0].securityContext.privileged", done.Error, StringComparison.Ordinal);
+        Assert.Empty(standIn.Jobs);
+    }
+
+    [Theory]
+    [InlineData(PodSecurityLevel.Restricted, """{"hostNetwork": true}""", "host namespaces (hostNetwork=true)")]
+    [InlineData(PodSecurityLevel.Restricted, """{"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}""", "restricted volume types (volume \"root\" uses restricted volume type \"hostPath\")")]
+    [InlineData(PodSecurityLevel.Restricted, "{}", "allowPrivilegeEscalation != false (container \"main\" must set securityContext.allowPrivilegeEscalation=false)")]
+    [InlineData(PodSecurityLevel.Baseline, """{"hostPID": true}""", "host namespaces (hostPID=true)")]
+    public async Task StandIn_WhenAJobsPodBreaksTheNamespacesLevel_CreatesTheJobWithAWarningAndRefusesThePodWith403(PodSecurityLevel level, string pod, string reason)
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.PodSecurity = level;
+        using var http = new HttpClient { BaseAddress = new Uri(standIn.Url) };
+        var spec = JsonNode.Parse(pod)!.AsObject();
+        spec["restartPolicy"] = "Never";
+        spec["containers"] = JsonNode.Parse("""[{"name": "main", "image": "busybox", "command": ["true"]}]""");
+        using var body = new StringContent(new JsonObject
+        {
+            ["apiVersion"] = "batch/v1", ["kind"] = "Job", ["metadata"] = new JsonObject { ["name"] = "loose" },
+            ["spec"] = new JsonObject { ["template"] = new JsonObject { ["spec"] = spec } },
+        }.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
+
+        using var response = await http.PostAsync(new Uri("/apis/batch/v1/namespaces/ml/jobs", UriKind.Relative), body);
+        var pods = JsonNode.Parse(await http.GetStringAsync(new Uri("/api/v1/namespaces/ml/pods?labelSelector=job-name%3Dloose", UriKind.Relative)))!;
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Contains($"would violate PodSecurity \\\"{level.ToString().ToLowerInvariant()}:latest\\\"", string.Join("", response.Headers.GetValues("Warning")), StringComparison.Ordinal);
+        var refusal = Assert.Single(standIn.PodRefusals);
+        Assert.Equal(403, refusal["code"]!.GetValue<int>());
+        Assert.Equal("Forbidden", refusal["reason"]!.GetValue<string>());
+        Assert.Contains($"violates PodSecurity \"{level.ToString().ToLowerInvariant()}:latest\": ", refusal["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains(reason, refusal["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Empty(pods["items"]!.AsArray());
+    }
+
+    [Fact]
     public async Task Enqueue_WhenTheJobManifestHasAnInvalidField_IsRefusedNamingItsPath()
     {
         await using var standIn = await KubernetesStandIn.StartAsync();
@@ -306,6 +421,7 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     public async Task StandIn_ThroughTheOfficialClient_RefusesAnInvalidNameAndOrphansPodsWithoutPropagation()
     {
         await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.PodSecurity = PodSecurityLevel.Privileged;
         using var work = new TempDirectory();
         using var client = new k8s.Kubernetes(k8s.KubernetesClientConfiguration.BuildConfigFromConfigFile(standIn.WriteKubeconfig(work.Path)));
         var bad = Job("Not_A_Name");

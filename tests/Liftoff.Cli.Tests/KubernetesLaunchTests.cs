@@ -84,6 +84,45 @@ public sealed class KubernetesLaunchTests(ServerFixture server) : IClassFixture<
         Assert.Contains("unknown field", refused.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task LaunchDryRun_ShowsTheInjectedSecurityContext_AndRefusesAnItemWeakeningItUnlessTheQueueGrantsIt()
+    {
+        using var home = new TempDirectory();
+        var (cli, _) = await LogInWithAnImageJobAsync(home);
+        var grant = home.File("grant.yaml", "spec:\n  template:\n    spec:\n      hostNetwork: true\n");
+        await cli.RunAsync("queue", "create", "k8s-strict", "--resource", "kubernetes");
+        await cli.RunAsync("queue", "create", "k8s-host", "--resource", "kubernetes", "--config", grant);
+        var privileged = home.File("privileged.yaml", """
+            spec:
+              template:
+                spec:
+                  containers:
+                  - {}
+                  - name: helper
+                    image: busybox
+                    securityContext: {privileged: true}
+            """);
+
+        var dryRun = await cli.RunAsync("launch", "--job", "train", "--project", "mnist", "--queue", "k8s-strict", "--dry-run");
+        var refused = await cli.RunAsync("launch", "--job", "train", "--project", "mnist", "--queue", "k8s-strict", "--resource-args", privileged, "--dry-run");
+        var notGranted = await cli.RunAsync("launch", "--job", "train", "--project", "mnist", "--queue", "k8s-strict", "--resource-args", grant);
+        var granted = await cli.RunAsync("launch", "--job", "train", "--project", "mnist", "--queue", "k8s-host", "--resource-args", grant, "--dry-run");
+
+        Assert.True(dryRun.ExitCode == 0, dryRun.ToString());
+        foreach (var line in new[] { "allowPrivilegeEscalation: false", "- ALL", "runAsNonRoot: true", "type: RuntimeDefault", "automountServiceAccountToken: false" })
+        {
+            Assert.Contains(line, dryRun.Stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("resource_args.spec.template.spec.containers[1].securityContext.privileged", refused.Stderr, StringComparison.Ordinal);
+        Assert.Equal(1, notGranted.ExitCode);
+        Assert.Contains("resource_args.spec.template.spec.hostNetwork", notGranted.Stderr, StringComparison.Ordinal);
+        Assert.True(granted.ExitCode == 0, granted.ToString());
+        Assert.Contains("hostNetwork: true", granted.Stdout, StringComparison.Ordinal);
+        Assert.Contains("allowPrivilegeEscalation: false", granted.Stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>A new user logged in from <paramref name="home"/>, with the image job <c>train</c> in project <c>mnist</c>.</summary>
     private async Task<(Cli Cli, string Key)> LogInWithAnImageJobAsync(TempDirectory home)
     {

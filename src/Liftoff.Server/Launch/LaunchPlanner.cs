@@ -112,8 +112,9 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets)
         using var defaults = JsonDocument.Parse(queue.ConfigJson);
         using var args = JsonDocument.Parse(item.ResourceArgsJson);
         var imageUri = definition.SourceType == JobSourceTypes.Image && definition.Source is { } source && source.TryGetProperty("image", out var image) ? image.GetString() : null;
-        var resource = Macros.Substitute(ResourceConfigs.Merge(defaults.RootElement, args.RootElement),
-            new MacroValues(item.Project, item.Entity, queue.Name, runId, runName, imageUri, item.Entity), templateValues);
+        var macros = new MacroValues(item.Project, item.Entity, queue.Name, runId, runName, imageUri, item.Entity);
+        var resource = Macros.Substitute(ResourceConfigs.Merge(defaults.RootElement, args.RootElement), macros, templateValues);
+        var queueResource = Macros.Substitute(ResourceConfigs.Merge(defaults.RootElement, null), macros, templateValues);
         var entrypoint = item.EntrypointJson is { } e ? JsonSerializer.Deserialize(e, LiftoffJsonContext.Default.IReadOnlyListString)! : definition.Entrypoint!;
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -140,7 +141,8 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets)
         };
         return new LaunchSpec(item.Id, item.Attempt, queue.Name, queue.Resource, item.Entity, item.Project, runId, runName, item.Job,
             JsonSerializer.SerializeToElement(definition, LiftoffJsonContext.Default.JobDefinition), entrypoint,
-            Element(item.ConfigJson), JsonSerializer.SerializeToElement(resource, LiftoffJsonContext.Default.JsonNode), environment);
+            Element(item.ConfigJson), JsonSerializer.SerializeToElement(resource, LiftoffJsonContext.Default.JsonNode), environment,
+            JsonSerializer.SerializeToElement(queueResource, LiftoffJsonContext.Default.JsonNode));
     }
 
     private static JsonElement Element(string json)

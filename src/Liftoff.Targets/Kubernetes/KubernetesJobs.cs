@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Liftoff.Contracts;
+using Liftoff.Core.Launch;
 
 namespace Liftoff.Targets.Kubernetes;
 
@@ -48,7 +49,20 @@ public static class KubernetesJobs
         var job = Default(spec, target);
         MergeInto(job, (JsonObject)resource.DeepClone(), "");
         Enforce(job, spec, target);
+        PodSecurity.Inject(job);
         return job;
+    }
+
+    /// <summary>
+    /// How <paramref name="job"/> (built for <paramref name="spec"/>) breaks the restricted pod security profile beyond
+    /// what the Job of the queue's own config (<see cref="LaunchSpec.QueueResourceConfig"/>, as the server sent it at claim)
+    /// does: the agent's own check, for a queue config edited after enqueue and items stored before the check existed.
+    /// Without the queue's config (an older server) nothing is granted.
+    /// </summary>
+    public static IReadOnlyList<PodSecurity.Violation> Ungranted(LaunchSpec spec, JsonObject job, KubernetesJobTarget target)
+    {
+        var queue = spec.QueueResourceConfig.ValueKind == JsonValueKind.Object ? JsonNode.Parse(spec.QueueResourceConfig.GetRawText())!.AsObject() : [];
+        return PodSecurity.Ungranted(job, Build(spec, queue, target));
     }
 
     /// <summary>The Secret holding the run-scoped key, labelled like its Job.</summary>
@@ -115,14 +129,40 @@ public static class KubernetesJobs
             return errors;
         }
 
+        var job = Probe(resource);
+        errors.AddRange(OpenApiDefinitions.Kubernetes.Check(OpenApiDefinitions.Job, job, field));
+        errors.AddRange(UnnamedContainersAndVariables(job, field));
+        return errors;
+    }
+
+    /// <summary>
+    /// What an item's <paramref name="overrides"/> may not do (DESIGN.md §1): make the pod break the restricted pod security
+    /// profile where the queue's own config (<paramref name="queueDefaults"/>, set by its owner) does not break it the same way.
+    /// </summary>
+    internal static IReadOnlyList<FieldError> CheckOverrides(JsonElement queueDefaults, JsonElement? overrides, string field)
+    {
+        if (overrides is not { ValueKind: JsonValueKind.Object })
+        {
+            return [];
+        }
+
+        var job = Probe(ResourceConfigs.Merge(queueDefaults, overrides));
+        var queueJob = Probe(ResourceConfigs.Merge(queueDefaults, null));
+        PodSecurity.Inject(job);
+        PodSecurity.Inject(queueJob);
+        return [.. PodSecurity.Ungranted(job, queueJob).Select(v => new FieldError($"{field}.{v.Path}",
+            $"{v.Message} (Pod Security Standards, restricted): a launch may not weaken the pod's security unless the queue's own config sets the same"))];
+    }
+
+    /// <summary>The Job <paramref name="resource"/> makes, as the enqueue checks see it (without the security defaults, which would hide a mistyped securityContext).</summary>
+    private static JsonObject Probe(JsonObject resource)
+    {
         var probe = new LaunchSpec("item", 1, "queue", Resources.Kubernetes, "entity", "project", "run", "run", "job", default,
             ["entrypoint"], default, default, new Dictionary<string, string>(StringComparer.Ordinal) { ["LIFTOFF_API_KEY"] = "key" });
         var target = new KubernetesJobTarget("job", "default", "image", "secret", "agent", [], 600, new Dictionary<string, string>(StringComparer.Ordinal));
         var job = Default(probe, target);
         MergeInto(job, (JsonObject)resource.DeepClone(), "");
-        errors.AddRange(OpenApiDefinitions.Kubernetes.Check(OpenApiDefinitions.Job, job, field));
-        errors.AddRange(UnnamedContainersAndVariables(job, field));
-        return errors;
+        return job;
     }
 
     /// <summary>

@@ -21,6 +21,9 @@ internal sealed class KubernetesTarget : TargetDefinition
 
     public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => KubernetesJobs.Check(config, field);
 
+    public override IReadOnlyList<FieldError> ValidateOverrides(JsonElement queueDefaults, JsonElement? overrides, string field) =>
+        KubernetesJobs.CheckOverrides(queueDefaults, overrides, field);
+
     /// <summary>
     /// The Job (then its Secret, with the key elided) a kubernetes agent would create, as YAML; the agent fills in what
     /// only it knows: the image its builder makes for code jobs, its namespace, its name, its image pull secrets.

@@ -117,7 +117,18 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
                 return await EndAsync(Failure(pod, main, failed));
             }
 
-            if (pod?.Status?.Phase is null or "Pending" && Pending(pod) is { } reason)
+            if (pod is null)
+            {
+                // A Job whose pods are refused (Pod Security admission, a quota) stays without one, and says why only in its events.
+                pendingSince ??= time.GetUtcNow();
+                if (time.GetUtcNow() - pendingSince > options.PendingTimeout)
+                {
+                    await DeleteAsync(cluster, name, TimeSpan.Zero, cancellationToken);
+                    return await EndAsync(new WorkloadExit(1, $"Job {name} made no pod in {options.PendingTimeout.TotalSeconds:0} s: the cluster refused it "
+                        + "(a namespace's Pod Security level below what the queue's config grants, or a quota); kubectl describe job shows why", ItemPhases.Submit));
+                }
+            }
+            else if (pod.Status?.Phase is null or "Pending" && Pending(pod) is { } reason)
             {
                 pendingSince ??= time.GetUtcNow();
                 if (reason != lastPending)

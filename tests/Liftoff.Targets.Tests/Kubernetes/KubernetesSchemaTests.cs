@@ -74,6 +74,8 @@ public sealed class KubernetesSchemaTests
     [InlineData("""{"spec": {"backoffLimit": 3}}""", "resource_args.spec.backoffLimit", "backoffLimit 0")]
     [InlineData("""{"spec": {"backoffLimitPerIndex": "one"}}""", "resource_args.spec.backoffLimitPerIndex", "whole number")]
     [InlineData("""{"spec": {"managedBy": 3}}""", "resource_args.spec.managedBy", "string")]
+    [InlineData("""{"spec": {"template": {"spec": {"securityContext": 5}}}}""", "resource_args.spec.template.spec.securityContext", "must be an object")]
+    [InlineData("""{"spec": {"template": {"spec": {"containers": [{"securityContext": "restricted"}]}}}}""", "resource_args.spec.template.spec.containers[0].securityContext", "must be an object")]
     [InlineData("""{"spec": {"podFailurePolicy": {"rules": {"action": "FailJob"}}}}""", "resource_args.spec.podFailurePolicy.rules", "list")]
     [InlineData("""{"spec": {"successPolicy": {"rules": [{"succeededCount": true}]}}}""", "resource_args.spec.successPolicy.rules[0].succeededCount", "whole number")]
     [InlineData("""{"spec": {"template": {"spec": {"containers": [{"resizePolicy": [{"resourceNam": "cpu"}]}]}}}}""", "resource_args.spec.template.spec.containers[0].resizePolicy[0].resourceNam", "unknown field")]

@@ -30,7 +30,9 @@ public enum PodScenario
 /// (labelSelector)/delete (propagationPolicy) of Jobs and Secrets, list of Pods, and pod logs (follow, sinceSeconds).
 /// Every object created is checked against the Kubernetes OpenAPI schemas by the npm package kubernetes-models (in a
 /// node process) and against the definitions the enqueue check uses (KubernetesClient's models, for unknown fields and
-/// types), and against the API server's name and label rules, and refused with a 422 Status as a real API server does. A Job's pod goes pending → running → succeeded/failed:
+/// types), and against the API server's name and label rules, and refused with a 422 Status as a real API server does.
+/// Pod Security admission enforces <see cref="PodSecurity"/> (restricted unless a test lowers it) on a Job's pod: a pod
+/// that breaks it is refused with 403 (<see cref="PodRefusals"/>), and the Job is created with a warning. A Job's pod goes pending → running → succeeded/failed:
 /// its command runs as a local process with the pod's environment (Secrets resolved through secretKeyRef/envFrom, a
 /// missing one is CreateContainerConfigError), or follows a <see cref="PodScenario"/> chosen by image.
 /// </summary>
@@ -44,6 +46,7 @@ public sealed class KubernetesStandIn : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly KubernetesModels _models;
     private readonly ConcurrentQueue<string> _secretValues = new();
+    private readonly ConcurrentQueue<JsonObject> _podRefusals = new();
     private int _unavailableReads;
     private TaskCompletionSource _change = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -77,6 +80,18 @@ public sealed class KubernetesStandIn : IAsyncDisposable
     public IReadOnlyDictionary<string, JsonObject> Jobs => _jobs.ToDictionary(j => j.Key[(j.Key.IndexOf('/', StringComparison.Ordinal) + 1)..], j => (JsonObject)j.Value.DeepClone());
 
     public IReadOnlyCollection<string> SecretNames => [.. _secrets.Keys];
+
+    /// <summary>
+    /// The level of the namespaces' <c>pod-security.kubernetes.io/enforce</c> label: restricted, as a careful operator sets
+    /// it; a test where the queue grants a field lowers it, as that operator would for that namespace.
+    /// </summary>
+    public PodSecurityLevel PodSecurity { get; set; } = PodSecurityLevel.Restricted;
+
+    /// <summary>
+    /// The pods the Job controller could not create because Pod Security admission refused them: the 403 Status of each,
+    /// as its <c>FailedCreate</c> event on the Job quotes it. Such a Job stays, without a pod.
+    /// </summary>
+    public IReadOnlyList<JsonObject> PodRefusals => [.. _podRefusals.Select(r => (JsonObject)r.DeepClone())];
 
     /// <summary>Every value any Secret was created with (stringData), to check it appears nowhere else.</summary>
     public IReadOnlyCollection<string> SecretValues => [.. _secretValues];
@@ -215,7 +230,19 @@ public sealed class KubernetesStandIn : IAsyncDisposable
         if (kind == "Job")
         {
             body["status"] = new JsonObject();
-            StartPod(ns, name, body);
+            var template = body["spec"]!["template"]!;
+            var forbidden = PodSecurityAdmission.Evaluate(PodSecurity, template["metadata"] as JsonObject, template["spec"]!.AsObject());
+            if (forbidden.Count > 0)
+            {
+                // Admission enforces on pods; on a Job (a pod template) it only warns, and the Job controller's pods are refused.
+                var policy = $"PodSecurity \"{PodSecurity.ToString().ToLowerInvariant()}:latest\": {string.Join(", ", forbidden)}";
+                http.Response.Headers.Append("Warning", $"299 - \"would violate {policy.Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
+                _podRefusals.Enqueue(StatusBody(403, "Forbidden", $"pods \"{name}-{Guid.NewGuid().ToString("N")[..5]}\" is forbidden: violates {policy}"));
+            }
+            else
+            {
+                StartPod(ns, name, body);
+            }
         }
 
         Notify();
