@@ -217,6 +217,7 @@ internal static class ServerRegistration
         app.UseAuthentication();
         app.UseCsrfProtection();
         app.UseAuthorization();
+        app.UseUnkeepableInputCheck();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
         app.MapIdentityApi();

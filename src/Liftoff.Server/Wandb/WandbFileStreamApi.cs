@@ -150,7 +150,7 @@ internal static class WandbFileStreamApi
         {
             var quoted = NonFiniteNumbers.Quote(line);
             using var document = JsonDocument.Parse(quoted);
-            if (document.RootElement.ValueKind == JsonValueKind.Object)
+            if (document.RootElement.ValueKind == JsonValueKind.Object && JsonText.FindUnkeepable(quoted, "") is null)
             {
                 return quoted;
             }
@@ -160,7 +160,7 @@ internal static class WandbFileStreamApi
             // Logged below with the other case.
         }
 
-        logger.LogWarning("Run {RunId}: dropped a summary line that is not a JSON object", run);
+        logger.LogWarning("Run {RunId}: dropped a summary line that is not a JSON object or holds what cannot be kept", run);
         return null;
     }
 
@@ -217,7 +217,7 @@ internal static class WandbFileStreamApi
         for (var i = 0; i < chunk.Lines.Count; i++)
         {
             var line = NonFiniteNumbers.Quote(chunk.Lines[i]);
-            if (!TryReadHistoryLine(line, out var given, out var time))
+            if (JsonText.FindUnkeepable(line, "") is not null || !TryReadHistoryLine(line, out var given, out var time))
             {
                 dropped++;
                 continue;
@@ -235,7 +235,7 @@ internal static class WandbFileStreamApi
 
         if (dropped > 0)
         {
-            logger.LogWarning("Run {RunId}: dropped {Count} history lines that are not JSON objects", run, dropped);
+            logger.LogWarning("Run {RunId}: dropped {Count} history lines that are not JSON objects or hold what cannot be kept", run, dropped);
         }
 
         return rows;
