@@ -62,10 +62,13 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
     }
 
     /// <summary>The wire name of the JSON path System.Text.Json stopped at (<c>$.rows[2].step</c> is <c>rows[2].step</c>); <c>body</c> for the whole.</summary>
-    private static string JsonField(JsonException json) =>
-        json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..]
-        : json.Path is { Length: > 1 } indexed && indexed.StartsWith("$[", StringComparison.Ordinal) ? "body" + indexed[1..]
-        : "body";
+    private static string JsonField(JsonException json)
+    {
+        var at = json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..]
+            : json.Path is { Length: > 1 } indexed && indexed.StartsWith("$[", StringComparison.Ordinal) ? "body" + indexed[1..]
+            : null;
+        return json is NullElementException { Element: var element } ? (at is null ? element : $"{at}.{element}") : at ?? "body";
+    }
 
     /// <summary>ASP.NET's binding failures name the parameter as <c>"int? limit"</c> or <c>"limit"</c>.</summary>
     [GeneratedRegex("[Pp]arameter \"(?:[^\" ]+ )?([^\" ]+)\"")]

@@ -32,14 +32,14 @@ internal static class WandbFileStreamApi
     /// The run is found by id among the caller's runs; the entity and project segments of the path are not checked,
     /// because a run id names one run in Liftoff and refusing a stream over a mismatch would lose its data.
     /// </summary>
-    public static async Task<Results<Utf8ContentHttpResult, ProblemHttpResult>> Stream(
+    public static async Task<Results<Utf8ContentHttpResult, ProblemHttpResult, ValidationProblem>> Stream(
         string run, HttpRequest request, [AsParameters] WandbServices services, CancellationToken cancellationToken)
     {
         var entityId = services.Caller.EntityId;
         using var body = await ReadBodyAsync(request, cancellationToken);
         if (body is null)
         {
-            return TypedResults.Problem("the body must be a JSON object: {\"files\": {...}, \"complete\": ..., \"exitcode\": ...}", statusCode: 400, title: "Bad request");
+            return new Validation().Add("body", "the body must be a JSON object: {\"files\": {...}, \"complete\": ..., \"exitcode\": ...}").Result;
         }
 
         var stored = services.Caller.MaySee(run) ? await services.Store.GetRunAsync(entityId, run, cancellationToken) : null;

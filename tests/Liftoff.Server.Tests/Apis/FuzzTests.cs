@@ -18,7 +18,7 @@ namespace Liftoff.Server.Tests.Apis;
 /// </summary>
 public sealed class FuzzTests(ServerFixture server, ITestOutputHelper output) : IClassFixture<ServerFixture>
 {
-    private const int MaxRequests = 4000;
+    private const int MaxRequests = 15_000;
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(45);
 
     private static readonly string[] HostileStrings =
@@ -78,14 +78,22 @@ public sealed class FuzzTests(ServerFixture server, ITestOutputHelper output) : 
                 {
                     failures.Add($"{status} for {line} {Cut(body)} -> {Cut(text)}");
                 }
-                else if (status == 400 && request.RequestUri!.OriginalString != "/graphql" && ProblemWithoutField(response, text) is { } problem)
+                // /graphql answers in GraphQL's own error format, as the wandb clients expect; Kestrel refuses a
+                // NUL in the path before any of Liftoff runs, with an empty 400.
+                else if (status == 400 && request.RequestUri!.AbsolutePath != "/graphql" && !(text.Length == 0 && line.Contains("%00", StringComparison.Ordinal))
+                    && ProblemWithoutField(response, text) is { } problem)
                 {
                     failures.Add($"400 without a named field for {line} {Cut(body)}: {problem}");
                 }
             }
         }
 
-        foreach (var listing in new[] { "/api/v1/runs", "/api/v1/runs?project=p", "/api/v1/projects", "/api/v1/queues", "/api/v1/queues/q/items", "/api/v1/jobs", "/api/v1/agents", $"/api/v1/runs/{known["id"]}", $"/api/v1/runs/{known["id"]}/history" })
+        var queues = await (await http.GetAsync("/api/v1/queues")).JsonAsync();
+        var listings = new[] { "/api/v1/runs", "/api/v1/runs?project=p", "/api/v1/runs?project=p&sort=-config.lr&count=true", "/api/v1/projects", "/api/v1/jobs", "/api/v1/agents" }
+            .Concat(queues.GetProperty("queues").EnumerateArray().Select(q => $"/api/v1/queues/{q.GetProperty("name").GetString()}/items"));
+        var runs = await (await http.GetAsync("/api/v1/runs?limit=200")).JsonAsync();
+        listings = listings.Concat(runs.GetProperty("runs").EnumerateArray().Select(r => $"/api/v1/runs/{r.GetProperty("id").GetString()}/history"));
+        foreach (var listing in listings)
         {
             using var response = await http.GetAsync(listing);
             var text = await response.Content.ReadAsStringAsync();
@@ -96,8 +104,8 @@ public sealed class FuzzTests(ServerFixture server, ITestOutputHelper output) : 
         }
 
         output.WriteLine($"seed {seed}: {sent} requests in {clock.Elapsed.TotalSeconds:F1}s over {operations.Count} operations; answers {string.Join(", ", answered.OrderBy(a => a.Key).Select(a => $"{a.Key}×{a.Value}"))}");
-        Assert.True(sent >= 500, $"seed {seed}: only {sent} requests were sent in the time budget");
         Assert.True(failures.Count == 0, $"seed {seed} (set LIFTOFF_FUZZ_SEED={seed} to replay):\n" + string.Join("\n", failures));
+        Assert.True(sent >= 500, $"seed {seed}: only {sent} requests were sent in the time budget");
     }
 
     /// <summary>A run, a job, a queue with an item and an agent, so generated paths often reach real resources.</summary>
@@ -206,7 +214,7 @@ public sealed class FuzzTests(ServerFixture server, ITestOutputHelper output) : 
                 return "{" + string.Join(",", members) + "}";
             case "array":
                 var items = schema.TryGetProperty("items", out var itemSchema) ? itemSchema : default;
-                return "[" + string.Join(",", Enumerable.Range(0, random.Next(4)).Select(_ => Value(random, items, document, depth + 1))) + "]";
+                return "[" + string.Join(",", Enumerable.Range(0, random.Next(4)).Select(_ => random.Next(8) == 0 ? "null" : Value(random, items, document, depth + 1))) + "]";
             case "integer" or "number":
                 return Pick(random, HostileNumbers);
             case "boolean":
@@ -239,7 +247,7 @@ public sealed class FuzzTests(ServerFixture server, ITestOutputHelper output) : 
             var line = Pick(random, ["{\"_step\":1,\"loss\":0.5}", "{\"a\":\"\\\\ud800\"}", "{\"a\":1e400}", "not json", "{\"_step\":-1}", "{\"_step\":1e400}", "[1]"]);
             var body = random.Next(5) == 0
                 ? Pick(random, ["", "{", "[]", "{\"files\":\"x\"}", "{\"files\":{\"output.log\":{\"offset\":-5,\"content\":[1,null,{}]}}}"])
-                : $$"""{"files":{"{{Pick(random, ["wandb-history.jsonl", "wandb-summary.json", "output.log", "../x"])}}":{"offset":{{Pick(random, HostileNumbers)}},"content":[{{JsonSerializer.Serialize(line)}}]}},"complete":{{Pick(random, ["true", "false", "1"])}},"exitcode":{{Pick(random, HostileNumbers)}}}""";
+                : $$$"""{"files":{"{{{Pick(random, ["wandb-history.jsonl", "wandb-summary.json", "output.log", "../x"])}}}":{"offset":{{{Pick(random, HostileNumbers)}}},"content":[{{{JsonSerializer.Serialize(line)}}}]}},"complete":{{{Pick(random, ["true", "false", "1"])}}},"exitcode":{{{Pick(random, HostileNumbers)}}}}""";
             request = new HttpRequestMessage(HttpMethod.Post, $"/files/{known["entity"]}/p/{run}/file_stream") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         }
         else
@@ -251,8 +259,11 @@ public sealed class FuzzTests(ServerFixture server, ITestOutputHelper output) : 
                 "query { model(name: \\\"p\\\", entityName: \\\"x\\\") { bucket(name: \\\"r\\\") { id config summaryMetrics historyTail } } }",
                 "{ viewer { id entity } }", "query { __schema { types { name } } }", "mutation {", "}}}", "query Q($a: Float = 1e400) { viewer { id } }",
             ]);
-            var variables = $$"""{"name":"{{Pick(random, ["r1", known["run"], "\\ud800", "../x", ""])}}","config":{{Pick(random, ["\"{\\\"a\\\":\\\"\\\\ud800\\\"}\"", "\"{\\\"a\\\":1e400}\"", "\"[]\"", "\"nope\"", "{}", "1e400", "\"{\\\"lr\\\":{\\\"value\\\":0.1}}\""])}},"summaryMetrics":{{Pick(random, ["\"{}\"", "\"{\\\"x\\\":NaN}\"", "\"\\ud800\"", "null"])}}}""";
-            var body = random.Next(6) == 0 ? Pick(random, ["", "{", "{\"query\":1}", "[]"]) : $$"""{"query":"{{query}}","variables":{{variables}}}""";
+            var name = Pick(random, ["r1", known["run"], "\\ud800", "../x", ""]);
+            var config = Pick(random, ["\"{\\\"a\\\":\\\"\\\\ud800\\\"}\"", "\"{\\\"a\\\":1e400}\"", "\"[]\"", "\"nope\"", "{}", "1e400", "\"{\\\"lr\\\":{\\\"value\\\":0.1}}\""]);
+            var summary = Pick(random, ["\"{}\"", "\"{\\\"x\\\":NaN}\"", "\"\\ud800\"", "null"]);
+            var variables = "{\"name\":\"" + name + "\",\"config\":" + config + ",\"summaryMetrics\":" + summary + "}";
+            var body = random.Next(6) == 0 ? Pick(random, ["", "{", "{\"query\":1}", "[]"]) : $$$"""{"query":"{{{query}}}","variables":{{{variables}}}}""";
             request = new HttpRequestMessage(HttpMethod.Post, "/graphql") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         }
 
