@@ -21,7 +21,8 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
         {
             BadHttpRequestException { InnerException: JsonException json } => FieldProblem(JsonField(json), JsonMessage(json), "The request body is not valid"),
             BadHttpRequestException { StatusCode: 400 } bad when BoundParameter().Match(bad.Message) is { Success: true } parameter => FieldProblem(parameter.Groups[1].Value, bad.Message, "Bad request"),
-            BadHttpRequestException bad => Problem(bad.StatusCode, bad.StatusCode == 413 ? "The request body is too large" : "Bad request", bad.Message),
+            BadHttpRequestException { StatusCode: 413 } => Problem(413, "The request body is too large", null),
+            BadHttpRequestException bad => Problem(bad.StatusCode, "Bad request", bad.Message),
             RunConflictException conflict => Problem(409, "The run's state does not allow this", conflict.Message),
             ItemConflictException conflict => Problem(409, "The launch item's state does not allow this", conflict.Message),
             DuplicateException duplicate => Problem(409, "Already exists", duplicate.Message),
@@ -40,7 +41,7 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
 
-    private static ProblemDetails Problem(int status, string title, string detail) => new() { Status = status, Title = title, Detail = detail };
+    private static ProblemDetails Problem(int status, string title, string? detail) => new() { Status = status, Title = title, Detail = detail };
 
     private static ValidationProblemDetails FieldProblem(string field, string message, string title = "One or more validation errors occurred.") => new(new Dictionary<string, string[]> { [field] = [message] })
     {

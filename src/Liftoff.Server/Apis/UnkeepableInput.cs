@@ -1,6 +1,7 @@
 using Liftoff.Core.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Liftoff.Server.Apis;
 
@@ -28,7 +29,8 @@ internal static class UnkeepableInput
             throw new RequestFieldException("path", "the path " + JsonText.NotUnicode);
         }
 
-        if (HasJsonBody(request))
+        // A body over the limit is left to the route, which answers 413 without reading it.
+        if (HasJsonBody(request) && !(request.ContentLength > context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize))
         {
             // Read once into memory (the JSON readers would buffer it anyway; Kestrel's body limit still applies) and
             // handed on as a seekable stream, so the route reads the same bytes.
