@@ -89,20 +89,27 @@ public static partial class JsonText
     /// surrogate (escaped or raw) becomes U+FFFD, the mark of a replaced character; text that is no JSON at all comes back
     /// as an object whose one key, <see cref="UnreadableKey"/>, flags it and holds the text. Sound JSON comes back unchanged.
     /// </summary>
-    public static string Readable(string storedJson)
+    public static JsonElement ReadableElement(string storedJson)
     {
         ArgumentNullException.ThrowIfNull(storedJson);
-        var text = FindUnkeepable(storedJson, "") is { Message: NotUnicode } ? Repair(storedJson) : storedJson;
+        var text = MayHoldLoneSurrogate(storedJson) && FindUnkeepable(storedJson, "") is { Message: NotUnicode } ? Repair(storedJson) : storedJson;
         try
         {
             using var document = JsonDocument.Parse(text);
-            return text;
+            return document.RootElement.Clone();
         }
         catch (JsonException)
         {
-            return JsonSerializer.Serialize(new Dictionary<string, string> { [UnreadableKey] = Repair(text) }, JsonTextContext.Default.DictionaryStringString);
+            return JsonSerializer.SerializeToElement(new Dictionary<string, string> { [UnreadableKey] = Repair(text) }, JsonTextContext.Default.DictionaryStringString);
         }
     }
+
+    /// <summary>The text of <see cref="ReadableElement"/>, for a reader that deserializes it.</summary>
+    public static string Readable(string storedJson) => ReadableElement(storedJson).GetRawText();
+
+    /// <summary>Only text with an escape or a surrogate can hold a lone one; the rest (nearly all) skips the scan.</summary>
+    private static bool MayHoldLoneSurrogate(string json) =>
+        json.Contains("\\u", StringComparison.Ordinal) || json.AsSpan().IndexOfAnyInRange('\ud800', '\udfff') >= 0;
 
     public const string UnreadableKey = "_unreadable";
 
