@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -24,6 +25,11 @@ internal static class EnvConfig
             else if (v is not JsonValue leaf || leaf.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False))
             {
                 errors.Add(new FieldError($"{path}.{name}", "environment values are strings, numbers or booleans"));
+            }
+            else if (Encoding.UTF8.GetByteCount(name) + 1 + Encoding.UTF8.GetByteCount(leaf.GetValueKind() == JsonValueKind.String ? leaf.GetValue<string>() : leaf.ToJsonString()) is var bytes
+                && bytes > Limits.EnvVarBytes)
+            {
+                errors.Add(new FieldError($"{path}.{name}", $"the variable is {bytes} bytes (NAME=value, UTF-8); one environment variable is at most {Limits.EnvVarBytes} bytes"));
             }
         }
     }

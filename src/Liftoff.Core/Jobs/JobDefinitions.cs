@@ -118,9 +118,9 @@ public static partial class JobDefinitions
                 break;
             default:
                 var image = String(value, "image");
-                if (string.IsNullOrEmpty(image) || image.Length > 512 || image.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+                if (!ImageReferences.IsValid(image))
                 {
-                    errors.Add(new FieldError($"{field}.image", "image is a container image reference, e.g. ghcr.io/org/train:1.2"));
+                    errors.Add(new FieldError($"{field}.image", "image is " + ImageReferences.Rule));
                 }
 
                 if (value.TryGetProperty("digest", out var digest) && digest.ValueKind != JsonValueKind.Null
@@ -150,9 +150,9 @@ public static partial class JobDefinitions
             errors.Add(new FieldError($"{field}.dockerfile", $"dockerfile (the file's contents) is at most {MaxRuntimeTextBytes / 1024} KiB"));
         }
 
-        if (runtime.BaseImage is { } image && (image.Length is 0 or > 512 || image.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        if (runtime.BaseImage is { } image && !ImageReferences.IsValid(image))
         {
-            errors.Add(new FieldError($"{field}.base_image", "base_image is a container image reference"));
+            errors.Add(new FieldError($"{field}.base_image", "base_image is " + ImageReferences.Rule));
         }
     }
 

@@ -36,7 +36,7 @@ internal static class AgentsApi
         var errors = new Validation();
         errors.Check(request.Name is { Length: >= 1 and <= 128 }, "name", "an agent name is 1 to 128 characters");
         errors.Check(request.Queues is { Count: >= 1 }, "queues", "an agent polls at least one queue");
-        errors.Check(request.MaxJobs is >= 1 and <= 1000, "max_jobs", "max_jobs is 1 to 1000");
+        errors.Check(request.MaxJobs is >= 1 and <= Limits.MaxAgentJobs, "max_jobs", $"max_jobs is 1 to {Limits.MaxAgentJobs}");
         foreach (var (name, i) in (request.Queues ?? []).Select((q, i) => (q, i)))
         {
             if (await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is null)
@@ -66,9 +66,12 @@ internal static class AgentsApi
 
     public static async Task<Results<Ok<AgentHeartbeatReply>, ValidationProblem, ProblemHttpResult>> Heartbeat(string id, AgentHeartbeatRequest request, [AsParameters] AgentServices services, CancellationToken cancellationToken)
     {
-        if (request.State is not (AgentStates.Polling or AgentStates.Running or AgentStates.Stopping or AgentStates.Stopped))
+        var errors = new Validation();
+        errors.Check(request.State is AgentStates.Polling or AgentStates.Running or AgentStates.Stopping or AgentStates.Stopped, "state", "state is polling, running, stopping or stopped");
+        errors.Check(request.RunningItems is >= 0 and <= Limits.MaxAgentJobs, "running_items", $"running_items is 0 to {Limits.MaxAgentJobs}");
+        if (errors.Any)
         {
-            return new Validation().Add("state", "state is polling, running, stopping or stopped").Result;
+            return errors.Result;
         }
 
         var now = services.Time.GetUtcNow();

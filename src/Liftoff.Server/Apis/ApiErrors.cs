@@ -19,12 +19,15 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
     {
         var problem = exception switch
         {
-            BadHttpRequestException { InnerException: JsonException json } => Problem(400, "The request body is not valid", JsonMessage(json)),
-            BadHttpRequestException bad => Problem(bad.StatusCode, bad.StatusCode == 413 ? "The request body is too large" : "Bad request", bad.Message),
+            BadHttpRequestException { InnerException: JsonException json } => FieldProblem(JsonField(json), JsonMessage(json), "The request body is not valid"),
+            BadHttpRequestException { StatusCode: 400 } bad when BoundParameter().Match(bad.Message) is { Success: true } parameter => FieldProblem(parameter.Groups[1].Value, bad.Message, "Bad request"),
+            BadHttpRequestException { StatusCode: 413 } => Problem(413, "The request body is too large", null),
+            BadHttpRequestException bad => Problem(bad.StatusCode, "Bad request", bad.Message),
             RunConflictException conflict => Problem(409, "The run's state does not allow this", conflict.Message),
             ItemConflictException conflict => Problem(409, "The launch item's state does not allow this", conflict.Message),
             DuplicateException duplicate => Problem(409, "Already exists", duplicate.Message),
             StoreValidationException invalid => FieldProblem(invalid.Field, invalid.Message),
+            RequestFieldException invalid => FieldProblem(invalid.Field, invalid.Message),
             BlobMismatchException mismatch => FieldProblem(mismatch.Field, mismatch.Message),
             _ => null,
         };
@@ -38,12 +41,12 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
 
-    private static ProblemDetails Problem(int status, string title, string detail) => new() { Status = status, Title = title, Detail = detail };
+    private static ProblemDetails Problem(int status, string title, string? detail) => new() { Status = status, Title = title, Detail = detail };
 
-    private static ValidationProblemDetails FieldProblem(string field, string message) => new(new Dictionary<string, string[]> { [field] = [message] })
+    private static ValidationProblemDetails FieldProblem(string field, string message, string title = "One or more validation errors occurred.") => new(new Dictionary<string, string[]> { [field] = [message] })
     {
         Status = 400,
-        Title = "One or more validation errors occurred.",
+        Title = title,
         Detail = $"{field}: {message}",
     };
 
@@ -58,6 +61,19 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
             : NotConvertible().IsMatch(what) ? "the value has the wrong type" : what;
         return json.Path is null ? what : $"{what} (at {json.Path}, line {json.LineNumber + 1}, byte {json.BytePositionInLine})";
     }
+
+    /// <summary>The wire name of the JSON path System.Text.Json stopped at (<c>$.rows[2].step</c> is <c>rows[2].step</c>); <c>body</c> for the whole.</summary>
+    private static string JsonField(JsonException json)
+    {
+        var at = json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..]
+            : json.Path is { Length: > 1 } indexed && indexed.StartsWith("$[", StringComparison.Ordinal) ? "body" + indexed[1..]
+            : null;
+        return json is NullElementException { Element: var element } ? (at is null ? element : $"{at}.{element}") : at ?? "body";
+    }
+
+    /// <summary>ASP.NET's binding failures name the parameter as <c>"int? limit"</c> or <c>"limit"</c>.</summary>
+    [GeneratedRegex("[Pp]arameter \"(?:[^\" ]+ )?([^\" ]+)\"")]
+    private static partial Regex BoundParameter();
 
     [GeneratedRegex("was missing required properties including: (.*)\\.$")]
     private static partial Regex MissingProperties();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Liftoff.Contracts;
+using Liftoff.Core.Json;
 using Liftoff.Core.Launch;
 using Liftoff.Core.Runs;
 using Liftoff.Server.Storage;
@@ -19,8 +20,8 @@ internal static class Mapping
     public static ItemInfo ToInfo(ItemRecord item) => new(
         item.Id, item.Queue, item.Entity, item.State, Priorities.All[item.Priority], item.Attempt, item.MaxAttempts, item.Job, item.Project,
         item.RunId, Json(item.ConfigJson), Json(item.ResourceArgsJson),
-        JsonSerializer.Deserialize(item.TemplateValuesJson, LiftoffJsonContext.Default.IReadOnlyDictionaryStringString)!.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value, LiftoffJsonContext.Default.String)),
-        item.EntrypointJson is { } e ? JsonSerializer.Deserialize(e, LiftoffJsonContext.Default.IReadOnlyListString) : null,
+        JsonSerializer.Deserialize(JsonText.Readable(item.TemplateValuesJson), LiftoffJsonContext.Default.IReadOnlyDictionaryStringString)!.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value, LiftoffJsonContext.Default.String)),
+        item.EntrypointJson is { } e ? JsonSerializer.Deserialize(JsonText.Readable(e), LiftoffJsonContext.Default.IReadOnlyListString) : null,
         item.Phase, item.Error, item.AgentId, item.CreatedAt, item.ClaimedAt, item.EndedAt, item.LeaseExpiresAt, item.CancelRequested);
 
     /// <summary>The agent as callers see it at <paramref name="now"/>: offline once silent too long (<see cref="AgentLiveness"/>).</summary>
@@ -29,9 +30,6 @@ internal static class Mapping
         AgentLiveness.State(agent.State, agent.HeartbeatAt, now, AgentLiveness.HeartbeatInterval(itemLease)), agent.RunningItems,
         agent.RegisteredAt, agent.HeartbeatAt, agent.StopRequested);
 
-    public static JsonElement Json(string json)
-    {
-        using var document = JsonDocument.Parse(json);
-        return document.RootElement.Clone();
-    }
+    /// <summary>Stored JSON as an answer's value; a stored row that cannot be rendered as it is shows its bad part replaced (see <see cref="JsonText.Readable"/>).</summary>
+    public static JsonElement Json(string json) => JsonText.ReadableElement(json);
 }

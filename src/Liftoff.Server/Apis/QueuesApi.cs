@@ -116,7 +116,9 @@ internal static class QueuesApi
         var (stored, created) = await services.Queues.EnqueueAsync(services.Caller.EntityId, queue.Id, item, cancellationToken);
         if (!created)
         {
-            return TypedResults.Ok(Mapping.ToInfo(stored));
+            return LaunchPlanner.IsSameLaunch(stored, item)
+                ? TypedResults.Ok(Mapping.ToInfo(stored))
+                : Problems.Conflict($"idempotency_key: the key '{item.IdempotencyKey}' was used for a different launch (item {stored.Id}); a retry sends the same request, a new launch takes a new key");
         }
 
         services.Signals.Notify(queue.Id);

@@ -40,6 +40,14 @@ internal static class RunsApi
         return app;
     }
 
+    private static void CheckSize(Validation errors, string field, JsonElement? value)
+    {
+        if (Limits.TooLarge(value, Limits.ConfigBytes, field) is { } message)
+        {
+            errors.Add(field, message);
+        }
+    }
+
     /// <summary>A run-scoped key (a launched job's) reaches its own run only; any other run does not exist for it.</summary>
     private static async ValueTask<object?> OnlyScopedRun(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
@@ -60,8 +68,13 @@ internal static class RunsApi
         var errors = new Validation();
         errors.Check(Names.IsValid(project), "project", $"'{project}' is not a valid project name: {Names.Rule}");
         errors.Check(request.Id is null || RunIds.IsValidId(request.Id), "id", "a run id is 1 to 64 letters, digits, '-' or '_'");
-        errors.Check(request.Name is null || request.Name.Length is >= 1 and <= 128, "name", "a run name is 1 to 128 characters");
+        errors.Check(request.Name is null || request.Name.Length is >= 1 and <= Limits.RunName, "name", $"a run name is 1 to {Limits.RunName} characters");
         errors.Check(request.Config is null || request.Config.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, "config", "config must be a JSON object");
+        CheckSize(errors, "config", request.Config);
+        foreach (var (field, text) in new[] { ("host", request.Host), ("os", request.Os), ("program", request.Program), ("python_version", request.PythonVersion) })
+        {
+            errors.Check(text is not { Length: > Limits.RunText }, field, $"{field} is {text?.Length} characters; the limit is {Limits.RunText}");
+        }
         if (errors.Any)
         {
             return errors.Result;
@@ -175,9 +188,11 @@ internal static class RunsApi
         string id, PatchRunRequest request, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
         var errors = new Validation();
-        errors.Check(request.Name is null || request.Name.Length is >= 1 and <= 128, "name", "a run name is 1 to 128 characters");
+        errors.Check(request.Name is null || request.Name.Length is >= 1 and <= Limits.RunName, "name", $"a run name is 1 to {Limits.RunName} characters");
         errors.Check(request.Config is null || request.Config.Value.ValueKind is JsonValueKind.Object, "config", "config must be a JSON object");
         errors.Check(request.Summary is null || request.Summary.Value.ValueKind is JsonValueKind.Object, "summary", "summary must be a JSON object");
+        CheckSize(errors, "config", request.Config);
+        CheckSize(errors, "summary", request.Summary);
         if (errors.Any)
         {
             return errors.Result;

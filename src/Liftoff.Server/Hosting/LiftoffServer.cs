@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization.Metadata;
 using Liftoff.Contracts;
 using Liftoff.Server.Apis;
 using Liftoff.Server.Auth;
@@ -149,7 +150,11 @@ internal static class ServerRegistration
         services.AddSingleton<LaunchPlanner>();
         services.AddTargets();
         services.AddHostedService<QueueReaper>();
-        services.ConfigureHttpJsonOptions(json => LiftoffJson.Apply(json.SerializerOptions));
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            LiftoffJson.Apply(json.SerializerOptions);
+            json.SerializerOptions.TypeInfoResolver = json.SerializerOptions.TypeInfoResolver!.WithAddedModifier(NullElements.Refuse);
+        });
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiErrors.Describe);
         services.AddExceptionHandler<ApiErrors>();
@@ -217,6 +222,7 @@ internal static class ServerRegistration
         app.UseAuthentication();
         app.UseCsrfProtection();
         app.UseAuthorization();
+        app.UseUnkeepableInputCheck();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
         app.MapIdentityApi();

@@ -41,9 +41,14 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets)
             errors.Add(new FieldError("entrypoint", "an entrypoint override is a non-empty list of non-empty arguments"));
         }
 
-        if (request.IdempotencyKey is { Length: 0 or > 200 })
+        if (request.IdempotencyKey is { Length: 0 or > Limits.IdempotencyKey })
         {
-            errors.Add(new FieldError("idempotency_key", "an idempotency key is 1 to 200 characters"));
+            errors.Add(new FieldError("idempotency_key", $"an idempotency key is 1 to {Limits.IdempotencyKey} characters"));
+        }
+
+        if (Limits.TooLarge(request.Config, Limits.ConfigBytes, "config") is { } configSize)
+        {
+            errors.Add(new FieldError("config", configSize));
         }
 
         JobVersion? job = null;
@@ -103,6 +108,15 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets)
             StartedAt: null, EndedAt: null, LeaseExpiresAt: null, CancelRequested: false);
         return (item, errors);
     }
+
+    /// <summary>
+    /// Whether two items planned under one idempotency key launch the same thing: a client's retry does; a different
+    /// request reusing the key (or the same one after its job alias moved to another version) does not.
+    /// </summary>
+    public static bool IsSameLaunch(ItemRecord earlier, ItemRecord again) =>
+        earlier.Queue == again.Queue && earlier.Project == again.Project && earlier.Job == again.Job && earlier.Priority == again.Priority
+        && earlier.ConfigJson == again.ConfigJson && earlier.ResourceArgsJson == again.ResourceArgsJson
+        && earlier.TemplateValuesJson == again.TemplateValuesJson && earlier.EntrypointJson == again.EntrypointJson;
 
     /// <summary>What the agent runs for one attempt: the effective resource config and the run's environment.</summary>
     public static LaunchSpec Spec(ItemRecord item, QueueRecord queue, string runId, string runName, string apiKey)

@@ -61,6 +61,11 @@ internal static class WandbConfig
     /// <summary>A JSON object from a client's JSONString, its bare NaN/Infinity quoted (see <see cref="NonFiniteNumbers"/>).</summary>
     public static JsonObject ParseObject(string json, string what)
     {
+        if (JsonText.FindUnkeepable(json, what) is { } unkeepable)
+        {
+            throw new GraphqlException($"{unkeepable.Field}: {unkeepable.Message}");
+        }
+
         try
         {
             return JsonNode.Parse(NonFiniteNumbers.Quote(json)) as JsonObject ?? throw new GraphqlException($"{what} must be a JSON object");

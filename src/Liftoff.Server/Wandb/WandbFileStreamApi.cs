@@ -32,14 +32,14 @@ internal static class WandbFileStreamApi
     /// The run is found by id among the caller's runs; the entity and project segments of the path are not checked,
     /// because a run id names one run in Liftoff and refusing a stream over a mismatch would lose its data.
     /// </summary>
-    public static async Task<Results<Utf8ContentHttpResult, ProblemHttpResult>> Stream(
+    public static async Task<Results<Utf8ContentHttpResult, ProblemHttpResult, ValidationProblem>> Stream(
         string run, HttpRequest request, [AsParameters] WandbServices services, CancellationToken cancellationToken)
     {
         var entityId = services.Caller.EntityId;
         using var body = await ReadBodyAsync(request, cancellationToken);
         if (body is null)
         {
-            return TypedResults.Problem("the body must be a JSON object: {\"files\": {...}, \"complete\": ..., \"exitcode\": ...}", statusCode: 400, title: "Bad request");
+            return new Validation().Add("body", "the body must be a JSON object: {\"files\": {...}, \"complete\": ..., \"exitcode\": ...}").Result;
         }
 
         var stored = services.Caller.MaySee(run) ? await services.Store.GetRunAsync(entityId, run, cancellationToken) : null;
@@ -150,7 +150,7 @@ internal static class WandbFileStreamApi
         {
             var quoted = NonFiniteNumbers.Quote(line);
             using var document = JsonDocument.Parse(quoted);
-            if (document.RootElement.ValueKind == JsonValueKind.Object)
+            if (document.RootElement.ValueKind == JsonValueKind.Object && JsonText.FindUnkeepable(quoted, "") is null)
             {
                 return quoted;
             }
@@ -160,7 +160,7 @@ internal static class WandbFileStreamApi
             // Logged below with the other case.
         }
 
-        logger.LogWarning("Run {RunId}: dropped a summary line that is not a JSON object", run);
+        logger.LogWarning("Run {RunId}: dropped a summary line that is not a JSON object or holds what cannot be kept", run);
         return null;
     }
 
@@ -217,7 +217,7 @@ internal static class WandbFileStreamApi
         for (var i = 0; i < chunk.Lines.Count; i++)
         {
             var line = NonFiniteNumbers.Quote(chunk.Lines[i]);
-            if (!TryReadHistoryLine(line, out var given, out var time))
+            if (JsonText.FindUnkeepable(line, "") is not null || !TryReadHistoryLine(line, out var given, out var time))
             {
                 dropped++;
                 continue;
@@ -235,7 +235,7 @@ internal static class WandbFileStreamApi
 
         if (dropped > 0)
         {
-            logger.LogWarning("Run {RunId}: dropped {Count} history lines that are not JSON objects", run, dropped);
+            logger.LogWarning("Run {RunId}: dropped {Count} history lines that are not JSON objects or hold what cannot be kept", run, dropped);
         }
 
         return rows;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace Liftoff.Targets.Docker;
 
@@ -8,7 +9,7 @@ namespace Liftoff.Targets.Docker;
 /// The resource config of <c>docker</c> queues: the <c>docker run</c> options as structured fields. Checked at enqueue
 /// (<see cref="Validate"/>, <see cref="ValidateOverrides"/>) and read by the agent's docker runner (<see cref="Read"/>).
 /// </summary>
-public static class DockerSchema
+public static partial class DockerSchema
 {
     public static readonly IReadOnlyList<string> Keys =
         ["env", "volumes", "gpus", "cpus", "memory", "shm_size", "network", "user", "labels", "extra_hosts", "privileged", "cap_add", "keep", "base_image"];
@@ -59,9 +60,15 @@ public static class DockerSchema
                     }
 
                     break;
+                case "base_image":
+                    if (value is not JsonValue image || image.GetValueKind() != JsonValueKind.String || !Core.Jobs.ImageReferences.IsValid(image.GetValue<string>()))
+                    {
+                        errors.Add(new FieldError(path, "base_image is " + Core.Jobs.ImageReferences.Rule));
+                    }
+
+                    break;
                 case "network":
                 case "user":
-                case "base_image":
                     if (value is not JsonValue text || text.GetValueKind() != JsonValueKind.String || string.IsNullOrWhiteSpace(text.GetValue<string>()))
                     {
                         errors.Add(new FieldError(path, $"{key} is a non-empty string"));
@@ -203,11 +210,20 @@ public static class DockerSchema
     private static IReadOnlyList<string> Strings(JsonNode? value) =>
         value is JsonArray array ? [.. array.Select(e => e?.GetValue<string>() ?? "")] : [];
 
+    /// <summary>
+    /// The source is a named volume (Docker's rule: a letter or digit, then letters, digits, '_', '.', '-') or an
+    /// absolute host path; anything else (<c>./data</c>, <c>~/x</c>, <c>..</c>) Docker would resolve against the agent's
+    /// own working or home directory, which no queue owner granted.
+    /// </summary>
     private static bool IsVolume(string spec)
     {
         var parts = spec.Split(':');
-        return parts.Length is 2 or 3 && parts[0].Length > 0 && parts[1].StartsWith('/') && (parts.Length == 2 || parts[2] is "ro" or "rw");
+        return parts.Length is 2 or 3 && (parts[0].StartsWith('/') || NamedVolume().IsMatch(parts[0]))
+            && parts[1].StartsWith('/') && (parts.Length == 2 || parts[2] is "ro" or "rw");
     }
+
+    [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
+    private static partial Regex NamedVolume();
 
     private static void CheckStringMap(JsonNode? value, string path, string rule, List<FieldError> errors)
     {

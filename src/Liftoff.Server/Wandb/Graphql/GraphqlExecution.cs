@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GraphQLParser;
+using Liftoff.Core.Json;
 using GraphQLParser.AST;
 using GraphQLParser.Exceptions;
 
@@ -293,17 +294,24 @@ internal sealed class GraphqlExecution
     private JsonNode? ToJson(GraphQLValue? value) => value switch
     {
         GraphQLVariable variable => Variable(variable.Name.StringValue),
-        GraphQLStringValue text => JsonValue.Create((string)text.Value),
+        GraphQLStringValue text => JsonValue.Create(Keepable((string)text.Value)),
         GraphQLBooleanValue flag => JsonValue.Create(flag.BoolValue),
         GraphQLIntValue number => long.TryParse(number.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var integer)
             ? JsonValue.Create(integer)
-            : JsonValue.Create(double.Parse(number.Value, CultureInfo.InvariantCulture)),
-        GraphQLFloatValue number => JsonValue.Create(double.Parse(number.Value, CultureInfo.InvariantCulture)),
+            : JsonValue.Create(Finite(number.Value)),
+        GraphQLFloatValue number => JsonValue.Create(Finite(number.Value)),
         GraphQLEnumValue name => JsonValue.Create(name.Name.StringValue),
         GraphQLListValue list => new JsonArray([.. (list.Values ?? []).Select(ToJson)]),
         GraphQLObjectValue input => new JsonObject((input.Fields ?? []).Select(f => KeyValuePair.Create(f.Name.StringValue, ToJson(f.Value)))),
         _ => null,
     };
+
+    /// <summary>A literal no store could keep is refused as the request's JSON would be (see <see cref="JsonText"/>).</summary>
+    private static string Keepable(string text) =>
+        JsonText.IsValidUnicode(text) ? text : throw new GraphqlException("a string argument " + JsonText.NotUnicode);
+
+    private static double Finite(ReadOnlySpan<char> literal) =>
+        double.Parse(literal, CultureInfo.InvariantCulture) is var number && double.IsFinite(number) ? number : throw new GraphqlException($"the argument {literal} " + JsonText.BeyondDouble);
 
     /// <summary>A variable's value from the request, else the default the operation declares, else null.</summary>
     private JsonNode? Variable(string name)
