@@ -95,9 +95,11 @@ internal sealed class RunKeyScope(IRunStore runs, IArtifactStore artifacts, IQue
             return;
         }
 
+        // Produced means created by the run: committing files identical to another's version links the run to it
+        // without granting it that version.
         var linked = await artifacts.ListRunArtifactsAsync(caller.EntityId, run, cancellationToken);
         bool Same(ArtifactVersionRecord v) => v.Project == version.Project && v.Name == version.Name && v.Version == version.Version;
-        if (linked is not null && (linked.Used.Any(Same) || linked.Produced.Any(Same)))
+        if (version.ProducedBy == run || (linked is not null && linked.Used.Any(Same)))
         {
             return;
         }

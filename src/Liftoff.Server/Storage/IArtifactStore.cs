@@ -41,7 +41,7 @@ internal interface IArtifactStore
     /// <summary>The versions a run used and produced; null when the run is not the entity's.</summary>
     Task<RunArtifactRecords?> ListRunArtifactsAsync(long entityId, string runId, CancellationToken cancellationToken);
 
-    /// <summary>Whether a file of a version the run used or produced has the content <paramref name="digest"/>.</summary>
+    /// <summary>Whether a file of a version the run used or created has the content <paramref name="digest"/>.</summary>
     Task<bool> RunReferencesBlobAsync(long entityId, string runId, string digest, CancellationToken cancellationToken);
 }
 

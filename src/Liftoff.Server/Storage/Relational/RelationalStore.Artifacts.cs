@@ -199,8 +199,9 @@ internal sealed partial class RelationalStore : IArtifactStore
 
     public Task<bool> RunReferencesBlobAsync(long entityId, string runId, string digest, CancellationToken cancellationToken) =>
         database.ReadAsync(async session => await session.ScalarAsync("""
-            SELECT 1 FROM runs r JOIN run_artifacts ra ON ra.run_seq = r.seq JOIN artifact_files f ON f.version_id = ra.version_id
-            WHERE r.id = @id AND r.entity_id = @e AND f.digest = @d LIMIT 1
+            SELECT 1 FROM runs r JOIN run_artifacts ra ON ra.run_seq = r.seq JOIN artifact_versions v ON v.id = ra.version_id
+            JOIN artifact_files f ON f.version_id = v.id
+            WHERE r.id = @id AND r.entity_id = @e AND f.digest = @d AND (ra.role = 'used' OR v.created_by_run_seq = r.seq) LIMIT 1
             """, cancellationToken, ("@id", runId), ("@e", entityId), ("@d", digest)) is not null, cancellationToken);
 
     private static async Task<long?> RunSeqAsync(DbSession session, long entityId, string runId, CancellationToken cancellationToken) =>
