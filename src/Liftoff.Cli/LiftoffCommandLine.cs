@@ -56,6 +56,7 @@ internal static class LiftoffCommandLine
                 },
                 new ListJobsCommand(),
                 new DescribeJobCommand(),
+                new AliasJobCommand(),
                 new BuildJobCommand(),
             },
         };

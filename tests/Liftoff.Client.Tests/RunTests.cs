@@ -172,4 +172,45 @@ public sealed class LaunchedRunTests(ServerFixture server) : IClassFixture<Serve
         Assert.Equal(0.3, stored.Config.GetProperty("lr").GetDouble());
         Assert.Equal(3, stored.Config.GetProperty("epochs").GetInt32());
     }
+
+    [Fact]
+    public async Task LaunchedRun_UnderItsRunKey_LogsAndUsesArtifacts_ButCannotMoveTheOwnersAliases()
+    {
+        var key = await server.NewUserKeyAsync();
+        using var http = server.Http(key);
+        await TestJobs.CreateRepoJobAsync(http, "p", "train");
+        using var client = server.Client(key);
+        using var work = new TempDirectory();
+        Directory.CreateDirectory(Path.Combine(work.Path, "base"));
+        await File.WriteAllTextAsync(Path.Combine(work.Path, "base", "rows.csv"), "a,b\n");
+        await client.UploadArtifactAsync(Path.Combine(work.Path, "base"), "p", "base", new ArtifactUploadOptions("dataset") { Aliases = ["prod"] });
+        await client.CreateQueueAsync(new CreateQueueRequest("q", Resources.LocalProcess));
+        await client.EnqueueAsync("q", new EnqueueRequest("train", "p"));
+        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest("a1", ["q"]));
+        var claim = (await client.ClaimAsync(agent.Id, TimeSpan.Zero))!;
+        Directory.CreateDirectory(Path.Combine(work.Path, "model"));
+        await File.WriteAllTextAsync(Path.Combine(work.Path, "model", "w.bin"), "weights");
+        using (new EnvironmentScope(("LIFTOFF_RUN_ID", claim.Spec.RunId), ("LIFTOFF_CONFIG", null)))
+        {
+            await using var run = await Run.InitAsync(new RunOptions
+            {
+                Settings = new LiftoffSettings(server.BaseUrl, claim.Spec.Environment["LIFTOFF_API_KEY"]),
+                CaptureConsole = false,
+                Project = "p",
+            });
+
+            var used = await run.UseArtifactAsync("base:prod");
+            var root = await used.DownloadAsync(Path.Combine(work.Path, "out"));
+            var logged = await run.LogArtifactAsync(Path.Combine(work.Path, "model"), "model", "model", ["candidate"]);
+            var refused = await Assert.ThrowsAsync<LiftoffException>(() => run.LogArtifactAsync(Path.Combine(work.Path, "base"), "base", "dataset", ["prod"]));
+
+            Assert.Equal("a,b\n", await File.ReadAllTextAsync(Path.Combine(root, "rows.csv")));
+            Assert.Equal(claim.Spec.RunId, logged.ProducedBy);
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        var artifacts = await client.ListRunArtifactsAsync(claim.Spec.RunId);
+        Assert.Equal(["base"], artifacts.Used.Select(v => v.Name));
+        Assert.Equal(["model"], artifacts.Produced.Select(v => v.Name));
+    }
 }

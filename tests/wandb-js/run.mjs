@@ -15,7 +15,8 @@ function odd(i) {
   return i;
 }
 
-const run = await wandb.init({ project: process.env.LIFTOFF_PROJECT ?? 'wandb-js', config });
+// A launched run's key reports into that run only: the JS client does not read WANDB_RUN_ID itself, as the Python one does.
+const run = await wandb.init({ project: process.env.LIFTOFF_PROJECT ?? 'wandb-js', config, id: process.env.WANDB_RUN_ID });
 for (let i = 0; i < steps; i += 1) {
   wandb.log({ loss: 1 / (i + 1), acc: i / steps, odd: odd(i) });
 }

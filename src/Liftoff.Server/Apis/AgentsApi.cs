@@ -22,7 +22,7 @@ internal static class AgentsApi
 
     public static IEndpointRouteBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
-        var agents = app.MapGroup("/api/v1/agents").RequireAuthorization(Caller.FullKeyPolicy).WithTags("Agents");
+        var agents = app.MapGroup("/api/v1/agents").RequireAuthorization().WithTags("Agents");
         agents.MapPost("/", Register);
         agents.MapGet("/", ListAgents);
         agents.MapPost("/{id}/heartbeat", Heartbeat);

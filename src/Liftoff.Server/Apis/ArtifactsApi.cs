@@ -22,11 +22,11 @@ internal static class ArtifactsApi
     {
         var artifacts = app.MapGroup("/api/v1/artifacts").RequireAuthorization().WithTags("Artifacts");
         artifacts.MapGet("/", ListArtifacts);
-        artifacts.MapPost("/{project}/{name}", CommitVersion);
+        artifacts.MapPost("/{project}/{name}", CommitVersion).RunKey(RunKeyAccess.Checked);
         artifacts.MapGet("/{project}/{name}", ListVersions);
-        artifacts.MapGet("/{project}/{name}/{reference}", GetVersion);
-        artifacts.MapPut("/{project}/{name}/aliases/{alias}", SetAlias);
-        var runs = app.MapGroup("/api/v1/runs/{id}/artifacts").RequireAuthorization().WithTags("Artifacts");
+        artifacts.MapGet("/{project}/{name}/{reference}", GetVersion).RunKey(RunKeyAccess.Checked);
+        artifacts.MapPut("/{project}/{name}/aliases/{alias}", SetAlias).RunKey(RunKeyAccess.Checked);
+        var runs = app.MapGroup("/api/v1/runs/{id}/artifacts").RequireAuthorization().WithTags("Artifacts").RunKey(RunKeyAccess.OwnRun);
         runs.MapGet("/", ListRunArtifacts);
         runs.MapPost("/used", UseArtifact);
         return app;
@@ -39,7 +39,7 @@ internal static class ArtifactsApi
     }
 
     public static async Task<Results<Created<ArtifactVersionInfo>, Ok<ArtifactVersionInfo>, ValidationProblem>> CommitVersion(
-        string project, string name, CommitArtifactRequest request, HttpContext http, IArtifactStore store, TimeProvider time, CancellationToken cancellationToken)
+        string project, string name, CommitArtifactRequest request, HttpContext http, IArtifactStore store, RunKeyScope scope, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new Validation();
         CheckName(errors, project, name);
@@ -57,10 +57,12 @@ internal static class ArtifactsApi
             return problem;
         }
 
-        var commit = await store.CommitVersionAsync(Caller.From(http.User).EntityId, new NewArtifactVersion(
+        var caller = Caller.From(http.User);
+        await scope.DemandProjectAsync(caller, project, cancellationToken);
+        var commit = await store.CommitVersionAsync(caller.EntityId, new NewArtifactVersion(
             project, name, request.Type!, Manifests.Digest(request.Files!), request.Files!, Aliases(request.Aliases),
             request.Metadata is { ValueKind: JsonValueKind.Object } metadata ? metadata.GetRawText() : JsonObjects.Empty,
-            request.RunId, time.GetUtcNow()), cancellationToken);
+            RunKeyScope.Producer(caller, request.RunId), time.GetUtcNow(), AliasOwnVersionOnly: caller.RunScope is not null), cancellationToken);
         return Committed(commit);
     }
 
@@ -70,18 +72,30 @@ internal static class ArtifactsApi
         return versions is null ? ArtifactNotFound(project, name) : TypedResults.Ok(new ArtifactVersionList([.. versions.Select(v => ToInfo(v))]));
     }
 
-    public static async Task<Results<Ok<ArtifactVersionInfo>, ProblemHttpResult>> GetVersion(string project, string name, string reference, HttpContext http, IArtifactStore store, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<ArtifactVersionInfo>, ProblemHttpResult>> GetVersion(
+        string project, string name, string reference, HttpContext http, IArtifactStore store, RunKeyScope scope, CancellationToken cancellationToken)
     {
-        var version = await store.GetVersionAsync(Caller.From(http.User).EntityId, project, name, reference, cancellationToken);
-        return version is null ? ArtifactNotFound(project, $"{name}:{reference}") : TypedResults.Ok(ToInfo(version));
+        var caller = Caller.From(http.User);
+        await scope.DemandProjectAsync(caller, project, cancellationToken);
+        var version = await store.GetVersionAsync(caller.EntityId, project, name, reference, cancellationToken);
+        if (version is null)
+        {
+            return ArtifactNotFound(project, $"{name}:{reference}");
+        }
+
+        await scope.DemandReadAsync(caller, version, cancellationToken);
+        return TypedResults.Ok(ToInfo(version));
     }
 
+    /// <summary>
+    /// Points an alias at a version. Pointing 'latest' at an earlier version is how the owner takes back a bad job
+    /// version: it holds until the next new version.
+    /// </summary>
     public static async Task<Results<Ok<ArtifactVersionInfo>, ProblemHttpResult, ValidationProblem>> SetAlias(
-        string project, string name, string alias, SetAliasRequest request, HttpContext http, IArtifactStore store, CancellationToken cancellationToken)
+        string project, string name, string alias, SetAliasRequest request, HttpContext http, IArtifactStore store, RunKeyScope scope, CancellationToken cancellationToken)
     {
         var errors = new Validation();
-        errors.Check(ArtifactRefs.IsAlias(alias) && alias != ArtifactRefs.Latest, "alias",
-            alias == ArtifactRefs.Latest ? "'latest' always names the newest version; it cannot be moved" : $"an alias is {ArtifactRefs.AliasRule}");
+        errors.Check(alias == ArtifactRefs.Latest || ArtifactRefs.IsAlias(alias), "alias", $"an alias is {ArtifactRefs.AliasRule}");
         var number = request.Version is null ? null : ArtifactRefs.ParseVersion(request.Version);
         errors.Check(number is not null, "version", "version is vK, e.g. v3");
         if (errors.Any)
@@ -89,12 +103,14 @@ internal static class ArtifactsApi
             return errors.Result;
         }
 
-        var version = await store.SetAliasAsync(Caller.From(http.User).EntityId, project, name, alias, number!.Value, cancellationToken);
+        var caller = Caller.From(http.User);
+        await scope.DemandAliasAsync(caller, project, name, alias, number!.Value, cancellationToken);
+        var version = await store.SetAliasAsync(caller.EntityId, project, name, alias, number!.Value, cancellationToken);
         return version is null ? ArtifactNotFound(project, $"{name}:{request.Version}") : TypedResults.Ok(ToInfo(version));
     }
 
     public static async Task<Results<Ok<ArtifactVersionInfo>, ProblemHttpResult, ValidationProblem>> UseArtifact(
-        string id, UseArtifactRequest request, HttpContext http, IRunStore runs, IArtifactStore store, TimeProvider time, CancellationToken cancellationToken)
+        string id, UseArtifactRequest request, HttpContext http, IRunStore runs, IArtifactStore store, RunKeyScope scope, TimeProvider time, CancellationToken cancellationToken)
     {
         if (ArtifactRefs.Parse(request.Artifact) is not { } parsed)
         {
@@ -103,7 +119,8 @@ internal static class ArtifactsApi
 
         var (name, reference) = parsed;
 
-        var entityId = Caller.From(http.User).EntityId;
+        var caller = Caller.From(http.User);
+        var entityId = caller.EntityId;
         var run = await runs.GetRunAsync(entityId, id, cancellationToken);
         if (run is null)
         {
@@ -111,6 +128,7 @@ internal static class ArtifactsApi
         }
 
         var project = request.Project ?? run.Project;
+        await scope.DemandProjectAsync(caller, project, cancellationToken);
         var used = await store.RecordUseAsync(entityId, id, project, name, reference, time.GetUtcNow(), cancellationToken);
         if (used is null)
         {

@@ -23,12 +23,14 @@ internal static class BlobsApi
 
     public static IEndpointRouteBuilder MapBlobsApi(this IEndpointRouteBuilder app)
     {
-        var blobs = app.MapGroup("/api/v1/blobs").RequireAuthorization().WithTags("Artifacts");
+        // Uploads are content-addressed, so a run's key adds content without changing anyone's; it reads back only
+        // what its run's artifacts hold.
+        var blobs = app.MapGroup("/api/v1/blobs").RequireAuthorization().WithTags("Artifacts").RunKey(RunKeyAccess.Allowed);
         blobs.MapPost("/check", CheckBlobs);
         blobs.MapPost("/uploads", PlanUploads);
         blobs.MapPut("/{sha256}", PutBlob);
         blobs.MapPost("/{sha256}/complete", CompleteUpload);
-        blobs.MapGet("/{sha256}", GetBlob);
+        blobs.MapGet("/{sha256}", GetBlob).RunKey(RunKeyAccess.Checked);
         return app;
     }
 
@@ -151,6 +153,8 @@ internal static class BlobsApi
             return Problems.NotFound($"blob {sha256} not found");
         }
 
+        await services.Scope.DemandBlobAsync(services.Caller, sha256, cancellationToken);
+
         if (services.Blobs is IDirectBlobStore direct)
         {
             return TypedResults.Redirect((await direct.DownloadUrlAsync(sha256, cancellationToken)).ToString(), permanent: false, preserveMethod: true);
@@ -172,6 +176,8 @@ internal sealed class BlobServices
     public required ServerOptions Options { get; init; }
 
     public required TimeProvider Time { get; init; }
+
+    public required RunKeyScope Scope { get; init; }
 
     public required HttpContext Http { get; init; }
 

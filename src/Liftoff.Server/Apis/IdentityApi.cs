@@ -14,8 +14,8 @@ internal static class IdentityApi
 {
     public static IEndpointRouteBuilder MapIdentityApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api/v1").RequireAuthorization().WithTags("Identity").MapGet("/viewer", GetViewer);
-        var api = app.MapGroup("/api/v1").RequireAuthorization(Caller.FullKeyPolicy).WithTags("Identity");
+        app.MapGroup("/api/v1").RequireAuthorization().WithTags("Identity").MapGet("/viewer", GetViewer).RunKey(RunKeyAccess.Allowed);
+        var api = app.MapGroup("/api/v1").RequireAuthorization().WithTags("Identity");
         api.MapPost("/users", CreateUser);
         api.MapPost("/keys", CreateKey);
         api.MapGet("/keys", ListKeys);

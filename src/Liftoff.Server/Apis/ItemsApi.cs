@@ -19,7 +19,7 @@ internal static class ItemsApi
 
     public static IEndpointRouteBuilder MapItemsApi(this IEndpointRouteBuilder app)
     {
-        var items = app.MapGroup("/api/v1/items").RequireAuthorization(Caller.FullKeyPolicy).WithTags("Items");
+        var items = app.MapGroup("/api/v1/items").RequireAuthorization().WithTags("Items");
         items.MapGet("/{id}", GetItem);
         items.MapPost("/{id}/cancel", CancelItem);
         items.MapPost("/{id}/heartbeat", Heartbeat);

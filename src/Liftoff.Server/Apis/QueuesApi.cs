@@ -22,7 +22,7 @@ internal static class QueuesApi
 
     public static IEndpointRouteBuilder MapQueuesApi(this IEndpointRouteBuilder app)
     {
-        var queues = app.MapGroup("/api/v1/queues").RequireAuthorization(Caller.FullKeyPolicy).WithTags("Queues");
+        var queues = app.MapGroup("/api/v1/queues").RequireAuthorization().WithTags("Queues");
         queues.MapPost("/", CreateQueue);
         queues.MapGet("/", ListQueues);
         queues.MapGet("/{name}", GetQueue);

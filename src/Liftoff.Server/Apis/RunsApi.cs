@@ -25,9 +25,9 @@ internal static class RunsApi
 
     public static IEndpointRouteBuilder MapRunsApi(this IEndpointRouteBuilder app)
     {
-        var runs = app.MapGroup("/api/v1/runs").RequireAuthorization().WithTags("Runs").AddEndpointFilter(OnlyScopedRun);
-        runs.MapPost("/", InitRun);
-        runs.MapGet("/", ListRuns);
+        var runs = app.MapGroup("/api/v1/runs").RequireAuthorization().WithTags("Runs").RunKey(RunKeyAccess.OwnRun);
+        runs.MapPost("/", InitRun).RunKey(RunKeyAccess.Checked);
+        runs.MapGet("/", ListRuns).RunKey(RunKeyAccess.UserKeyOnly);
         runs.MapGet("/{id}", GetRun);
         runs.MapPatch("/{id}", PatchRun);
         runs.MapPost("/{id}/history", AppendHistory);
@@ -46,18 +46,6 @@ internal static class RunsApi
         {
             errors.Add(field, message);
         }
-    }
-
-    /// <summary>A run-scoped key (a launched job's) reaches its own run only; any other run does not exist for it.</summary>
-    private static async ValueTask<object?> OnlyScopedRun(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        var caller = Caller.From(context.HttpContext.User);
-        if (caller.RunScope is { } scope && context.HttpContext.Request.RouteValues.TryGetValue("id", out var id) && !Equals(id, scope))
-        {
-            return Problems.RunNotFound(id?.ToString() ?? "");
-        }
-
-        return await next(context);
     }
 
     public static async Task<Results<Created<RunInfo>, Ok<RunInfo>, ProblemHttpResult, ValidationProblem>> InitRun(
@@ -87,7 +75,7 @@ internal static class RunsApi
 
         if (caller.RunScope is { } scope && request.Id != scope)
         {
-            return Problems.Forbidden($"this key belongs to launched run {scope}; it can only attach to that run");
+            return Problems.Forbidden($"a run's key attaches only to its own launched run {scope}");
         }
 
         var now = services.Time.GetUtcNow();
@@ -127,11 +115,6 @@ internal static class RunsApi
         string? project, string? state, int? limit, string? cursor, string? sort, string[]? filter, int? offset, bool? count, string? job, string? queue,
         [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
-        if (services.Caller.RunScope is { } scope)
-        {
-            return Problems.Forbidden($"this key belongs to launched run {scope}; it cannot list runs");
-        }
-
         var errors = new Validation();
         errors.Check(limit is null or >= 1 and <= 1000, "limit", "limit is 1 to 1000");
         long before = 0;

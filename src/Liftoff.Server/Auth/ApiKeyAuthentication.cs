@@ -156,9 +156,6 @@ internal sealed record Caller(long EntityId, string Entity, string KeyId, bool A
     public const string AdminClaim = "liftoff:admin";
     public const string RunClaim = "liftoff:run";
 
-    /// <summary>The authorization policy of routes a run-scoped key may not use (keys, users, queues, agents).</summary>
-    public const string FullKeyPolicy = "full-key";
-
     public static Caller From(ClaimsPrincipal user) => new(
         long.Parse(user.FindFirstValue(EntityIdClaim)!, CultureInfo.InvariantCulture),
         user.FindFirstValue(ClaimTypes.Name)!,

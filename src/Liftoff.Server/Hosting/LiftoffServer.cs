@@ -161,7 +161,8 @@ internal static class ServerRegistration
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
             .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.BasicSchemeName, o => o.AcceptBasic = true);
-        services.AddAuthorization(o => o.AddPolicy(Caller.FullKeyPolicy, p => p.RequireAuthenticatedUser().RequireAssertion(c => !c.User.HasClaim(claim => claim.Type == Caller.RunClaim))));
+        services.AddAuthorization();
+        services.AddSingleton<RunKeyScope>();
         services.AddOpenApi();
         return services;
     }
@@ -222,6 +223,7 @@ internal static class ServerRegistration
         app.UseAuthentication();
         app.UseCsrfProtection();
         app.UseAuthorization();
+        app.UseRunKeyBoundary();
         app.UseUnkeepableInputCheck();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();

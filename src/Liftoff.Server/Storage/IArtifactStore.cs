@@ -29,7 +29,10 @@ internal interface IArtifactStore
     /// <summary>The versions of a collection, newest first, without files; null when there is no such collection.</summary>
     Task<IReadOnlyList<ArtifactVersionRecord>?> ListVersionsAsync(long entityId, string project, string name, CancellationToken cancellationToken);
 
-    /// <summary>Points a user alias at a version (moving it from any other); null when the version does not exist.</summary>
+    /// <summary>
+    /// Points an alias at a version (moving it from any other); null when the version does not exist. Aliasing
+    /// 'latest' pins it to that version until a new version is committed.
+    /// </summary>
     Task<ArtifactVersionRecord?> SetAliasAsync(long entityId, string project, string name, string alias, int version, CancellationToken cancellationToken);
 
     /// <summary>Records that the run used the version; null when the run or the version is not the entity's.</summary>
@@ -37,6 +40,9 @@ internal interface IArtifactStore
 
     /// <summary>The versions a run used and produced; null when the run is not the entity's.</summary>
     Task<RunArtifactRecords?> ListRunArtifactsAsync(long entityId, string runId, CancellationToken cancellationToken);
+
+    /// <summary>Whether a file of a version the run used or created has the content <paramref name="digest"/>.</summary>
+    Task<bool> RunReferencesBlobAsync(long entityId, string runId, string digest, CancellationToken cancellationToken);
 }
 
 internal sealed record NewArtifactVersion(
@@ -48,7 +54,9 @@ internal sealed record NewArtifactVersion(
     IReadOnlyList<string> Aliases,
     string MetadataJson,
     string? RunId,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    // A run's key commits: aliases may land only on a version the run produced, not on an older one of the same files.
+    bool AliasOwnVersionOnly = false);
 
 internal sealed record ArtifactVersionRecord(
     string Entity,

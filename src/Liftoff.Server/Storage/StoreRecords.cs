@@ -96,6 +96,9 @@ internal sealed record ConsoleToArchive(DateTimeOffset EndedAt, string RunId)
 /// <summary>A name or id that must be unique is taken (HTTP 409).</summary>
 internal sealed class DuplicateException(string message) : Exception(message);
 
+/// <summary>The caller's key may not do this (HTTP 403); the message says why, never the key.</summary>
+internal sealed class ForbiddenException(string message) : Exception(message);
+
 /// <summary>A request that contradicts what is stored (HTTP 400), e.g. a history step going backwards.</summary>
 internal sealed class StoreValidationException(string field, string message) : Exception(message)
 {

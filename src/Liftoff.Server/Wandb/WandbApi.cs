@@ -20,8 +20,9 @@ internal static class WandbApi
         var wandb = app.MapGroup("")
             .RequireAuthorization(policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.BasicSchemeName).RequireAuthenticatedUser())
             .ExcludeFromDescription();
-        wandb.MapPost("/graphql", WandbGraphqlApi.Execute);
-        wandb.MapPost("/files/{entity}/{project}/{run}/file_stream", WandbFileStreamApi.Stream);
+        // The resolvers keep a run's key to its own run (WandbRuns).
+        wandb.MapPost("/graphql", WandbGraphqlApi.Execute).RunKey(RunKeyAccess.Checked);
+        wandb.MapPost("/files/{entity}/{project}/{run}/file_stream", WandbFileStreamApi.Stream).RunKey(RunKeyAccess.OwnRun, "run");
         return app;
     }
 }

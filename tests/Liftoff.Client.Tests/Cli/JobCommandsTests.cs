@@ -101,6 +101,26 @@ public sealed class JobCommandsTests(ServerFixture server) : IClassFixture<Serve
     }
 
     [Fact]
+    public async Task Alias_Latest_PointsLaunchesBackAtAnEarlierVersion()
+    {
+        var key = await server.NewUserKeyAsync();
+        using var work = new TempDirectory();
+        using var http = server.Http(key);
+        await TestJobs.CreateRepoJobAsync(http, "uncategorized", "train", entrypoint: """["python", "good.py"]""");
+        await TestJobs.CreateRepoJobAsync(http, "uncategorized", "train", entrypoint: """["python", "bad.py"]""");
+
+        var alias = await LiftoffCli.RunAsync(server, key, work.Path, "job", "alias", "train:v0", "latest");
+        var describe = await LiftoffCli.RunAsync(server, key, work.Path, "job", "describe", "train", "--json");
+        var wrong = await LiftoffCli.RunAsync(server, key, work.Path, "job", "alias", "train:latest", "prod");
+
+        Assert.True(alias.ExitCode == 0, alias.ToString());
+        Assert.Contains("train:v0 aliases: latest", alias.Stderr, StringComparison.Ordinal);
+        Assert.Equal("v0", JsonDocument.Parse(describe.Stdout).RootElement.GetProperty("selected").GetProperty("artifact").GetProperty("version").GetString());
+        Assert.NotEqual(0, wrong.ExitCode);
+        Assert.Contains("NAME:vK", wrong.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CreateCode_UploadsTheDirectoryAndDescribeShowsSourceSchemaAndRuntime()
     {
         var key = await server.NewUserKeyAsync();

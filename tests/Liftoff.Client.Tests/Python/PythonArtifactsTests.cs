@@ -42,6 +42,52 @@ public sealed class PythonArtifactsTests(ServerFixture server) : IClassFixture<S
     }
 
     [Fact]
+    public async Task LaunchedRun_UnderItsRunKey_LogsUsesAndDownloadsArtifacts_AndMayNotCreateJobs()
+    {
+        var key = await server.NewUserKeyAsync();
+        using var work = new TempDirectory();
+        work.File("base/rows.csv", "a,b");
+        work.File("data/a.txt", "alpha");
+        using var client = server.Client(key);
+        using var http = server.Http(key);
+        await TestJobs.CreateRepoJobAsync(http, "p", "train");
+        await client.UploadArtifactAsync(Path.Combine(work.Path, "base"), "p", "base", new ArtifactUploadOptions("dataset"));
+        await client.CreateQueueAsync(new Contracts.CreateQueueRequest("q", Contracts.Resources.LocalProcess));
+        await client.EnqueueAsync("q", new Contracts.EnqueueRequest("train", "p"));
+        var agent = await client.RegisterAgentAsync(new Contracts.RegisterAgentRequest("a1", ["q"]));
+        var claim = (await client.ClaimAsync(agent.Id, TimeSpan.Zero))!;
+        var script = $$"""
+            import json, liftoff
+            from liftoff._artifacts import _client
+            run = liftoff.init(project="p", console=False)
+            version = run.log_artifact({{Quote(Path.Combine(work.Path, "data"))}}, name="ds", type="dataset", aliases=["gold"])
+            base = run.use_artifact("base:latest")
+            root = base.download(root={{Quote(Path.Combine(work.Path, "out"))}})
+            try:
+                evil = dict(project="p", name="train", definition=dict(source_type="image", source=dict(image="evil:1"), entrypoint=["sh"]))
+                _client(run).request("POST", "/api/v1/jobs", evil)
+                job = "created"
+            except liftoff.Error as exc:
+                job = str(exc)
+            print(json.dumps({"run": run.id, "version": version["version"], "root": root, "job": job}))
+            liftoff.finish()
+            """;
+        var env = server.PythonEnv(claim.Spec.Environment["LIFTOFF_API_KEY"], ("LIFTOFF_RUN_ID", claim.Spec.RunId), ("LIFTOFF_PROJECT", "p"));
+
+        var result = await Testing.Python.RunAsync(script, env);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var output = JsonDocument.Parse(result.Stdout.Trim().Split('\n')[^1]).RootElement;
+        Assert.Equal(claim.Spec.RunId, output.GetProperty("run").GetString());
+        Assert.Equal("a,b", await File.ReadAllTextAsync(Path.Combine(work.Path, "out", "rows.csv")));
+        Assert.Contains("run's key", output.GetProperty("job").GetString(), StringComparison.Ordinal);
+        Assert.Equal("v0", (await client.DescribeJobAsync("p", "train")).Selected.Artifact.Version);
+        var artifacts = await client.ListRunArtifactsAsync(claim.Spec.RunId);
+        Assert.Equal(["ds"], artifacts.Produced.Select(v => v.Name));
+        Assert.Equal(["base"], artifacts.Used.Select(v => v.Name));
+    }
+
+    [Fact]
     public async Task LogArtifact_SymlinkOutside_RaisesAndUploadsNothing()
     {
         var key = await server.NewUserKeyAsync();

@@ -34,7 +34,7 @@ public sealed class ClaimTests(ServerFixture server) : IClassFixture<ServerFixtu
         await (await jobHttp.GetAsync("/api/v1/runs")).ProblemAsync(HttpStatusCode.Forbidden);
         await (await jobHttp.GetAsync("/api/v1/queues")).ProblemAsync(HttpStatusCode.Forbidden);
         var other = await client.InitRunAsync(new InitRunRequest("p"));
-        await (await jobHttp.GetAsync($"/api/v1/runs/{other.Id}")).ProblemAsync(HttpStatusCode.NotFound);
+        await (await jobHttp.GetAsync($"/api/v1/runs/{other.Id}")).ProblemAsync(HttpStatusCode.Forbidden);
         await (await jobHttp.PostJsonAsync("/api/v1/runs", """{"project":"p"}""")).ProblemAsync(HttpStatusCode.Forbidden);
         Assert.Null(await client.ClaimAsync(agent.Id, TimeSpan.Zero));
 

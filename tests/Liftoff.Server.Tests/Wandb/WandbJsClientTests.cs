@@ -77,6 +77,33 @@ public sealed class WandbJsClientTests(ServerFixture server) : IClassFixture<Ser
         Assert.Equal(Steps - 1, run.Summary.GetProperty("_step").GetInt32());
         Assert.Equal(Steps - 1, run.LastStep);
     }
+
+    [Fact]
+    public async Task JsClient_UnderALaunchedRunsKey_ReportsIntoThatRun()
+    {
+        await WandbJs.InstallAsync();
+        var key = await server.NewUserKeyAsync();
+        using var http = server.Http(key);
+        await TestJobs.CreateRepoJobAsync(http, "wandb-js", "train");
+        using var client = server.Client(key);
+        await client.CreateQueueAsync(new CreateQueueRequest("q", Resources.LocalProcess));
+        await client.EnqueueAsync("q", new EnqueueRequest("train", "wandb-js"));
+        var agent = await client.RegisterAgentAsync(new RegisterAgentRequest("a1", ["q"]));
+        var claim = (await client.ClaimAsync(agent.Id, TimeSpan.Zero))!;
+
+        var result = await WandbJs.RunAsync("run.mjs", new Dictionary<string, string?>(claim.Spec.Environment!)
+        {
+            ["WANDB_BASE_URL"] = server.BaseUrl.ToString().TrimEnd('/'),
+            ["LIFTOFF_STEPS"] = "100",
+            ["LIFTOFF_EXIT_CODE"] = "0",
+            ["LIFTOFF_PROJECT"] = "wandb-js",
+        });
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var run = await client.GetRunAsync(claim.Spec.RunId);
+        Assert.True(run.State == RunStates.Finished, result.ToString());
+        Assert.Equal(99, run.LastStep);
+    }
 }
 
 /// <summary>The real @wandb/sdk client: installed by scripts/setup/npm-packages.sh (npm ci from the lock file), run with node.</summary>

@@ -7,10 +7,19 @@ namespace Liftoff.Server.Storage.Relational;
 
 internal sealed partial class RelationalStore : IArtifactStore
 {
+    /// <summary>
+    /// The version number 'latest' names in collection <c>c</c>: the newest, unless the owner pointed it back at an
+    /// earlier one (an alias row named latest, which the next new version drops).
+    /// </summary>
+    private const string LatestOfCollection = $"""
+        COALESCE((SELECT lv.version FROM artifact_aliases la JOIN artifact_versions lv ON lv.id = la.version_id WHERE la.collection_id = c.id AND la.alias = '{ArtifactRefs.Latest}'),
+            (SELECT MAX(l.version) FROM artifact_versions l WHERE l.collection_id = c.id))
+        """;
+
     private string VersionColumns => $"""
         v.id, e.name, p.name, c.name, c.type, v.version, v.digest, v.size, v.file_count, v.metadata, r.id, v.created_at,
-        (SELECT MAX(l.version) FROM artifact_versions l WHERE l.collection_id = c.id),
-        {database.JsonArrayOf("a.alias", "artifact_aliases a WHERE a.version_id = v.id")}
+        {LatestOfCollection},
+        {database.JsonArrayOf("a.alias", $"artifact_aliases a WHERE a.version_id = v.id AND a.alias <> '{ArtifactRefs.Latest}'")}
         FROM artifact_versions v JOIN artifact_collections c ON c.id = v.collection_id JOIN projects p ON p.id = c.project_id
         JOIN entities e ON e.id = p.entity_id LEFT JOIN runs r ON r.seq = v.created_by_run_seq
         """;
@@ -46,7 +55,13 @@ internal sealed partial class RelationalStore : IArtifactStore
             var created = versionId is null;
             versionId ??= await InsertVersionAsync(session, entityId, collectionId, runSeq, version, cancellationToken);
             var aliases = version.Aliases.Distinct(StringComparer.Ordinal).ToArray();
+            if (version.AliasOwnVersionOnly && aliases.Length > 0)
+            {
+                await DemandOwnAliasesAsync(session, collectionId, versionId.Value, runSeq, aliases, cancellationToken);
+            }
+
             await session.ExecuteAsync([
+                .. created ? new[] { new Sql($"DELETE FROM artifact_aliases WHERE collection_id = @c AND alias = '{ArtifactRefs.Latest}'", ("@c", collectionId)) } : [],
                 .. aliases.Length == 0 ? [] : new[]
                 {
                     Sql.InsertRows("artifact_aliases", [("collection_id", collectionId), ("version_id", versionId)], [("alias", aliases)],
@@ -91,7 +106,7 @@ internal sealed partial class RelationalStore : IArtifactStore
             return await session.ListAsync($"""
                 SELECT e.name, p.name, c.name, c.type, c.created_at,
                     (SELECT COUNT(*) FROM artifact_versions v WHERE v.collection_id = c.id),
-                    (SELECT MAX(v.version) FROM artifact_versions v WHERE v.collection_id = c.id)
+                    {LatestOfCollection}
                 FROM artifact_collections c JOIN projects p ON p.id = c.project_id JOIN entities e ON e.id = p.entity_id
                 {where} ORDER BY p.name, c.name
                 """, r => new ArtifactCollectionRecord(r.String(0), r.String(1), r.String(2), r.String(3), (int)r.Long(5), r.NullableInt(6), r.Time(4)),
@@ -159,6 +174,36 @@ internal sealed partial class RelationalStore : IArtifactStore
             return (RunArtifactRecords?)new RunArtifactRecords([.. used.Select(v => v.Version)], [.. produced.Select(v => v.Version)]);
         }, cancellationToken);
 
+    /// <summary>
+    /// A run's key may alias only a version its run produced, and may not take an alias away from a version its run
+    /// did not produce (moving 'prod' off the owner's version is as bad as moving it onto one).
+    /// </summary>
+    private async Task DemandOwnAliasesAsync(DbSession session, long collectionId, long versionId, long? runSeq, string[] aliases, CancellationToken cancellationToken)
+    {
+        var producer = (await session.ListAsync("SELECT created_by_run_seq, version FROM artifact_versions WHERE id = @v",
+            r => (Run: r.NullableLong(0), Number: r.Int(1)), cancellationToken, ("@v", versionId)))[0];
+        if (producer.Run is null || producer.Run != runSeq)
+        {
+            throw new ForbiddenException($"these files are already version v{producer.Number}, which this run did not produce; a run's key sets aliases only on versions its run produced");
+        }
+
+        var taken = await session.ListAsync($"""
+            SELECT a.alias, v.version FROM artifact_aliases a JOIN artifact_versions v ON v.id = a.version_id
+            WHERE a.collection_id = @c AND a.alias {database.AnyOf("@a")} AND a.version_id <> @v AND (v.created_by_run_seq IS NULL OR v.created_by_run_seq <> @r)
+            """, r => (Alias: r.String(0), Number: r.Int(1)), cancellationToken, ("@c", collectionId), ("@a", aliases), ("@v", versionId), ("@r", runSeq));
+        if (taken.Count > 0)
+        {
+            throw new ForbiddenException($"alias '{taken[0].Alias}' is on v{taken[0].Number}, which this run did not produce; a run's key may not move it");
+        }
+    }
+
+    public Task<bool> RunReferencesBlobAsync(long entityId, string runId, string digest, CancellationToken cancellationToken) =>
+        database.ReadAsync(async session => await session.ScalarAsync("""
+            SELECT 1 FROM runs r JOIN run_artifacts ra ON ra.run_seq = r.seq JOIN artifact_versions v ON v.id = ra.version_id
+            JOIN artifact_files f ON f.version_id = v.id
+            WHERE r.id = @id AND r.entity_id = @e AND f.digest = @d AND (ra.role = 'used' OR v.created_by_run_seq = r.seq) LIMIT 1
+            """, cancellationToken, ("@id", runId), ("@e", entityId), ("@d", digest)) is not null, cancellationToken);
+
     private static async Task<long?> RunSeqAsync(DbSession session, long entityId, string runId, CancellationToken cancellationToken) =>
         await session.ScalarAsync("SELECT seq FROM runs WHERE id = @id AND entity_id = @e", cancellationToken, ("@id", runId), ("@e", entityId)) as long?;
 
@@ -224,7 +269,7 @@ internal sealed partial class RelationalStore : IArtifactStore
         }
         else if (reference == ArtifactRefs.Latest)
         {
-            where.Append("v.version = (SELECT MAX(l.version) FROM artifact_versions l WHERE l.collection_id = c.id)");
+            where.Append($"v.version = {LatestOfCollection}");
             parameters = [("@e", entityId), ("@p", project), ("@n", name)];
         }
         else
