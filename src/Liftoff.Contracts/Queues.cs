@@ -116,7 +116,11 @@ public sealed record ItemInfo(
 
 public sealed record ItemList(IReadOnlyList<ItemInfo> Items, string? NextCursor);
 
-/// <summary>What <c>launch --dry-run</c> shows and what the agent receives: everything resolved.</summary>
+/// <summary>
+/// What <c>launch --dry-run</c> shows and what the agent receives: everything resolved but secrets. Environment values
+/// keep their <c>${secret:NAME}</c> references; only a claim carries <see cref="Secrets"/>, the values by name, for the
+/// agent to deliver to the workload the target's safe way and to redact from everything it reports.
+/// </summary>
 public sealed record LaunchSpec(
     string ItemId,
     int Attempt,
@@ -131,7 +135,8 @@ public sealed record LaunchSpec(
     IReadOnlyList<string> Entrypoint,
     JsonElement Config,
     JsonElement ResourceConfig,
-    IReadOnlyDictionary<string, string> Environment);
+    IReadOnlyDictionary<string, string> Environment,
+    IReadOnlyDictionary<string, string>? Secrets = null);
 
 public sealed record RegisterAgentRequest(string Name, IReadOnlyList<string> Queues, string? Version = null, string? Host = null, int MaxJobs = 1);
 

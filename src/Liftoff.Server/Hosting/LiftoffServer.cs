@@ -5,6 +5,7 @@ using Liftoff.Server.Launch;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Sdk;
+using Liftoff.Server.Secrets;
 using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Postgres;
 using Liftoff.Server.Storage.Relational;
@@ -147,6 +148,7 @@ internal static class ServerRegistration
         services.AddSingleton<QueueSignals>();
         services.AddSingleton<JobVersions>();
         services.AddSingleton<LaunchPlanner>();
+        services.AddSecretVault(options);
         services.AddTargets();
         services.AddHostedService<QueueReaper>();
         services.ConfigureHttpJsonOptions(json => LiftoffJson.Apply(json.SerializerOptions));
@@ -220,6 +222,7 @@ internal static class ServerRegistration
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
         app.MapIdentityApi();
+        app.MapSecretsApi();
         app.MapProjectsApi();
         app.MapRunsApi();
         app.MapQueuesApi();

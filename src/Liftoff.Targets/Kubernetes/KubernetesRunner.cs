@@ -33,8 +33,9 @@ internal sealed class KubernetesRunner(AgentOptions options, IImageBuilder build
         var target = new KubernetesJobTarget(name, cluster.Namespace, image.Reference, name, options.Name, options.Target<KubernetesSettings>().ImagePullSecrets ?? [],
             options.Target<KubernetesSettings>().TtlSecondsAfterFinished ?? 3600, AgentEnvironment(context));
         var resource = spec.ResourceConfig.ValueKind == JsonValueKind.Object ? JsonNode.Parse(spec.ResourceConfig.GetRawText())!.AsObject() : [];
-        var job = KubernetesJson.Deserialize<V1Job>(KubernetesJobs.Build(spec, resource, target).ToJsonString());
-        var secret = KubernetesJson.Deserialize<V1Secret>(KubernetesJobs.Secret(spec, target).ToJsonString());
+        var (jobObject, secretObject) = KubernetesJobs.BuildWithSecret(spec, resource, target);
+        var job = KubernetesJson.Deserialize<V1Job>(jobObject.ToJsonString());
+        var secret = KubernetesJson.Deserialize<V1Secret>(secretObject.ToJsonString());
 
         await context.Console.WriteAsync("stderr", $"[liftoff agent] creating Job {cluster.Namespace}/{name} with image {image.Reference}", cancellationToken);
         try
