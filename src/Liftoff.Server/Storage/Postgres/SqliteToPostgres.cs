@@ -17,7 +17,7 @@ namespace Liftoff.Server.Storage.Postgres;
 internal static class SqliteToPostgres
 {
     /// <summary>The schema version these tables describe; a newer one must teach this copy its new columns first.</summary>
-    public const int SchemaVersion = 7;
+    public const int SchemaVersion = 8;
 
     private enum Kind
     {
