@@ -1,5 +1,3 @@
-using Liftoff.Core.Launch;
-
 namespace Liftoff.Targets;
 
 /// <summary>
@@ -30,7 +28,7 @@ internal static class Redaction
 
         foreach (var (name, value) in environment)
         {
-            if (value.Length >= 8 && IsSecret(name) && !SecretReferences.Contains(value))
+            if (value.Length >= 8 && IsSecret(name))
             {
                 text = text.Replace(value, Mask, StringComparison.Ordinal);
             }
