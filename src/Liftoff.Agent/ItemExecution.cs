@@ -48,12 +48,12 @@ internal sealed class ItemExecution
 
     /// <summary>A claimed item: the runner starts its workload.</summary>
     public static ItemExecution ForClaim(Claim claim, ILaunchRunner? runner, LiftoffClient client, AgentOptions options, TimeProvider time, ILogger logger, Func<TimeSpan> heartbeatInterval) =>
-        new(new Target(claim.Spec.ItemId, claim.Spec.Attempt, claim.Spec.RunId, claim.Spec.Queue, claim.Spec.Resource, claim.Spec.Job, claim.Spec.Environment, claim.Spec, null),
+        new(new Target(claim.Spec.ItemId, claim.Spec.Attempt, claim.Spec.RunId, claim.Spec.Queue, claim.Spec.Resource, claim.Spec.Job, claim.Spec.Environment, claim.Spec.Secrets, claim.Spec, null),
             runner, client, options, time, logger, heartbeatInterval);
 
     /// <summary>A workload an earlier run of this agent left behind: re-attached if its attempt still holds the item, else removed.</summary>
     public static ItemExecution ForLeftover(LeftoverWorkload leftover, ILaunchRunner runner, LiftoffClient client, AgentOptions options, TimeProvider time, ILogger logger, Func<TimeSpan> heartbeatInterval) =>
-        new(new Target(leftover.ItemId, leftover.Attempt, leftover.RunId, leftover.Queue, leftover.Resource, "", leftover.Environment, null, leftover),
+        new(new Target(leftover.ItemId, leftover.Attempt, leftover.RunId, leftover.Queue, leftover.Resource, "", leftover.Environment, null, null, leftover),
             runner, client, options, time, logger, heartbeatInterval);
 
     private enum StopReason
@@ -116,7 +116,7 @@ internal sealed class ItemExecution
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !_force.IsCancellationRequested)
         {
-            _logger.LogError(ex, "Item {ItemId} failed in the agent", Spec.ItemId);
+            _logger.LogError("Item {ItemId} failed in the agent: {Error}", Spec.ItemId, Redact(ex.ToString()));
             await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Submit, Message($"the agent failed: {ex.Message}")));
         }
         finally
@@ -135,7 +135,7 @@ internal sealed class ItemExecution
 
     private async Task RunWorkloadAsync(string workDirectory)
     {
-        var console = new RunConsole(_client, Spec.RunId, _time, _logger);
+        var console = new RunConsole(_client, Spec.RunId, _time, _logger, redact: Redact);
         ILaunchedWorkload workload;
         try
         {
@@ -201,7 +201,7 @@ internal sealed class ItemExecution
         }
 
         var run = await _client.GetRunAsync(Spec.RunId, _force.Token);
-        var console = new RunConsole(_client, Spec.RunId, _time, _logger, run.LogLines);
+        var console = new RunConsole(_client, Spec.RunId, _time, _logger, run.LogLines, Redact);
         var workload = await runner.AttachAsync(leftover, console, _force.Token);
         if (reply.State is ItemStates.Leased or ItemStates.Starting && Reason == StopReason.None && !await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Running)))
         {
@@ -439,9 +439,11 @@ internal sealed class ItemExecution
 
     private string Message(string text)
     {
-        text = Redaction.Apply(text, Spec.Environment);
+        text = Redact(text);
         return text.Length <= MaxMessageChars ? text : "…" + text[^MaxMessageChars..];
     }
+
+    private string Redact(string text) => Redaction.Apply(text, Spec.Environment, Spec.Secrets);
 
     /// <summary>The target's own reason (OOMKilled, an eviction) when it gave one, else what the exit code suggests.</summary>
     private static string Describe(WorkloadExit exit) => exit.Reason is { } reason ? ", " + reason : exit.ExitCode switch
@@ -478,6 +480,7 @@ internal sealed class ItemExecution
         string Resource,
         string Job,
         IReadOnlyDictionary<string, string> Environment,
+        IReadOnlyDictionary<string, string>? Secrets,
         LaunchSpec? Launch,
         LeftoverWorkload? Leftover);
 }

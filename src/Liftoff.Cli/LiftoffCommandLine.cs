@@ -36,6 +36,12 @@ internal static class LiftoffCommandLine
                 new ListKeysCommand(),
                 new RevokeKeyCommand(),
             },
+            new Command("secret", "Set, list and delete your secrets, referenced from queue and launch configs as ${secret:NAME}.")
+            {
+                new SetSecretCommand(),
+                new ListSecretsCommand(),
+                new DeleteSecretCommand(),
+            },
             new Command("users", "Manage users (admin).")
             {
                 new CreateUserCommand(),

@@ -69,6 +69,18 @@ public sealed class LiftoffClient : IDisposable
     public Task RevokeKeyAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Delete, $"api/v1/keys/{Uri.EscapeDataString(id)}", null, cancellationToken);
 
+    /// <summary>Creates or replaces a secret of the caller's entity; the value is never returned by any call.</summary>
+    public Task<SecretInfo> SetSecretAsync(string name, string value, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Put, $"api/v1/secrets/{Uri.EscapeDataString(name)}", JsonContent.Create(new SetSecretRequest(value), LiftoffJsonContext.Default.SetSecretRequest), LiftoffJsonContext.Default.SecretInfo, cancellationToken);
+
+    /// <summary>The caller's entity's secrets: names and dates.</summary>
+    public Task<SecretList> ListSecretsAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/secrets", null, LiftoffJsonContext.Default.SecretList, cancellationToken);
+
+    /// <summary>Deletes a secret of the caller's entity; launches that reference it are refused from then on.</summary>
+    public Task DeleteSecretAsync(string name, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, $"api/v1/secrets/{Uri.EscapeDataString(name)}", null, cancellationToken);
+
     /// <summary>The caller's projects.</summary>
     public Task<ProjectList> ListProjectsAsync(CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Get, "api/v1/projects", null, LiftoffJsonContext.Default.ProjectList, cancellationToken);

@@ -117,8 +117,11 @@ public sealed record ItemInfo(
 public sealed record ItemList(IReadOnlyList<ItemInfo> Items, string? NextCursor);
 
 /// <summary>
-/// What <c>launch --dry-run</c> shows and what the agent receives: everything resolved. <see cref="QueueResourceConfig"/>
-/// is the queue's own config alone (macros substituted): what its owner grants beyond what an item may set (DESIGN.md §1).
+/// What <c>launch --dry-run</c> shows and what the agent receives: everything resolved but secrets. Environment values
+/// keep their <c>${secret:NAME}</c> references; only a claim carries <see cref="Secrets"/>, the values by name, for the
+/// agent to deliver to the workload the target's safe way and to redact from everything it reports.
+/// <see cref="QueueResourceConfig"/> is the queue's own config alone (macros substituted): what its owner grants beyond
+/// what an item may set (DESIGN.md §1).
 /// </summary>
 public sealed record LaunchSpec(
     string ItemId,
@@ -135,7 +138,8 @@ public sealed record LaunchSpec(
     JsonElement Config,
     JsonElement ResourceConfig,
     IReadOnlyDictionary<string, string> Environment,
-    JsonElement QueueResourceConfig = default);
+    JsonElement QueueResourceConfig = default,
+    IReadOnlyDictionary<string, string>? Secrets = null);
 
 public sealed record RegisterAgentRequest(string Name, IReadOnlyList<string> Queues, string? Version = null, string? Host = null, int MaxJobs = 1);
 

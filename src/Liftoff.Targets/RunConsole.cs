@@ -29,12 +29,15 @@ internal sealed class RunConsole
     private readonly Queue<string> _stderrTail = new();
     private readonly Task _pump;
     private readonly CancellationTokenSource _abort = new();
+    private readonly Func<string, string> _redact;
     private long _offset;
 
     /// <param name="startOffset">The run's console line count when another console wrote to it before (an adopted workload):
     /// the server drops lines sent below its count as retries.</param>
-    public RunConsole(LiftoffClient client, string runId, TimeProvider time, ILogger logger, long startOffset = 0)
+    /// <param name="redact">Takes the launch's secrets out of each line before it is kept or sent.</param>
+    public RunConsole(LiftoffClient client, string runId, TimeProvider time, ILogger logger, long startOffset = 0, Func<string, string>? redact = null)
     {
+        _redact = redact ?? (text => text);
         _offset = startOffset;
         _client = client;
         _runId = runId;
@@ -46,6 +49,7 @@ internal sealed class RunConsole
     /// <summary>Queues one line; waits when the server has fallen far behind, so a chatty workload slows down rather than the agent's memory growing.</summary>
     public async ValueTask WriteAsync(string stream, string text, CancellationToken cancellationToken)
     {
+        text = _redact(text);
         if (stream == "stderr")
         {
             lock (_stderrTail)

@@ -26,6 +26,16 @@ internal abstract class TargetDefinition
     /// <summary>What a launch item's own <paramref name="overrides"/> may not set unless the queue's defaults grant it (DESIGN.md §1).</summary>
     public virtual IReadOnlyList<FieldError> ValidateOverrides(JsonElement queueDefaults, JsonElement? overrides, string field) => [];
 
+    /// <summary>
+    /// Whether the string at <paramref name="path"/> (from the config's root, e.g. <c>.env.HF_TOKEN</c>) is an environment
+    /// value of the workload: the only place a <c>${secret:NAME}</c> reference may stand, since only there can the
+    /// agent deliver a value the target's safe way. None by default.
+    /// </summary>
+    public virtual bool IsEnvironmentValue(string path) => false;
+
+    /// <summary>Where this target's config sets environment values, for the refusal of a reference elsewhere.</summary>
+    public virtual string EnvironmentValues => "nowhere: this target takes no environment variables of its own";
+
     /// <summary>What <c>launch --dry-run</c> prints for <paramref name="spec"/>; null prints the spec as JSON.</summary>
     public virtual string? RenderDryRun(LaunchSpec spec) => null;
 

@@ -223,6 +223,34 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     }
 
     [Fact]
+    public async Task Agent_WithSecretReferences_PutsTheValuesInTheJobsSecretReadThroughSecretKeyRef_AndRedactsThem()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.ImageEnvironment["PYTHONPATH"] = Repo.PythonSdk;
+        await using var harness = await AgentHarness.StartAsync(server, maxAttempts: 1, resource: Resources.Kubernetes);
+        var value = "pw-" + Guid.NewGuid().ToString("N");
+        await harness.Client.SetSecretAsync("DATA_ACCESS", value);
+        var job = await CreateJobAsync(harness, "uses-secret", Image, SecretsTests.Job);
+        await StartAgentAsync(harness, standIn, pollSeconds: 0.2);
+
+        var item = await harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project, ResourceArgs: JsonDocument.Parse("""
+            {"spec": {"template": {"spec": {"containers": [{"env": [
+              {"name": "DATA_ACCESS", "value": "${secret:DATA_ACCESS}"}, {"name": "AUTH_HEADER", "value": "Bearer ${secret:DATA_ACCESS}"}]}]}}}}
+            """).RootElement));
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        await SecretsTests.AssertDeliveredAndRedactedAsync(harness, done, value, errorQuotesStderr: false);
+        var (name, manifest) = Assert.Single(standIn.Jobs);
+        Assert.DoesNotContain(value, manifest.ToJsonString(), StringComparison.Ordinal);
+        var env = manifest["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray();
+        var reference = env.Single(v => v!["name"]!.GetValue<string>() == "DATA_ACCESS")!["valueFrom"]!["secretKeyRef"]!;
+        Assert.Equal(name, reference["name"]!.GetValue<string>());
+        Assert.Contains(value, standIn.SecretValues);
+        Assert.Contains("Bearer " + value, standIn.SecretValues);
+        await Poll.UntilAsync(() => Task.FromResult(standIn.SecretNames.Count), c => c == 0, TimeSpan.FromSeconds(10), "the Secret to be deleted with its Job");
+    }
+
+    [Fact]
     public async Task Agent_WithoutABuilder_FailsACodeJobInBuildSayingHowToEnableBuilding()
     {
         await using var standIn = await KubernetesStandIn.StartAsync();

@@ -60,6 +60,14 @@ internal sealed class ServerCommand : BaseCommand
             + $"S3 keys come from ${S3AccessKeyVariable} and ${S3SecretKeyVariable}, else from the AWS SDK's usual AWS_* variables, profile or instance role.",
     };
 
+    private const string SecretKeysVariable = "LIFTOFF_SECRET_KEYS";
+
+    private static readonly Option<string?> SecretKeysOption = new("--secret-keys")
+    {
+        Description = $"The directory of the key ring that encrypts secrets (default: secret-keys/ in --data-dir; ${SecretKeysVariable}). "
+            + "Replicas on one PostgreSQL must share it (see docs/secrets.md).",
+    };
+
     private const string S3AccessKeyVariable = "LIFTOFF_S3_ACCESS_KEY_ID";
     private const string S3SecretKeyVariable = "LIFTOFF_S3_SECRET_ACCESS_KEY";
 
@@ -80,6 +88,7 @@ internal sealed class ServerCommand : BaseCommand
         Options.Add(AdminOption);
         Options.Add(DatabaseOption);
         Options.Add(BlobsOption);
+        Options.Add(SecretKeysOption);
         Subcommands.Add(new MigrateDataCommand());
     }
 
@@ -114,6 +123,7 @@ internal sealed class ServerCommand : BaseCommand
             return ExitCodes.Usage;
         }
 
+        options.SecretKeysDirectory = parseResult.GetValue(SecretKeysOption) ?? Environment.GetEnvironmentVariable(SecretKeysVariable);
         options.S3AccessKeyId = Environment.GetEnvironmentVariable(S3AccessKeyVariable);
         options.S3SecretAccessKey = Environment.GetEnvironmentVariable(S3SecretKeyVariable);
         if (blobs is S3BlobLocation && (options.S3AccessKeyId is null) != (options.S3SecretAccessKey is null))

@@ -66,7 +66,7 @@ public static partial class Macros
         return copy;
     }
 
-    private static void Visit(JsonNode? node, string path, Func<string, string, string> onString)
+    internal static void Visit(JsonNode? node, string path, Func<string, string, string> onString)
     {
         switch (node)
         {

@@ -5,6 +5,7 @@ using Liftoff.Core.Runs;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Hosting;
 using Liftoff.Server.Launch;
+using Liftoff.Server.Secrets;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -165,9 +166,16 @@ internal static class AgentsApi
                 continue;
             }
 
-            return claimed is null
-                ? null
-                : new Claim(Mapping.ToInfo(claimed.Item), LaunchPlanner.Spec(claimed.Item, claimed.Queue, claimed.Run.Id, claimed.Run.Name, secret!), leaseUntil);
+            if (claimed is null)
+            {
+                return null;
+            }
+
+            // Resolved here and only here: the values travel to the claiming agent in this response and are stored
+            // nowhere else. The agent's entity owns the queue (and, today, every item on it).
+            var values = await services.Secrets.ResolveAsync(services.Caller.EntityId, LaunchPlanner.ReferencedSecrets(claimed.Item, claimed.Queue), cancellationToken);
+            var spec = LaunchPlanner.Spec(claimed.Item, claimed.Queue, claimed.Run.Id, claimed.Run.Name, secret!) with { Secrets = values };
+            return new Claim(Mapping.ToInfo(claimed.Item), spec, leaseUntil);
         }
     }
 
@@ -179,6 +187,8 @@ internal sealed class AgentServices
     public required IQueueStore Queues { get; init; }
 
     public required QueueSignals Signals { get; init; }
+
+    public required SecretVault Secrets { get; init; }
 
     public required ServerOptions Options { get; init; }
 

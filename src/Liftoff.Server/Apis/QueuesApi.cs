@@ -48,6 +48,7 @@ internal static class QueuesApi
         {
             var merged = ResourceConfigs.Merge(config, null);
             errors.AddRange(services.Targets.Validate(request.Resource, merged, "config", complete: false).Concat(Macros.FindUnknown(merged, variables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "config")));
+            errors.AddRange(LaunchPlanner.CheckSecretPlacement(services.Targets, request.Resource, SecretReferences.Find(merged, ""), "config"));
         }
 
         if (errors.Any)

@@ -6,6 +6,7 @@ using Liftoff.Server.Launch;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Sdk;
+using Liftoff.Server.Secrets;
 using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Postgres;
 using Liftoff.Server.Storage.Relational;
@@ -148,6 +149,7 @@ internal static class ServerRegistration
         services.AddSingleton<QueueSignals>();
         services.AddSingleton<JobVersions>();
         services.AddSingleton<LaunchPlanner>();
+        services.AddSecretVault(options);
         services.AddTargets();
         services.AddHostedService<QueueReaper>();
         services.ConfigureHttpJsonOptions(json =>
@@ -228,6 +230,7 @@ internal static class ServerRegistration
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
         app.MapIdentityApi();
+        app.MapSecretsApi();
         app.MapProjectsApi();
         app.MapRunsApi();
         app.MapQueuesApi();

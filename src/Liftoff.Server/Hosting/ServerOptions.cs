@@ -25,6 +25,13 @@ public sealed class ServerOptions
 
     public string? S3SecretAccessKey { get; set; }
 
+    /// <summary>
+    /// The Data Protection key ring that encrypts secrets (<c>--secret-keys</c>, <c>LIFTOFF_SECRET_KEYS</c>): null for
+    /// <c>secret-keys/</c> in <see cref="DataDirectory"/>. Replicas on one PostgreSQL share one directory (or copies of
+    /// one ring), or each decrypts only what it encrypted.
+    /// </summary>
+    public string? SecretKeysDirectory { get; set; }
+
     public string Host { get; set; } = "127.0.0.1";
 
     /// <summary>0 picks a free port.</summary>

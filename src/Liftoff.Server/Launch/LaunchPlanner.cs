@@ -7,6 +7,7 @@ using Liftoff.Core.Jobs;
 using Liftoff.Core.Launch;
 using Liftoff.Core.Runs;
 using Liftoff.Server.Auth;
+using Liftoff.Server.Secrets;
 using Liftoff.Server.Storage;
 using Liftoff.Targets;
 
@@ -16,7 +17,7 @@ namespace Liftoff.Server.Launch;
 /// Turns a launch request into a launch item, refusing at enqueue everything the agent would otherwise discover late
 /// (DESIGN.md §1), and turns a claimed item into the spec its agent runs.
 /// </summary>
-internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets)
+internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, SecretVault secrets)
 {
     public const string DefaultProject = "uncategorized";
 
@@ -89,6 +90,7 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets)
             errors.AddRange(targets.Validate(queue.Resource, resource, "resource_args"));
             errors.AddRange(targets.ValidateOverrides(queue.Resource, defaults.RootElement, request.ResourceArgs, "resource_args"));
             errors.AddRange(Macros.FindUnknown(resource, queue.TemplateVariables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "resource_args"));
+            errors.AddRange(await CheckSecretsAsync(caller, queue, request.ResourceArgs, cancellationToken));
         }
 
         var templateValues = TemplateVariables.Resolve(queue.TemplateVariables, request.TemplateValues, "template_values", errors);
@@ -117,6 +119,66 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets)
         earlier.Queue == again.Queue && earlier.Project == again.Project && earlier.Job == again.Job && earlier.Priority == again.Priority
         && earlier.ConfigJson == again.ConfigJson && earlier.ResourceArgsJson == again.ResourceArgsJson
         && earlier.TemplateValuesJson == again.TemplateValuesJson && earlier.EntrypointJson == again.EntrypointJson;
+
+    /// <summary>
+    /// Every <c>${secret:NAME}</c> reference stands in an environment value of the target and names a secret that its
+    /// owner holds: the item's owner's entity for the item's own resource args, the queue owner's for the queue's config.
+    /// A queue is reachable only through its owner's keys today, so both are the caller's entity; with shared (team)
+    /// queues, the queue's references resolve in the queue owner's entity and the item's in the item owner's.
+    /// </summary>
+    private async Task<IReadOnlyList<FieldError>> CheckSecretsAsync(Caller caller, QueueRecord queue, JsonElement? overrides, CancellationToken cancellationToken)
+    {
+        var references = new List<(string Field, SecretReference Reference)>();
+        if (JsonNode.Parse(queue.ConfigJson) is JsonObject queueConfig)
+        {
+            references.AddRange(SecretReferences.Find(queueConfig, "").Select(r => ("queue.config", r)));
+        }
+
+        if (overrides is { ValueKind: JsonValueKind.Object } args)
+        {
+            references.AddRange(SecretReferences.Find(JsonNode.Parse(args.GetRawText())!, "").Select(r => ("resource_args", r)));
+        }
+
+        var errors = references.SelectMany(r => CheckSecretPlacement(targets, queue.Resource, [r.Reference], r.Field)).ToList();
+        if (references.Count == 0 || errors.Count > 0)
+        {
+            return errors;
+        }
+
+        var held = await secrets.NamesAsync(caller.EntityId, cancellationToken);
+        errors.AddRange(references.Where(r => !held.Contains(r.Reference.Name)).Select(r => new FieldError(r.Field + r.Reference.Path,
+            $"secret '{r.Reference.Name}' is not set for '{caller.Entity}'; set it with 'liftoff secret set {r.Reference.Name}'")));
+        return errors;
+    }
+
+    /// <summary>
+    /// References (found with paths from the config's root) outside the target's environment values, and malformed
+    /// secret names, by path under <paramref name="field"/>.
+    /// </summary>
+    public static IEnumerable<FieldError> CheckSecretPlacement(TargetCatalog targets, string resource, IEnumerable<SecretReference> references, string field)
+    {
+        var target = targets.Find(resource);
+        foreach (var reference in references)
+        {
+            if (!SecretReferences.IsValidName(reference.Name))
+            {
+                yield return new FieldError(field + reference.Path, $"'{reference.Name}' is not a secret name: {SecretReferences.NameRule}");
+            }
+            else if (target is null || !target.IsEnvironmentValue(reference.Path))
+            {
+                yield return new FieldError(field + reference.Path,
+                    $"{SecretReferences.Reference(reference.Name)} may stand only in an environment value, where the agent can deliver it safely; {resource} takes them in {target?.EnvironmentValues}");
+            }
+        }
+    }
+
+    /// <summary>The names of the secrets a claimed item's effective config references.</summary>
+    public static IReadOnlySet<string> ReferencedSecrets(ItemRecord item, QueueRecord queue)
+    {
+        using var defaults = JsonDocument.Parse(queue.ConfigJson);
+        using var args = JsonDocument.Parse(item.ResourceArgsJson);
+        return SecretReferences.Find(ResourceConfigs.Merge(defaults.RootElement, args.RootElement), "").Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+    }
 
     /// <summary>What the agent runs for one attempt: the effective resource config and the run's environment.</summary>
     public static LaunchSpec Spec(ItemRecord item, QueueRecord queue, string runId, string runName, string apiKey)

@@ -1,6 +1,6 @@
 namespace Liftoff.Server.Storage;
 
-/// <summary>Entities and their API keys.</summary>
+/// <summary>Entities, their API keys and their secrets.</summary>
 internal interface IIdentityStore
 {
     /// <summary>Creates an entity with its first key in one transaction. Throws <see cref="DuplicateException"/> when the name is taken.</summary>
@@ -31,6 +31,15 @@ internal interface IIdentityStore
 
     /// <summary>Ends a session (sign out); nothing happens when there is none.</summary>
     Task DeleteSessionAsync(string sessionHash, CancellationToken cancellationToken);
+
+    /// <summary>Creates or replaces a secret of the entity; a replaced secret keeps its creation time.</summary>
+    Task<SecretRecord> SetSecretAsync(long entityId, string name, string ciphertext, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>The entity's secrets by name, with their ciphertexts.</summary>
+    Task<IReadOnlyList<SecretRecord>> ListSecretsAsync(long entityId, CancellationToken cancellationToken);
+
+    /// <summary>False when the entity has no such secret.</summary>
+    Task<bool> DeleteSecretAsync(long entityId, string name, CancellationToken cancellationToken);
 }
 
 /// <summary>A key to store; <paramref name="RunId"/> scopes it to one run (the key a launched job gets).</summary>

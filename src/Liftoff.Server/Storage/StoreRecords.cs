@@ -4,6 +4,9 @@ namespace Liftoff.Server.Storage;
 
 internal sealed record EntityRecord(long Id, string Name, bool Admin, DateTimeOffset CreatedAt);
 
+/// <summary>A secret of an entity; <paramref name="Ciphertext"/> is what Data Protection made of its value, never the value.</summary>
+internal sealed record SecretRecord(string Name, string Ciphertext, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
 internal sealed record ApiKeyRecord(string Id, long EntityId, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
 
 /// <summary>Who an API key speaks for; a key with <paramref name="RunId"/> may touch that run only.</summary>

@@ -33,7 +33,8 @@ internal sealed class DockerRunner(AgentOptions options, DockerEngine engine, II
         var digest = await EnsureImageAsync(image, context.Console, cancellationToken);
         await context.Console.WriteAsync("stderr", $"[liftoff agent] running image {image.Reference}{(digest is null ? "" : "@" + digest)}", cancellationToken);
 
-        var environment = new Dictionary<string, string>(config.Env, StringComparer.Ordinal);
+        // Through the Engine API's create call: values never reach a command line (ps) or the agent's log.
+        var environment = config.Env.ToDictionary(e => e.Key, e => SecretValues.Resolve(e.Value, spec, e.Key), StringComparer.Ordinal);
         foreach (var (variable, value) in spec.Environment)
         {
             environment[variable] = value;

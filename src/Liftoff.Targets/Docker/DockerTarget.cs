@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Liftoff.Contracts;
@@ -13,11 +14,15 @@ namespace Liftoff.Targets.Docker;
 /// <c>docker</c>: the job runs as a container on the agent's Docker engine. Its resource config is the
 /// <c>docker run</c> options of <see cref="DockerSchema"/>, its agent config section <c>docker:</c> (<see cref="DockerSettings"/>).
 /// </summary>
-internal sealed class DockerTarget : TargetDefinition
+internal sealed partial class DockerTarget : TargetDefinition
 {
     public override string Name => Resources.Docker;
 
     public override AgentConfigSection AgentConfig { get; } = new AgentConfigSection<DockerSettings>("docker", s => s.Validate());
+
+    public override bool IsEnvironmentValue(string path) => EnvironmentValuePath().IsMatch(path);
+
+    public override string EnvironmentValues => "env.NAME";
 
     public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => DockerSchema.Validate(config, field);
 
@@ -38,4 +43,7 @@ internal sealed class DockerTarget : TargetDefinition
 
         services.AddRunner<DockerRunner>(Name);
     }
+
+    [GeneratedRegex(@"^\.env\..+$")]
+    private static partial Regex EnvironmentValuePath();
 }

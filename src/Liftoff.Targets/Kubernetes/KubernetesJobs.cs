@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -21,7 +22,8 @@ public sealed record KubernetesJobTarget(
 /// The batch/v1 Job a <c>kubernetes</c> launch runs as: a default Job (the image, the entrypoint, the run's environment,
 /// labels naming the item, attempt, run, queue, resource and agent, backoffLimit 0, ttlSecondsAfterFinished) with the
 /// effective resource config merged over it. The run-scoped key sits in a Secret the container reads through
-/// <c>secretKeyRef</c>, never in the Job. The server (enqueue checks, dry-run) and the agent build it the same way.
+/// <c>secretKeyRef</c>, never in the Job, and so does every container variable whose value references the entity's
+/// secrets (<c>${secret:NAME}</c>). The server (enqueue checks, dry-run) and the agent build it the same way.
 /// </summary>
 public static class KubernetesJobs
 {
@@ -65,6 +67,37 @@ public static class KubernetesJobs
         return PodSecurity.Ungranted(job, Build(spec, queue, target));
     }
 
+    /// <summary>
+    /// The Job and its Secret, as the agent creates them: container variables that reference secrets read their values
+    /// from the Secret (<c>valueFrom.secretKeyRef</c>), which holds them resolved from the claim's secrets, or, for a
+    /// dry-run (a spec without them), as the references themselves.
+    /// </summary>
+    public static (JsonObject Job, JsonObject Secret) BuildWithSecret(LaunchSpec spec, JsonObject resource, KubernetesJobTarget target)
+    {
+        var job = Build(spec, resource, target);
+        var secret = Secret(spec, target);
+        var data = secret["stringData"]!.AsObject();
+        foreach (var list in new[] { "initContainers", "containers" })
+        {
+            foreach (var container in (job["spec"]?["template"]?["spec"]?[list] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                foreach (var variable in (container["env"] as JsonArray ?? []).OfType<JsonObject>())
+                {
+                    if (variable["value"] is JsonValue value && value.TryGetValue<string>(out var text) && SecretReferences.Contains(text))
+                    {
+                        var name = variable["name"]!.GetValue<string>();
+                        var key = SecretKey(container["name"]!.GetValue<string>(), name);
+                        data[key] = spec.Secrets is null ? text : SecretValues.Resolve(text, spec, name);
+                        variable.Remove("value");
+                        variable["valueFrom"] = new JsonObject { ["secretKeyRef"] = new JsonObject { ["name"] = target.SecretName, ["key"] = key } };
+                    }
+                }
+            }
+        }
+
+        return (job, secret);
+    }
+
     /// <summary>The Secret holding the run-scoped key, labelled like its Job.</summary>
     public static JsonObject Secret(LaunchSpec spec, KubernetesJobTarget target)
     {
@@ -92,6 +125,12 @@ public static class KubernetesJobs
 
     /// <summary>A Kubernetes object name (DNS-1123 label) for this attempt's Job: <c>liftoff-RUN-ATTEMPT</c>.</summary>
     public static string JobName(LaunchSpec spec) => DnsLabel($"liftoff-{spec.RunId}-{spec.Attempt}");
+
+    /// <summary>A Secret data key ([-._a-zA-Z0-9]) for a container's variable; a variable name outside that set is hashed.</summary>
+    private static string SecretKey(string container, string variable) =>
+        "secret." + container + "." + (variable.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+            ? variable
+            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(variable)))[..16]);
 
     /// <summary>A label value: at most 63 characters of [A-Za-z0-9_.-], starting and ending with a letter or digit.</summary>
     public static string LabelValue(string value)

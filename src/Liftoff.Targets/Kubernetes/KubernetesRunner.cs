@@ -33,7 +33,7 @@ internal sealed class KubernetesRunner(AgentOptions options, IImageBuilder build
         var target = new KubernetesJobTarget(name, cluster.Namespace, image.Reference, name, options.Name, options.Target<KubernetesSettings>().ImagePullSecrets ?? [],
             options.Target<KubernetesSettings>().TtlSecondsAfterFinished ?? 3600, AgentEnvironment(context));
         var resource = spec.ResourceConfig.ValueKind == JsonValueKind.Object ? JsonNode.Parse(spec.ResourceConfig.GetRawText())!.AsObject() : [];
-        var manifest = KubernetesJobs.Build(spec, resource, target);
+        var (manifest, secretManifest) = KubernetesJobs.BuildWithSecret(spec, resource, target);
         if (KubernetesJobs.Ungranted(spec, manifest, target) is { Count: > 0 } refused)
         {
             throw new LaunchException(ItemPhases.Submit, "the Job would break the restricted pod security profile where the queue's own config does not: "
@@ -41,7 +41,7 @@ internal sealed class KubernetesRunner(AgentOptions options, IImageBuilder build
         }
 
         var job = KubernetesJson.Deserialize<V1Job>(manifest.ToJsonString());
-        var secret = KubernetesJson.Deserialize<V1Secret>(KubernetesJobs.Secret(spec, target).ToJsonString());
+        var secret = KubernetesJson.Deserialize<V1Secret>(secretManifest.ToJsonString());
 
         await context.Console.WriteAsync("stderr", $"[liftoff agent] creating Job {cluster.Namespace}/{name} with image {image.Reference}", cancellationToken);
         try

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -13,11 +14,15 @@ namespace Liftoff.Targets.Kubernetes;
 /// field is refused at enqueue with its path, not by the cluster when the agent submits it. <c>--dry-run</c> shows the
 /// Job and Secret as YAML; the agent config section is <c>kubernetes:</c> (<see cref="KubernetesSettings"/>).
 /// </summary>
-internal sealed class KubernetesTarget : TargetDefinition
+internal sealed partial class KubernetesTarget : TargetDefinition
 {
     public override string Name => Resources.Kubernetes;
 
     public override AgentConfigSection AgentConfig { get; } = new AgentConfigSection<KubernetesSettings>("kubernetes", s => s.Validate());
+
+    public override bool IsEnvironmentValue(string path) => EnvironmentValuePath().IsMatch(path);
+
+    public override string EnvironmentValues => "a container's env[].value";
 
     public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => KubernetesJobs.Check(config, field);
 
@@ -25,7 +30,7 @@ internal sealed class KubernetesTarget : TargetDefinition
         KubernetesJobs.CheckOverrides(queueDefaults, overrides, field);
 
     /// <summary>
-    /// The Job (then its Secret, with the key elided) a kubernetes agent would create, as YAML; the agent fills in what
+    /// The Job (then its Secret, with the key elided and secrets shown as their references) a kubernetes agent would create, as YAML; the agent fills in what
     /// only it knows: the image its builder makes for code jobs, its namespace, its name, its image pull secrets.
     /// </summary>
     public override string RenderDryRun(LaunchSpec spec)
@@ -36,14 +41,14 @@ internal sealed class KubernetesTarget : TargetDefinition
         var target = new KubernetesJobTarget("liftoff-<run id>-<attempt>", "<agent's namespace>", image, "liftoff-<run id>-<attempt>", "<agent name>", [], 3600,
             new Dictionary<string, string>(StringComparer.Ordinal) { ["LIFTOFF_BASE_URL"] = "<server URL as pods see it>", ["WANDB_BASE_URL"] = "<server URL as pods see it>" });
         var resource = spec.ResourceConfig.ValueKind == JsonValueKind.Object ? JsonNode.Parse(spec.ResourceConfig.GetRawText())!.AsObject() : [];
-        var secret = KubernetesJobs.Secret(spec, target);
-        foreach (var (key, _) in secret["stringData"]!.AsObject().ToList())
+        var (job, secret) = KubernetesJobs.BuildWithSecret(spec, resource, target);
+        foreach (var key in KubernetesJobs.SecretVariables.Where(secret["stringData"]!.AsObject().ContainsKey))
         {
             secret["stringData"]![key] = "<run-scoped key, minted at claim>";
         }
 
         var yaml = new SerializerBuilder().WithQuotingNecessaryStrings().Build();
-        return yaml.Serialize(Plain(KubernetesJobs.Build(spec, resource, target))) + "---\n" + yaml.Serialize(Plain(secret));
+        return yaml.Serialize(Plain(job)) + "---\n" + yaml.Serialize(Plain(secret));
     }
 
     public override void AddRunner(IServiceCollection services, AgentOptions options)
@@ -61,4 +66,7 @@ internal sealed class KubernetesTarget : TargetDefinition
         JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
         _ => null,
     };
+
+    [GeneratedRegex(@"^\.spec\.template\.spec\.(initContainers|containers)\[\d+\]\.env\[\d+\]\.value$")]
+    private static partial Regex EnvironmentValuePath();
 }

@@ -53,7 +53,7 @@ internal sealed class LocalProcessRunner(AgentOptions options, CodeFetcher code,
 
     /// <summary>
     /// The job's environment: the agent's own (less its Liftoff settings: its key must never reach a job), then the
-    /// queue's <c>env</c>, then the launch's variables (the run, its config, its run-scoped key).
+    /// queue's <c>env</c> (with the secrets it references), then the launch's variables (the run, its config, its run-scoped key).
     /// </summary>
     private static Dictionary<string, string> Environment(LaunchContext context, JsonElement resource, PythonEnvironments.Environment venv, string sdkPath)
     {
@@ -74,7 +74,7 @@ internal sealed class LocalProcessRunner(AgentOptions options, CodeFetcher code,
             {
                 var value = variable.Value.ValueKind switch
                 {
-                    JsonValueKind.String => variable.Value.GetString()!,
+                    JsonValueKind.String => SecretValues.Resolve(variable.Value.GetString()!, context.Spec, variable.Name),
                     JsonValueKind.True => "true",
                     JsonValueKind.False => "false",
                     _ => variable.Value.GetRawText(),

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 using Liftoff.Contracts;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,9 +10,13 @@ namespace Liftoff.Targets.LocalProcess;
 /// <c>local-process</c>: the job runs as a process group on the agent's machine, in a virtual environment made from its
 /// requirements. Its resource config is <see cref="LocalProcessSchema"/>; its agent setting is the top-level <c>python</c>.
 /// </summary>
-internal sealed class LocalProcessTarget : TargetDefinition
+internal sealed partial class LocalProcessTarget : TargetDefinition
 {
     public override string Name => Resources.LocalProcess;
+
+    public override bool IsEnvironmentValue(string path) => EnvironmentValuePath().IsMatch(path);
+
+    public override string EnvironmentValues => "env.NAME";
 
     public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => LocalProcessSchema.Validate(config, field);
 
@@ -23,4 +28,7 @@ internal sealed class LocalProcessTarget : TargetDefinition
         services.TryAddSingleton<PythonSdk>();
         services.AddRunner<LocalProcessRunner>(Name);
     }
+
+    [GeneratedRegex(@"^\.env\..+$")]
+    private static partial Regex EnvironmentValuePath();
 }

@@ -66,6 +66,14 @@ internal sealed class SageMakerRunner(AgentOptions options, IImageBuilder builde
 
         var environment = request["Environment"] as JsonObject ?? [];
         request["Environment"] = environment;
+        foreach (var (key, value) in environment.ToList())
+        {
+            if (value is JsonValue text && text.TryGetValue<string>(out var configured))
+            {
+                environment[key] = SecretValues.Resolve(configured, spec, key);
+            }
+        }
+
         var variables = RemoteEnvironment.For(context);
         if (variables.GetValueOrDefault("LIFTOFF_CONFIG") is { Length: > MaxEnvironmentValue } config)
         {
@@ -108,7 +116,7 @@ internal sealed class SageMakerRunner(AgentOptions options, IImageBuilder builde
         }
         catch (AwsException ex)
         {
-            throw new LaunchException(ItemPhases.Submit, $"SageMaker refused training job {name}: {Redaction.Apply(ex.Message, spec.Environment)}", ex);
+            throw new LaunchException(ItemPhases.Submit, $"SageMaker refused training job {name}: {Redaction.Apply(ex.Message, spec.Environment, spec.Secrets)}", ex);
         }
 
         await context.Console.WriteAsync("stderr", $"[liftoff agent] submitted SageMaker training job {name} ({image.Reference})", cancellationToken);

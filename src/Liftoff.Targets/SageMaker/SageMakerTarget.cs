@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 using Liftoff.Contracts;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,9 +10,13 @@ namespace Liftoff.Targets.SageMaker;
 /// (<see cref="SageMakerSchema"/>), checked against the AWS service model embedded with this target; the agent's
 /// cloud settings are its <c>environment:</c> section, shared with the other cloud targets.
 /// </summary>
-internal sealed class SageMakerTarget : TargetDefinition
+internal sealed partial class SageMakerTarget : TargetDefinition
 {
     public override string Name => Resources.SageMaker;
+
+    public override bool IsEnvironmentValue(string path) => EnvironmentValuePath().IsMatch(path);
+
+    public override string EnvironmentValues => "Environment.NAME";
 
     public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => SageMakerSchema.Validate(config, field, complete);
 
@@ -20,4 +25,7 @@ internal sealed class SageMakerTarget : TargetDefinition
         services.AddSingleton<SageMakerClients>();
         services.AddRunner<SageMakerRunner>(Name);
     }
+
+    [GeneratedRegex(@"^\.Environment\..+$")]
+    private static partial Regex EnvironmentValuePath();
 }

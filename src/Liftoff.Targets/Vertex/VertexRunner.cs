@@ -83,7 +83,7 @@ internal sealed class VertexRunner(AgentOptions options, IImageBuilder builder, 
         }
         catch (VertexException ex)
         {
-            throw new LaunchException(ItemPhases.Submit, $"Vertex AI refused the custom job: {Redaction.Apply(ex.Message, spec.Environment)}", ex);
+            throw new LaunchException(ItemPhases.Submit, $"Vertex AI refused the custom job: {Redaction.Apply(ex.Message, spec.Environment, spec.Secrets)}", ex);
         }
 
         var name = (string)created["name"]!;

@@ -208,6 +208,20 @@ public sealed class DockerRunnerTests(ServerFixture server, DockerEngineFixture 
     }
 
     [Fact]
+    public async Task Container_ReceivesTheSecretInItsEnvironment_ConsoleAndItemErrorShowItRedacted()
+    {
+        await using var harness = await StartAsync(SecretsTests.QueueConfig);
+        var value = "pw-" + Unique() + Unique();
+        await harness.Client.SetSecretAsync("DATA_ACCESS", value);
+        var job = await CreateImageJobAsync(harness, "uses-secret-" + Unique(), DockerEngineFixture.JobImage, ["python3", "-c", SecretsTests.Job]);
+        await harness.StartAgentAsync(Options(harness));
+
+        var result = await RunToEndAsync(harness, job);
+
+        await SecretsTests.AssertDeliveredAndRedactedAsync(harness, result.Item, value);
+    }
+
+    [Fact]
     public async Task Cancel_WhileTheContainerRuns_StopsAndRemovesIt()
     {
         await using var harness = await StartAsync();

@@ -48,6 +48,10 @@ public sealed class RunKeyMatrixTests(ServerFixture server) : IClassFixture<Serv
         ("GET /api/v1/runs/{id}/artifacts/", "/api/v1/runs/{A}/artifacts/", null, Ok, Ok, Forbidden),
         ("POST /api/v1/runs/{id}/artifacts/used", "/api/v1/runs/{A}/artifacts/used", """{"artifact":"data:v0"}""", Ok, Ok, Forbidden),
 
+        ("GET /api/v1/secrets/", "/api/v1/secrets/", null, Ok, Forbidden, Forbidden),
+        ("PUT /api/v1/secrets/{name}", "/api/v1/secrets/MATRIX_TOKEN", """{"value":"v"}""", Ok, Forbidden, Forbidden),
+        ("DELETE /api/v1/secrets/{name}", "/api/v1/secrets/NONE", null, Missing, Forbidden, Forbidden),
+
         ("POST /api/v1/queues/", "/api/v1/queues/", "{}", Bad, Forbidden, Forbidden),
         ("GET /api/v1/queues/", "/api/v1/queues/", null, Ok, Forbidden, Forbidden),
         ("GET /api/v1/queues/{name}", "/api/v1/queues/{queue}", null, Ok, Forbidden, Forbidden),

@@ -110,6 +110,7 @@ public sealed class DataMigrationTests
         using var admin = new LiftoffClient(new LiftoffSettings(baseUrl, adminKey));
         var userKey = (await admin.CreateUserAsync("alice")).Key.Key;
         using var user = new LiftoffClient(new LiftoffSettings(baseUrl, userKey));
+        await user.SetSecretAsync("HF_TOKEN", "copied as ciphertext");
         var spare = await user.CreateKeyAsync("laptop");
         await user.RevokeKeyAsync(spare.Id);
 
@@ -164,7 +165,7 @@ public sealed class DataMigrationTests
         using var user = new LiftoffClient(new LiftoffSettings(baseUrl, userKey));
         var shown = new List<object>
         {
-            await admin.GetViewerAsync(), await admin.ListKeysAsync(), await user.GetViewerAsync(), await user.ListKeysAsync(),
+            await admin.GetViewerAsync(), await admin.ListKeysAsync(), await user.GetViewerAsync(), await user.ListKeysAsync(), await user.ListSecretsAsync(),
             await user.ListProjectsAsync(), await user.ListRunsAsync(), await user.ListArtifactsAsync(), await user.ListJobsAsync(),
             await user.DescribeJobAsync("vision", "train"), await user.ListArtifactVersionsAsync("vision", "weights"),
             await user.GetArtifactVersionAsync("vision", "weights", "best"), await user.ListAgentsAsync(),

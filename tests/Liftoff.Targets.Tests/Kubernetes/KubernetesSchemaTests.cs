@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Liftoff.Contracts;
 using Liftoff.Targets.Kubernetes;
@@ -118,6 +119,32 @@ public sealed class KubernetesSchemaTests
         var secret = KubernetesJobs.Secret(spec, target);
         Assert.Empty(OpenApiDefinitions.Kubernetes.Check(OpenApiDefinitions.Secret, secret, "secret"));
         Assert.Equal("run-key-secret", secret["stringData"]!["LIFTOFF_API_KEY"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void DryRun_ShowsSecretReferencesInTheSecret_AndTheJobReadsThemBySecretKeyRef()
+    {
+        var spec = new LaunchSpec("item_abc", 1, "gpu", Resources.Kubernetes, "alice", "mnist", "r1", "otter", "train:latest", JsonDocument.Parse("{}").RootElement,
+            ["python", "train.py"], default, JsonDocument.Parse("""
+                {"spec": {"template": {"spec": {"containers": [{"env": [{"name": "HF_TOKEN", "value": "${secret:HF_TOKEN}"}, {"name": "PLAIN", "value": "p"}]},
+                  {"name": "sidecar", "image": "busybox", "env": [{"name": "AUTH", "value": "Bearer ${secret:HF_TOKEN}"}]}]}}}}
+                """).RootElement,
+            new Dictionary<string, string>(StringComparer.Ordinal) { ["LIFTOFF_API_KEY"] = "run-key-secret" });
+
+        var yaml = new KubernetesTarget().RenderDryRun(spec);
+        var claimed = KubernetesJobs.BuildWithSecret(spec with { Secrets = new Dictionary<string, string> { ["HF_TOKEN"] = "hf_value" } },
+            Parse(spec.ResourceConfig.GetRawText()), new KubernetesJobTarget("j", "ml", "img", "j", "agent", [], 600, new Dictionary<string, string>()));
+
+        Assert.Contains("secret.main.HF_TOKEN: ${secret:HF_TOKEN}", yaml, StringComparison.Ordinal);
+        Assert.Contains("secret.sidecar.AUTH: Bearer ${secret:HF_TOKEN}", yaml, StringComparison.Ordinal);
+        Assert.DoesNotContain("run-key-secret", yaml, StringComparison.Ordinal);
+        Assert.DoesNotContain("hf_value", claimed.Job.ToJsonString(), StringComparison.Ordinal);
+        Assert.Equal("Bearer hf_value", claimed.Secret["stringData"]!["secret.sidecar.AUTH"]!.GetValue<string>());
+        var main = claimed.Job["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray().ToDictionary(e => e!["name"]!.GetValue<string>());
+        Assert.Equal("secret.main.HF_TOKEN", main["HF_TOKEN"]!["valueFrom"]!["secretKeyRef"]!["key"]!.GetValue<string>());
+        Assert.Equal("p", main["PLAIN"]!["value"]!.GetValue<string>());
+        Assert.Empty(OpenApiDefinitions.Kubernetes.Check(OpenApiDefinitions.Job, claimed.Job, "job"));
+        Assert.Empty(OpenApiDefinitions.Kubernetes.Check(OpenApiDefinitions.Secret, claimed.Secret, "secret"));
     }
 
     private static JsonObject Parse(string json) => JsonNode.Parse(json)!.AsObject();

@@ -271,6 +271,18 @@ public sealed class KubernetesStandIn : IAsyncDisposable
             }
         }
 
+        // ValidateSecret: each key of data and stringData is at most 253 characters of alphanumerics, '-', '_' or '.'.
+        foreach (var member in new[] { "data", "stringData" })
+        {
+            foreach (var (key, _) in kind == "Secret" ? body[member] as JsonObject ?? [] : [])
+            {
+                if (key.Length is 0 or > 253 || !key.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') || key is "." or "..")
+                {
+                    yield return new FieldError($"{member}[{key}]", $"Invalid value: \"{key}\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'");
+                }
+            }
+        }
+
         if (kind == "Job")
         {
             var pod = body["spec"]?["template"]?["spec"];

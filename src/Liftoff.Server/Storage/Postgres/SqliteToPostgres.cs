@@ -17,7 +17,7 @@ namespace Liftoff.Server.Storage.Postgres;
 internal static class SqliteToPostgres
 {
     /// <summary>The schema version these tables describe; a newer one must teach this copy its new columns first.</summary>
-    public const int SchemaVersion = 7;
+    public const int SchemaVersion = 8;
 
     private enum Kind
     {
@@ -36,6 +36,7 @@ internal static class SqliteToPostgres
     [
         new("entities", "id", [("id", Kind.Long), ("name", Kind.Text), ("admin", Kind.Bool), ("created_at", Kind.Time)], "id"),
         new("api_keys", "id", [("id", Kind.Text), ("entity_id", Kind.Long), ("name", Kind.Text), ("key_hash", Kind.Text), ("created_at", Kind.Time), ("revoked_at", Kind.Time), ("run_id", Kind.Text)]),
+        new("secrets", "entity_id, name", [("entity_id", Kind.Long), ("name", Kind.Text), ("ciphertext", Kind.Text), ("created_at", Kind.Time), ("updated_at", Kind.Time)]),
         new("web_sessions", "hash", [("hash", Kind.Text), ("key_id", Kind.Text), ("created_at", Kind.Time), ("expires_at", Kind.Time)]),
         new("projects", "id", [("id", Kind.Long), ("entity_id", Kind.Long), ("name", Kind.Text), ("created_at", Kind.Time)], "id"),
         new("runs", "seq", [

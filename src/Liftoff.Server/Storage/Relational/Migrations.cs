@@ -226,6 +226,16 @@ internal static partial class Migrations
         (7, """
             CREATE INDEX IF NOT EXISTS items_starting ON items(claimed_at) WHERE state IN ('leased', 'starting');
             """),
+        (8, """
+            CREATE TABLE secrets (
+                entity_id {bigint} NOT NULL REFERENCES entities(id),
+                name {key} NOT NULL,
+                ciphertext {text} NOT NULL,
+                created_at {time} NOT NULL,
+                updated_at {time} NOT NULL,
+                PRIMARY KEY (entity_id, name)
+            ){no_rowid};
+            """),
     ];
 
     public static int LatestVersion => Steps[^1].Version;

@@ -64,6 +64,24 @@ internal sealed partial class RelationalStore(RelationalDatabase database) : IId
     public Task DeleteSessionAsync(string sessionHash, CancellationToken cancellationToken) =>
         database.WriteAsync(session => session.ExecuteAsync("DELETE FROM web_sessions WHERE hash = @hash", cancellationToken, ("@hash", sessionHash)), cancellationToken);
 
+    public Task<SecretRecord> SetSecretAsync(long entityId, string name, string ciphertext, DateTimeOffset at, CancellationToken cancellationToken) =>
+        database.WriteAsync(async session => (await session.FirstAsync("""
+            INSERT INTO secrets (entity_id, name, ciphertext, created_at, updated_at) VALUES (@e, @name, @c, @at, @at)
+            ON CONFLICT (entity_id, name) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at
+            RETURNING name, ciphertext, created_at, updated_at
+            """, SecretRow, cancellationToken, ("@e", entityId), ("@name", name), ("@c", ciphertext), ("@at", at)))!, cancellationToken);
+
+    public Task<IReadOnlyList<SecretRecord>> ListSecretsAsync(long entityId, CancellationToken cancellationToken) =>
+        database.ReadAsync<IReadOnlyList<SecretRecord>>(async session => await session.ListAsync(
+            "SELECT name, ciphertext, created_at, updated_at FROM secrets WHERE entity_id = @e ORDER BY name",
+            SecretRow, cancellationToken, ("@e", entityId)), cancellationToken);
+
+    public Task<bool> DeleteSecretAsync(long entityId, string name, CancellationToken cancellationToken) =>
+        database.WriteAsync(async session => await session.ExecuteAsync(
+            "DELETE FROM secrets WHERE entity_id = @e AND name = @name", cancellationToken, ("@e", entityId), ("@name", name)) == 1, cancellationToken);
+
+    private static SecretRecord SecretRow(Row r) => new(r.String(0), r.String(1), r.Time(2), r.Time(3));
+
     private static Sql KeyInsert(long entityId, NewKey key) =>
         new("INSERT INTO api_keys (id, entity_id, name, key_hash, created_at, run_id) VALUES (@id, @e, @name, @hash, @at, @run)",
             ("@id", key.Id), ("@e", entityId), ("@name", key.Name), ("@hash", key.Hash), ("@at", key.CreatedAt), ("@run", key.RunId));
