@@ -64,7 +64,7 @@ public static class KubernetesJobs
     public static IReadOnlyList<PodSecurity.Violation> Ungranted(LaunchSpec spec, JsonObject job, KubernetesJobTarget target)
     {
         var queue = spec.QueueResourceConfig.ValueKind == JsonValueKind.Object ? JsonNode.Parse(spec.QueueResourceConfig.GetRawText())!.AsObject() : [];
-        return PodSecurity.Ungranted(job, Build(spec, queue, target));
+        return PodSecurity.Ungranted(job, Build(spec, queue, target), target.SecretName);
     }
 
     /// <summary>
@@ -189,16 +189,19 @@ public static class KubernetesJobs
         var queueJob = Probe(ResourceConfigs.Merge(queueDefaults, null));
         PodSecurity.Inject(job);
         PodSecurity.Inject(queueJob);
-        return [.. PodSecurity.Ungranted(job, queueJob).Select(v => new FieldError($"{field}.{v.Path}",
+        return [.. PodSecurity.Ungranted(job, queueJob, ProbeSecret).Select(v => new FieldError($"{field}.{v.Path}",
             $"{v.Message} (Pod Security Standards, restricted): a launch may not weaken the pod's security unless the queue's own config sets the same"))];
     }
+
+    /// <summary>The probe's own Secret: not a valid object name, so it can never be a real Secret an item names.</summary>
+    private const string ProbeSecret = "(this launch's own Secret)";
 
     /// <summary>The Job <paramref name="resource"/> makes, as the enqueue checks see it (without the security defaults, which would hide a mistyped securityContext).</summary>
     private static JsonObject Probe(JsonObject resource)
     {
         var probe = new LaunchSpec("item", 1, "queue", Resources.Kubernetes, "entity", "project", "run", "run", "job", default,
             ["entrypoint"], default, default, new Dictionary<string, string>(StringComparer.Ordinal) { ["LIFTOFF_API_KEY"] = "key" });
-        var target = new KubernetesJobTarget("job", "default", "image", "secret", "agent", [], 600, new Dictionary<string, string>(StringComparer.Ordinal));
+        var target = new KubernetesJobTarget("job", "default", "image", ProbeSecret, "agent", [], 600, new Dictionary<string, string>(StringComparer.Ordinal));
         var job = Default(probe, target);
         MergeInto(job, (JsonObject)resource.DeepClone(), "");
         return job;

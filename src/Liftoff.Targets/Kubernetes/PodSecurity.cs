@@ -66,8 +66,11 @@ public static class PodSecurity
         }
     }
 
-    /// <summary>Every field of <paramref name="job"/>'s pod that breaks the profile.</summary>
-    public static IReadOnlyList<Violation> Check(JsonObject job)
+    /// <summary>
+    /// Every field of <paramref name="job"/>'s pod that breaks the profile, and every reference to a Secret other than
+    /// <paramref name="ownSecret"/> (the one the runner makes for this launch: its run key and resolved secrets).
+    /// </summary>
+    public static IReadOnlyList<Violation> Check(JsonObject job, string ownSecret)
     {
         var violations = new List<Violation>();
         var pod = job["spec"]?["template"]?["spec"] as JsonObject ?? [];
@@ -121,6 +124,7 @@ public static class PodSecurity
                 continue;
             }
 
+            SecretVolume(volume, $"{Pod}.volumes[{i}]", ownSecret, violations);
             foreach (var (type, source) in volume.Where(p => p.Key != "name" && p.Value is not null && !AllowedVolumeTypes.Contains(p.Key)))
             {
                 var why = type == "hostPath" ? "a hostPath volume exposes the node's files" : $"volume type {type} is not allowed";
@@ -145,6 +149,7 @@ public static class PodSecurity
                 if (containers[i] is JsonObject container)
                 {
                     Container(container, $"{Pod}.{list}[{i}]", $"{list}[{Text(container["name"])}]", podContext, violations);
+                    SecretVariables(container, $"{Pod}.{list}[{i}]", $"{list}[{Text(container["name"])}]", ownSecret, violations);
                 }
             }
         }
@@ -153,11 +158,58 @@ public static class PodSecurity
     }
 
     /// <summary>The violations of <paramref name="job"/> that <paramref name="queueJob"/> (the Job of the queue's own config alone) does not have: what the item added.</summary>
-    public static IReadOnlyList<Violation> Ungranted(JsonObject job, JsonObject queueJob)
+    public static IReadOnlyList<Violation> Ungranted(JsonObject job, JsonObject queueJob, string ownSecret)
     {
-        var granted = Check(queueJob).Select(v => v.Grant).ToHashSet(StringComparer.Ordinal);
-        return [.. Check(job).Where(v => !granted.Contains(v.Grant))];
+        var granted = Check(queueJob, ownSecret).Select(v => v.Grant).ToHashSet(StringComparer.Ordinal);
+        return [.. Check(job, ownSecret).Where(v => !granted.Contains(v.Grant))];
     }
+
+    /// <summary>
+    /// A launch's code reads only its own Secret. Every launch on the namespace has one holding its run key and its
+    /// resolved secrets, and the profile lets a pod mount any Secret of its namespace: an item naming another
+    /// launch's Secret would run with that launch's key and secrets. A Secret the queue's own config names is granted.
+    /// </summary>
+    private static void SecretVolume(JsonObject volume, string path, string ownSecret, List<Violation> violations)
+    {
+        var name = Text(volume["name"]);
+        if (Text(volume["secret"]?["secretName"]) is { } secret && secret != ownSecret)
+        {
+            violations.Add(new($"{path}.secret.secretName", $"volumes[{name}].secret={secret}", ForeignSecret(secret)));
+        }
+
+        var sources = volume["projected"]?["sources"] as JsonArray ?? [];
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (Text(sources[i]?["secret"]?["name"]) is { } projected && projected != ownSecret)
+            {
+                violations.Add(new($"{path}.projected.sources[{i}].secret.name", $"volumes[{name}].projected.secret={projected}", ForeignSecret(projected)));
+            }
+        }
+    }
+
+    private static void SecretVariables(JsonObject container, string path, string key, string ownSecret, List<Violation> violations)
+    {
+        var env = container["env"] as JsonArray ?? [];
+        for (var i = 0; i < env.Count; i++)
+        {
+            if (Text(env[i]?["valueFrom"]?["secretKeyRef"]?["name"]) is { } secret && secret != ownSecret)
+            {
+                violations.Add(new($"{path}.env[{i}].valueFrom.secretKeyRef.name", $"{key}.secretKeyRef={secret}", ForeignSecret(secret)));
+            }
+        }
+
+        var envFrom = container["envFrom"] as JsonArray ?? [];
+        for (var i = 0; i < envFrom.Count; i++)
+        {
+            if (Text(envFrom[i]?["secretRef"]?["name"]) is { } secret && secret != ownSecret)
+            {
+                violations.Add(new($"{path}.envFrom[{i}].secretRef.name", $"{key}.envFrom.secretRef={secret}", ForeignSecret(secret)));
+            }
+        }
+    }
+
+    private static string ForeignSecret(string name) =>
+        $"Secret '{name}' is not this launch's own: a launch reads secrets through ${{secret:NAME}} references in its env (liftoff secret set NAME)";
 
     private static void Container(JsonObject container, string path, string key, JsonObject? podContext, List<Violation> violations)
     {

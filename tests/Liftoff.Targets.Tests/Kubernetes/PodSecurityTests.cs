@@ -27,6 +27,8 @@ public sealed class PodSecurityTests
         ("""{"securityContext": {"windowsOptions": {"hostProcess": true}}}""", "securityContext.windowsOptions.hostProcess"),
         ("""{"ports": [{"containerPort": 8080, "hostPort": 80}]}""", "ports[0].hostPort"),
         ("""{"volumeMounts": [{"name": "scratch", "mountPath": "/scratch", "mountPropagation": "Bidirectional"}]}""", "volumeMounts[0].mountPropagation"),
+        ("""{"env": [{"name": "STOLEN", "valueFrom": {"secretKeyRef": {"name": "liftoff-another-launch", "key": "LIFTOFF_API_KEY"}}}]}""", "env[0].valueFrom.secretKeyRef.name"),
+        ("""{"envFrom": [{"secretRef": {"name": "liftoff-another-launch"}}]}""", "envFrom[0].secretRef.name"),
     ];
 
     /// <summary>Each pod field of the profile (and DESIGN.md §1's service account rules): the pod spec fragment, and its path in the Job.</summary>
@@ -37,6 +39,8 @@ public sealed class PodSecurityTests
         { """{"spec": {"hostIPC": true}}""", "spec.template.spec.hostIPC" },
         { """{"spec": {"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}}""", "spec.template.spec.volumes[0].hostPath" },
         { """{"spec": {"volumes": [{"name": "share", "nfs": {"server": "nfs.local", "path": "/"}}]}}""", "spec.template.spec.volumes[0].nfs" },
+        { """{"spec": {"volumes": [{"name": "stolen", "secret": {"secretName": "liftoff-another-launch"}}]}}""", "spec.template.spec.volumes[0].secret.secretName" },
+        { """{"spec": {"volumes": [{"name": "stolen", "projected": {"sources": [{"secret": {"name": "liftoff-another-launch"}}]}}]}}""", "spec.template.spec.volumes[0].projected.sources[0].secret.name" },
         { """{"spec": {"securityContext": {"runAsNonRoot": false}}}""", "spec.template.spec.securityContext.runAsNonRoot" },
         { """{"spec": {"securityContext": {"runAsUser": 0}}}""", "spec.template.spec.securityContext.runAsUser" },
         { """{"spec": {"securityContext": {"seccompProfile": {"type": "Unconfined"}}}}""", "spec.template.spec.securityContext.seccompProfile.type" },
@@ -87,7 +91,7 @@ public sealed class PodSecurityTests
             Assert.Equal(["ALL"], container["securityContext"]!["capabilities"]!["drop"]!.AsArray().Select(d => d!.GetValue<string>()));
         }
 
-        Assert.Empty(PodSecurity.Check(job));
+        Assert.Empty(PodSecurity.Check(job, Target().SecretName));
         Assert.Empty(OpenApiDefinitions.Kubernetes.Check(OpenApiDefinitions.Job, job, "job"));
     }
 
@@ -99,7 +103,7 @@ public sealed class PodSecurityTests
         var job = KubernetesJobs.Build(Spec(default), config, Target());
 
         Assert.Empty(new KubernetesTarget().ValidateOverrides(default, Element(config), "resource_args"));
-        Assert.Empty(PodSecurity.Check(job));
+        Assert.Empty(PodSecurity.Check(job, Target().SecretName));
         var pod = job["spec"]!["template"]!["spec"]!;
         Assert.Equal("Localhost", pod["securityContext"]!["seccompProfile"]!["type"]!.GetValue<string>());
         Assert.Equal(1000, pod["securityContext"]!["runAsUser"]!.GetValue<int>());
@@ -144,7 +148,7 @@ public sealed class PodSecurityTests
 
         Assert.Empty(new KubernetesTarget().ValidateOverrides(Element(config), Element(config), "resource_args"));
         Assert.Empty(KubernetesJobs.Ungranted(spec, job, Target()));
-        var violation = Assert.Single(PodSecurity.Check(job));
+        var violation = Assert.Single(PodSecurity.Check(job, Target().SecretName));
         Assert.Equal($"{containerPath}.{path}", violation.Path);
     }
 
@@ -159,7 +163,7 @@ public sealed class PodSecurityTests
 
         Assert.Empty(new KubernetesTarget().ValidateOverrides(Element(config), Element(config), "resource_args"));
         Assert.Empty(KubernetesJobs.Ungranted(spec, job, Target()));
-        Assert.Equal(path, Assert.Single(PodSecurity.Check(job)).Path);
+        Assert.Equal(path, Assert.Single(PodSecurity.Check(job, Target().SecretName)).Path);
     }
 
     [Fact]
