@@ -22,7 +22,12 @@ public static partial class JsonText
     /// <paramref name="root"/> (e.g. <c>config.lr</c>, <c>rows[3].values.loss</c>); null when there is none, and when
     /// the text is not JSON at all (whoever parses it says why).
     /// </summary>
-    public static FieldError? FindUnkeepable(ReadOnlySpan<byte> utf8, string root = "")
+    public static FieldError? FindUnkeepable(ReadOnlySpan<byte> utf8, string root = "") =>
+        // The first pass names nothing and so allocates nothing (decoding every key of a history batch was most of this
+        // check's cost); only a request that holds something unkeepable is read again for the field's path.
+        Scan(utf8, root, withPath: false) is null ? null : Scan(utf8, root, withPath: true);
+
+    private static FieldError? Scan(ReadOnlySpan<byte> utf8, string root, bool withPath)
     {
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip, MaxDepth = 256 });
         var frames = new List<Frame>();
@@ -33,18 +38,22 @@ public static partial class JsonText
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.PropertyName:
-                        if (!TryDecode(ref reader, out var name, always: true))
+                        if (!TryDecode(ref reader, out var name, always: withPath))
                         {
                             return new FieldError(Path(root, frames), "a key " + NotUnicode);
                         }
 
-                        frames[^1].Name = name;
+                        if (withPath)
+                        {
+                            frames[^1].Name = name;
+                        }
+
                         break;
-                    case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray when withPath:
                         Advance(frames);
                         frames.Add(new Frame { IsArray = reader.TokenType == JsonTokenType.StartArray });
                         break;
-                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray when withPath:
                         frames.RemoveAt(frames.Count - 1);
                         break;
                     case JsonTokenType.String:
@@ -57,7 +66,7 @@ public static partial class JsonText
                         break;
                     case JsonTokenType.Number:
                         Advance(frames);
-                        if (!reader.TryGetDouble(out var number) || !double.IsFinite(number))
+                        if (!FitsADouble(reader.ValueSpan) && (!reader.TryGetDouble(out var number) || !double.IsFinite(number)))
                         {
                             return new FieldError(Path(root, frames), BeyondDouble);
                         }
@@ -156,6 +165,12 @@ public static partial class JsonText
 
         return true;
     }
+
+    /// <summary>
+    /// A number without an exponent and under 300 characters is below 1e300, so it is finite without being parsed:
+    /// parsing every number of a history batch was most of this check's cost.
+    /// </summary>
+    private static bool FitsADouble(ReadOnlySpan<byte> number) => number.Length < 300 && number.IndexOfAny((byte)'e', (byte)'E') < 0;
 
     /// <summary>Decodes the token only when it could be bad (or <paramref name="always"/>): most strings are plain ASCII.</summary>
     private static bool TryDecode(ref Utf8JsonReader reader, out string? value, bool always)

@@ -34,7 +34,7 @@ internal static class UnkeepableInput
         {
             // Read once into memory (the JSON readers would buffer it anyway; Kestrel's body limit still applies) and
             // handed on as a seekable stream, so the route reads the same bytes.
-            var body = new MemoryStream();
+            var body = new MemoryStream(request.ContentLength is > 0 and <= int.MaxValue ? (int)request.ContentLength.Value : 0);
             await request.Body.CopyToAsync(body, context.RequestAborted);
             if (JsonText.FindUnkeepable(body.GetBuffer().AsSpan(0, (int)body.Length)) is { } error)
             {
