@@ -138,7 +138,7 @@ public sealed record LaunchSpec(
     JsonElement Config,
     JsonElement ResourceConfig,
     IReadOnlyDictionary<string, string> Environment,
-    JsonElement QueueResourceConfig = default,
+    JsonElement? QueueResourceConfig = null,
     IReadOnlyDictionary<string, string>? Secrets = null);
 
 public sealed record RegisterAgentRequest(string Name, IReadOnlyList<string> Queues, string? Version = null, string? Host = null, int MaxJobs = 1);

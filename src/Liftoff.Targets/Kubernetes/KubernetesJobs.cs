@@ -63,7 +63,7 @@ public static class KubernetesJobs
     /// </summary>
     public static IReadOnlyList<PodSecurity.Violation> Ungranted(LaunchSpec spec, JsonObject job, KubernetesJobTarget target)
     {
-        var queue = spec.QueueResourceConfig.ValueKind == JsonValueKind.Object ? JsonNode.Parse(spec.QueueResourceConfig.GetRawText())!.AsObject() : [];
+        var queue = spec.QueueResourceConfig is { ValueKind: JsonValueKind.Object } config ? JsonNode.Parse(config.GetRawText())!.AsObject() : [];
         return PodSecurity.Ungranted(job, Build(spec, queue, target), target.SecretName);
     }
 

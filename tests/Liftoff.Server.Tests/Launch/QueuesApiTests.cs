@@ -126,7 +126,7 @@ public sealed class QueuesApiTests(ServerFixture server) : IClassFixture<ServerF
             TemplateValues: new Dictionary<string, JsonElement> { ["size"] = Json("\"large\""), ["gpus"] = Json("4") }));
 
         Assert.Equal("""{"env":{"A":"queue-p-q","B":"item","SIZE":"large-4"}}""", spec.ResourceConfig.GetRawText());
-        Assert.Equal("""{"env":{"A":"queue-p-q"}}""", spec.QueueResourceConfig.GetRawText());
+        Assert.Equal("""{"env":{"A":"queue-p-q"}}""", spec.QueueResourceConfig?.GetRawText());
         Assert.Equal("""{"lr":0.5,"epochs":3,"optimizer":"adam"}""", spec.Config.GetRawText());
         Assert.Equal(["python", "train.py"], spec.Entrypoint);
         Assert.Equal(spec.Config.GetRawText(), spec.Environment["LIFTOFF_CONFIG"]);
