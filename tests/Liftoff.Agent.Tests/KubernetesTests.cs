@@ -206,15 +206,17 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     }
 
     [Fact]
-    public async Task Agent_WhenTheContainerNamesAMissingSecret_FailsTheItemWithCreateContainerConfigError()
+    public async Task Agent_WhenTheQueuesContainerNamesAMissingSecret_FailsTheItemWithCreateContainerConfigError()
     {
         await using var standIn = await KubernetesStandIn.StartAsync();
-        await using var harness = await StartAsync(standIn);
+        standIn.ImageEnvironment["PYTHONPATH"] = Repo.PythonSdk;
+        // Only a queue's own config may name a cluster Secret; an item naming one is refused at enqueue (PodSecurityTests).
+        await using var harness = await AgentHarness.StartAsync(server, resource: Resources.Kubernetes,
+            queueConfigJson: """{"spec": {"template": {"spec": {"containers": [{"env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]}]}}}}""");
         var job = await CreateJobAsync(harness, "misconfigured", Image, "print('never runs')");
         await StartAgentAsync(harness, standIn, pendingTimeoutSeconds: 1, pollSeconds: 0.2);
 
-        var item = await harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project,
-            ResourceArgs: JsonDocument.Parse("""{"spec": {"template": {"spec": {"containers": [{"env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]}]}}}}""").RootElement));
+        var item = await harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project));
         var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
 
         Assert.Equal(ItemStates.Failed, done.State);
