@@ -17,17 +17,30 @@ public static partial class JsonText
 
     public const string BeyondDouble = "is a number beyond the range of a double (about ±1.8e308)";
 
+    public const string HoldsNul = "holds a NUL character (U+0000), which PostgreSQL cannot store";
+
     /// <summary>
     /// The first string or number of <paramref name="utf8"/> that could not be kept, named by its JSON path under
     /// <paramref name="root"/> (e.g. <c>config.lr</c>, <c>rows[3].values.loss</c>); null when there is none, and when
     /// the text is not JSON at all (whoever parses it says why).
     /// </summary>
-    public static FieldError? FindUnkeepable(ReadOnlySpan<byte> utf8, string root = "") =>
+    /// <remarks>
+    /// A NUL character (<c>\u0000</c>) is unkeepable too, unless <paramref name="keepNul"/>: console text, where a program
+    /// printed it, keeps it as U+FFFD (<see cref="ConsoleText"/>).
+    /// </remarks>
+    public static FieldError? FindUnkeepable(ReadOnlySpan<byte> utf8, string root = "", bool keepNul = false) =>
         // The first pass names nothing and so allocates nothing (decoding every key of a history batch was most of this
         // check's cost); only a request that holds something unkeepable is read again for the field's path.
-        Scan(utf8, root, withPath: false) is null ? null : Scan(utf8, root, withPath: true);
+        Scan(utf8, root, withPath: false, keepNul) is null ? null : Scan(utf8, root, withPath: true, keepNul);
 
-    private static FieldError? Scan(ReadOnlySpan<byte> utf8, string root, bool withPath)
+    /// <summary>A console line as the store keeps it: a NUL, which PostgreSQL cannot store, becomes U+FFFD on every store.</summary>
+    public static string ConsoleText(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        return line.Replace('\0', '\ufffd');
+    }
+
+    private static FieldError? Scan(ReadOnlySpan<byte> utf8, string root, bool withPath, bool keepNul)
     {
         var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip, MaxDepth = 256 });
         var frames = new List<Frame>();
@@ -38,9 +51,9 @@ public static partial class JsonText
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.PropertyName:
-                        if (!TryDecode(ref reader, out var name, always: withPath))
+                        if (Problem(ref reader, out var name, always: withPath, keepNul) is { } keyProblem)
                         {
-                            return new FieldError(Path(root, frames), "a key " + NotUnicode);
+                            return new FieldError(Path(root, frames), "a key " + keyProblem);
                         }
 
                         if (withPath)
@@ -58,9 +71,9 @@ public static partial class JsonText
                         break;
                     case JsonTokenType.String:
                         Advance(frames);
-                        if (!TryDecode(ref reader, out _, always: false))
+                        if (Problem(ref reader, out _, always: false, keepNul) is { } problem)
                         {
-                            return new FieldError(Path(root, frames), NotUnicode);
+                            return new FieldError(Path(root, frames), problem);
                         }
 
                         break;
@@ -172,24 +185,31 @@ public static partial class JsonText
     /// </summary>
     private static bool FitsADouble(ReadOnlySpan<byte> number) => number.Length < 300 && number.IndexOfAny((byte)'e', (byte)'E') < 0;
 
-    /// <summary>Decodes the token only when it could be bad (or <paramref name="always"/>): most strings are plain ASCII.</summary>
-    private static bool TryDecode(ref Utf8JsonReader reader, out string? value, bool always)
+    /// <summary>
+    /// Why the string token cannot be kept (<see cref="NotUnicode"/>, <see cref="HoldsNul"/>), or null. Decodes it only
+    /// when it could be bad (or <paramref name="always"/>): most strings are plain ASCII, and a NUL is always escaped.
+    /// </summary>
+    private static string? Problem(ref Utf8JsonReader reader, out string? value, bool always, bool keepNul)
     {
         value = null;
         if (!always && !reader.ValueIsEscaped && System.Text.Unicode.Utf8.IsValid(reader.ValueSpan))
         {
-            return true;
+            return null;
         }
 
         try
         {
             value = reader.GetString();
-            return value is null || IsValidUnicode(value);
         }
         catch (InvalidOperationException)
         {
-            return false;
+            return NotUnicode;
         }
+
+        return value is null ? null
+            : !IsValidUnicode(value) ? NotUnicode
+            : !keepNul && value.Contains('\0', StringComparison.Ordinal) ? HoldsNul
+            : null;
     }
 
     private static void Advance(List<Frame> frames)

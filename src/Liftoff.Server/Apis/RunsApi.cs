@@ -32,7 +32,7 @@ internal static class RunsApi
         runs.MapPatch("/{id}", PatchRun);
         runs.MapPost("/{id}/history", AppendHistory);
         runs.MapGet("/{id}/history", ReadHistory);
-        runs.MapPost("/{id}/logs", AppendLogs);
+        runs.MapPost("/{id}/logs", AppendLogs).TakesConsoleText();
         runs.MapGet("/{id}/logs", ReadLogs);
         runs.MapPost("/{id}/heartbeat", Heartbeat);
         runs.MapPost("/{id}/finish", FinishRun);

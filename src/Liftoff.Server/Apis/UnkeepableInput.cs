@@ -22,6 +22,11 @@ internal static class UnkeepableInput
             {
                 throw new RequestFieldException(name, "the query parameter " + JsonText.NotUnicode);
             }
+
+            if (name.Contains('\0', StringComparison.Ordinal) || values.Any(v => v?.Contains('\0', StringComparison.Ordinal) == true))
+            {
+                throw new RequestFieldException(name, "the query parameter " + JsonText.HoldsNul);
+            }
         }
 
         if (!JsonText.IsValidUnicode(request.Path.Value))
@@ -36,7 +41,8 @@ internal static class UnkeepableInput
             // handed on as a seekable stream, so the route reads the same bytes.
             var body = new MemoryStream(request.ContentLength is > 0 and <= int.MaxValue ? (int)request.ContentLength.Value : 0);
             await request.Body.CopyToAsync(body, context.RequestAborted);
-            if (JsonText.FindUnkeepable(body.GetBuffer().AsSpan(0, (int)body.Length)) is { } error)
+            var keepNul = context.GetEndpoint()?.Metadata.GetMetadata<ConsoleTextInput>() is not null;
+            if (JsonText.FindUnkeepable(body.GetBuffer().AsSpan(0, (int)body.Length), keepNul: keepNul) is { } error)
             {
                 throw new RequestFieldException(error.Field.Length == 0 ? "body" : error.Field, error.Message);
             }
@@ -57,6 +63,25 @@ internal static class UnkeepableInput
         && (request.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) == true
             || request.Path.Equals("/graphql", StringComparison.Ordinal)
             || (request.Path.StartsWithSegments("/files", StringComparison.Ordinal) && request.Path.Value!.EndsWith("/file_stream", StringComparison.Ordinal)));
+}
+
+/// <summary>
+/// Endpoint metadata: the route takes console text, where a NUL character a program printed is kept as U+FFFD
+/// (<see cref="JsonText.ConsoleText"/>) instead of refusing the whole batch.
+/// </summary>
+internal sealed class ConsoleTextInput
+{
+    public static readonly ConsoleTextInput Instance = new();
+
+    private ConsoleTextInput()
+    {
+    }
+}
+
+internal static class ConsoleTextInputExtensions
+{
+    public static TBuilder TakesConsoleText<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(ConsoleTextInput.Instance);
 }
 
 /// <summary>A request field the server cannot take (HTTP 400 naming it), found before any route handles the request.</summary>

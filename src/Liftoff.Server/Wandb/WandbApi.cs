@@ -1,3 +1,4 @@
+using Liftoff.Server.Apis;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Storage;
@@ -22,7 +23,7 @@ internal static class WandbApi
             .ExcludeFromDescription();
         // The resolvers keep a run's key to its own run (WandbRuns).
         wandb.MapPost("/graphql", WandbGraphqlApi.Execute).RunKey(RunKeyAccess.Checked);
-        wandb.MapPost("/files/{entity}/{project}/{run}/file_stream", WandbFileStreamApi.Stream).RunKey(RunKeyAccess.OwnRun, "run");
+        wandb.MapPost("/files/{entity}/{project}/{run}/file_stream", WandbFileStreamApi.Stream).RunKey(RunKeyAccess.OwnRun, "run").TakesConsoleText();
         return app;
     }
 }

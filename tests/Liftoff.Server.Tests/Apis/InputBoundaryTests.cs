@@ -18,6 +18,8 @@ public sealed class InputBoundaryTests(ServerFixture server) : IClassFixture<Ser
     [InlineData("POST", "/api/v1/runs", """{"project":"p","name":"a\ud800b"}""", "name")]
     [InlineData("PATCH", "/api/v1/runs/{run}", """{"config":{"a":"\ud800"}}""", "config.a")]
     [InlineData("PATCH", "/api/v1/runs/{run}", """{"summary":{"big":1e400}}""", "summary.big")]
+    [InlineData("PATCH", "/api/v1/runs/{run}", """{"config":{"a":"x\u0000y"}}""", "config.a")]
+    [InlineData("POST", "/api/v1/runs", """{"project":"p","name":"a\u0000b"}""", "name")]
     [InlineData("POST", "/api/v1/runs/{run}/history", """{"rows":[{"step":0,"values":{"a":"\ud800"}}]}""", "rows[0].values.a")]
     [InlineData("POST", "/api/v1/runs/{run}/history", """{"rows":[{"step":0,"values":{}},null]}""", "rows[1]")]
     [InlineData("POST", "/api/v1/queues", """{"name":"q1","resource":"local-process","config":{"env":{"A":"\ud800"}}}""", "config.env.A")]
@@ -52,6 +54,20 @@ public sealed class InputBoundaryTests(ServerFixture server) : IClassFixture<Ser
         Assert.Empty((await (await http.GetAsync($"/api/v1/runs/{run}/history")).JsonAsync()).GetProperty("rows").EnumerateArray());
         Assert.Single((await (await http.GetAsync("/api/v1/queues")).JsonAsync()).GetProperty("queues").EnumerateArray());
         Assert.Empty((await (await http.GetAsync("/api/v1/queues/q/items")).JsonAsync()).GetProperty("items").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task AppendLogs_ALinePrintingNul_IsKeptWithTheReplacementCharacter()
+    {
+        var key = await server.NewUserKeyAsync();
+        using var http = server.Http(key);
+        var run = await InitRunAsync(http, """{"project":"p"}""");
+
+        await (await http.PostJsonAsync($"/api/v1/runs/{run}/logs", """{"offset":0,"lines":[{"stream":"stdout","text":"a\u0000b"}]}""")).JsonAsync();
+
+        var body = await (await http.GetAsync($"/api/v1/runs/{run}/logs")).Content.ReadAsStringAsync();
+        var line = JsonDocument.Parse(body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Single()).RootElement;
+        Assert.Equal("a\ufffdb", line.GetProperty("text").GetString());
     }
 
     [Fact]

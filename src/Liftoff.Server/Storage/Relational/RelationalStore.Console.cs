@@ -1,4 +1,5 @@
 using Liftoff.Contracts;
+using Liftoff.Core.Json;
 using Liftoff.Core.Runs;
 
 namespace Liftoff.Server.Storage.Relational;
@@ -135,7 +136,7 @@ internal sealed partial class RelationalStore
     private static Sql ConsoleInsert(long seq, IReadOnlyList<StoredLogLine> lines, string onConflict) =>
         Sql.InsertRows("console", [("run_seq", seq)],
             [("line", lines.Select(l => l.Line).ToArray()), ("stream", lines.Select(l => l.Stream).ToArray()),
-             ("text", lines.Select(l => l.Text).ToArray()), ("time", lines.Select(l => l.Time).ToArray())],
+             ("text", lines.Select(l => JsonText.ConsoleText(l.Text)).ToArray()), ("time", lines.Select(l => l.Time).ToArray())],
             onConflict);
 
     /// <summary>Refuses a console write reaching below the run's archived (or sealed) lines; the caller holds the run's row lock.</summary>
