@@ -397,7 +397,8 @@ public static class KubernetesJobs
         ["kubectl.kubernetes.io/default-container"] = MainContainer,
     };
 
-    private static JsonObject Object(JsonObject parent, string key)
+    /// <summary>The object at <paramref name="key"/> of <paramref name="parent"/>, made there when missing.</summary>
+    internal static JsonObject Object(JsonObject parent, string key)
     {
         if (parent[key] is JsonObject existing)
         {

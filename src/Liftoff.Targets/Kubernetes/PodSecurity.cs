@@ -46,22 +46,22 @@ public static class PodSecurity
     /// </summary>
     public static void Inject(JsonObject job)
     {
-        var pod = Object(Object(Object(job, "spec"), "template"), "spec");
+        var pod = KubernetesJobs.Object(KubernetesJobs.Object(KubernetesJobs.Object(job, "spec"), "template"), "spec");
         pod["automountServiceAccountToken"] ??= false;
-        var context = Object(pod, "securityContext");
+        var context = KubernetesJobs.Object(pod, "securityContext");
         context["runAsNonRoot"] ??= true;
         context["seccompProfile"] ??= new JsonObject { ["type"] = "RuntimeDefault" };
         foreach (var list in ContainerLists)
         {
             foreach (var container in (pod[list] as JsonArray ?? []).OfType<JsonObject>())
             {
-                var security = Object(container, "securityContext");
+                var security = KubernetesJobs.Object(container, "securityContext");
                 if (security["allowPrivilegeEscalation"] is null && !ImpliesEscalation(security))
                 {
                     security["allowPrivilegeEscalation"] = false;
                 }
 
-                Object(security, "capabilities")["drop"] ??= new JsonArray("ALL");
+                KubernetesJobs.Object(security, "capabilities")["drop"] ??= new JsonArray("ALL");
             }
         }
     }
@@ -321,18 +321,6 @@ public static class PodSecurity
     /// <summary>The API server refuses allowPrivilegeEscalation false beside these, so their grant is that one's too.</summary>
     private static bool ImpliesEscalation(JsonObject? security) =>
         IsTrue(security?["privileged"]) || (security?["capabilities"]?["add"] as JsonArray ?? []).Select(Text).Any(c => c is "SYS_ADMIN" or "CAP_SYS_ADMIN");
-
-    private static JsonObject Object(JsonObject parent, string key)
-    {
-        if (parent[key] is JsonObject existing)
-        {
-            return existing;
-        }
-
-        var created = new JsonObject();
-        parent[key] = created;
-        return created;
-    }
 
     private static bool IsTrue(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.True;
 
