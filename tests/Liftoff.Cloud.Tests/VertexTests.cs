@@ -55,6 +55,32 @@ public sealed class VertexTests(ServerFixture server) : IClassFixture<ServerFixt
     }
 
     [Fact]
+    public async Task CustomJob_WithEnvAndASecretReference_GetsTheValueInEveryContainer_WhileTheItemKeepsTheReference()
+    {
+        var (standIn, harness) = await StartAsync(server, "vx-agent");
+        await using var _ = standIn;
+        await using var __ = harness;
+        var value = "tok-" + Guid.NewGuid().ToString("N");
+        await harness.Client.SetSecretAsync("DATA_TOKEN", value);
+
+        var item = await harness.EnqueueAsync("""{"lr": 0.5}""", """{"env": {"DATA_TOKEN": "${secret:DATA_TOKEN}", "PLAIN": "x", "LIFTOFF_RUN_ID": "spoofed"}}""");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State}: {done.Error}\n{harness.AgentOutput()}");
+        var job = Assert.Single(standIn.Jobs.Values);
+        Assert.Null(job.Request["jobSpec"]!["env"]);
+        var env = job.Request["jobSpec"]!["workerPoolSpecs"]![0]!["containerSpec"]!["env"]!.AsArray()
+            .ToDictionary(e => (string)e!["name"]!, e => (string?)e!["value"]);
+        Assert.Equal(value, env["DATA_TOKEN"]);
+        Assert.Equal("x", env["PLAIN"]);
+        Assert.Equal(done.RunId, env["LIFTOFF_RUN_ID"]);
+        var stored = (await harness.Client.GetItemAsync(item.Id)).ResourceArgs.GetRawText();
+        Assert.Contains("${secret:DATA_TOKEN}", stored, StringComparison.Ordinal);
+        Assert.DoesNotContain(value, stored, StringComparison.Ordinal);
+        Assert.Empty(standIn.Violations);
+    }
+
+    [Fact]
     public async Task CustomJob_WhenTheContainerFails_FailsTheItemWithTheJobsError()
     {
         var (standIn, harness) = await StartAsync(server, "vx-agent");

@@ -38,17 +38,29 @@ internal sealed class VertexRunner(AgentOptions options, IImageBuilder builder, 
     {
         var spec = context.Spec;
         var image = await builder.PrepareAsync(context, push: true, cancellationToken);
-        var jobSpec = JsonNode.Parse(spec.ResourceConfig.ValueKind == JsonValueKind.Object ? spec.ResourceConfig.GetRawText() : "{}")!.AsObject();
-        var problems = VertexSchema.Validate(jobSpec, "resource_config", complete: true);
+        var config = JsonNode.Parse(spec.ResourceConfig.ValueKind == JsonValueKind.Object ? spec.ResourceConfig.GetRawText() : "{}")!.AsObject();
+        var problems = VertexSchema.Validate(config, "resource_config", complete: true);
         if (problems.Count > 0)
         {
             throw new LaunchException(ItemPhases.Submit, "the resource config breaks CustomJobSpec's contract: " + string.Join("; ", problems.Select(p => $"{p.Field}: {p.Message}")));
         }
 
+        var jobSpec = VertexSchema.JobSpec(config);
         var environment = new JsonArray();
-        foreach (var (variable, value) in RemoteEnvironment.For(context))
+        var launch = RemoteEnvironment.For(context);
+        foreach (var (variable, value) in launch)
         {
             environment.Add(new JsonObject { ["name"] = variable, ["value"] = value });
+        }
+
+        // The queue's and item's own variables, secrets resolved only here; the launch's variables win a clash.
+        foreach (var (variable, value) in config[VertexSchema.Env] as JsonObject ?? [])
+        {
+            if (!launch.ContainsKey(variable) && value is JsonValue leaf)
+            {
+                var text = leaf.GetValueKind() == JsonValueKind.String ? leaf.GetValue<string>() : leaf.ToJsonString();
+                environment.Add(new JsonObject { ["name"] = variable, ["value"] = SecretValues.Resolve(text, spec, variable) });
+            }
         }
 
         foreach (var pool in jobSpec["workerPoolSpecs"]!.AsArray().OfType<JsonObject>().Where(p => p.Count > 0))

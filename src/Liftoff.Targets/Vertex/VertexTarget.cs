@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Liftoff.Contracts;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -9,9 +10,13 @@ namespace Liftoff.Targets.Vertex;
 /// (<see cref="VertexSchema"/>), checked against the Vertex AI protos embedded with this target; the agent's cloud
 /// settings are its <c>environment:</c> section, shared with the other cloud targets.
 /// </summary>
-internal sealed class VertexTarget : TargetDefinition
+internal sealed partial class VertexTarget : TargetDefinition
 {
     public override string Name => Resources.Vertex;
+
+    public override bool IsEnvironmentValue(string path) => EnvironmentValuePath().IsMatch(path);
+
+    public override string EnvironmentValues => "env.NAME";
 
     public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => VertexSchema.Validate(config, field, complete);
 
@@ -20,4 +25,7 @@ internal sealed class VertexTarget : TargetDefinition
         services.AddSingleton<VertexClient>();
         services.AddRunner<VertexRunner>(Name);
     }
+
+    [GeneratedRegex(@"^\.env\..+$")]
+    private static partial Regex EnvironmentValuePath();
 }
