@@ -59,6 +59,26 @@ public sealed class SageMakerTests(ServerFixture server) : IClassFixture<ServerF
     }
 
     [Fact]
+    public async Task TrainingJob_WithASecretReference_GetsTheValueInItsEnvironment_WhileTheItemKeepsTheReference()
+    {
+        var (standIn, harness) = await StartAsync(server);
+        await using var _ = standIn;
+        await using var __ = harness;
+        var value = "tok-" + Guid.NewGuid().ToString("N");
+        await harness.Client.SetSecretAsync("DATA_TOKEN", value);
+
+        var item = await harness.EnqueueAsync("""{"lr": 0.01}""", """{"Environment": {"DATA_TOKEN": "${secret:DATA_TOKEN}"}}""");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State}: {done.Error}\n{harness.AgentOutput()}");
+        Assert.Equal(value, (string?)Assert.Single(standIn.Jobs.Values).Request["Environment"]!["DATA_TOKEN"]);
+        var stored = (await harness.Client.GetItemAsync(item.Id)).ResourceArgs.GetRawText();
+        Assert.Contains("${secret:DATA_TOKEN}", stored, StringComparison.Ordinal);
+        Assert.DoesNotContain(value, stored, StringComparison.Ordinal);
+        Assert.Empty(standIn.Violations);
+    }
+
+    [Fact]
     public async Task TrainingJob_WithARunConfigOverTheEnvironmentLimit_TakesItsConfigFromTheServer()
     {
         var (standIn, harness) = await StartAsync(server);
