@@ -1,0 +1,262 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Liftoff.Client;
+using Liftoff.Contracts;
+using Liftoff.Targets;
+using Liftoff.Targets.Slurm;
+using Liftoff.Testing;
+using Xunit;
+
+namespace Liftoff.Agent.Tests;
+
+/// <summary>
+/// The slurm runner through the real agent and server against the real single-machine Slurm cluster of
+/// <c>scripts/setup/slurm.sh</c>: jobs are submitted with sbatch, run by slurmd under srun, watched with squeue.
+/// </summary>
+public sealed partial class SlurmTests(ServerFixture server, SlurmClusterFixture cluster) : IClassFixture<ServerFixture>, IClassFixture<SlurmClusterFixture>
+{
+    [Fact]
+    public async Task Agent_RunsACodeJobInTheChosenPartition_StreamingItsOutputBeforeItEnds_WithTheKeyOnlyInAPrivateFile()
+    {
+        await using var harness = await SlurmHarness.StartAsync(server);
+        using var marks = new TempDirectory();
+        var proceed = Path.Combine(marks.Path, "proceed");
+        var job = await CreateJobAsync(harness, "train", $$"""
+            import os, time, liftoff
+            run = liftoff.init()
+            print("first line of run", run.id, flush=True)
+            while not os.path.exists({{JsonSerializer.Serialize(proceed)}}):
+                time.sleep(0.05)
+            print("partition", os.environ["SLURM_JOB_PARTITION"], "rank", os.environ["LIFTOFF_RANK"], "of", os.environ["WORLD_SIZE"])
+            liftoff.log({"loss": 0.5})
+            liftoff.finish()
+            """);
+        await StartAgentAsync(harness);
+
+        var item = await SlurmHarness.EnqueueAsync(harness, job, """{"partition": "batch"}""");
+        var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running && i.RunId is not null, "the item to run");
+        await Poll.UntilAsync(() => harness.LogsAsync(running.RunId!), l => l.Contains("first line of run", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the job's first line while it still runs");
+        var attempt = Assert.Single(Directory.GetDirectories(Path.Combine(cluster.Workdir, "attempts")));
+        var secrets = File.ReadAllText(Path.Combine(attempt, "secrets.env"));
+        var key = Assert.Single(KeyLine().Matches(secrets)).Groups[1].Value;
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(attempt, "secrets.env")));
+        Assert.DoesNotContain(key, File.ReadAllText(Path.Combine(attempt, "job.sh")), StringComparison.Ordinal);
+        Assert.Equal("RUNNING", (await SqueueAsync(JobId(await harness.LogsAsync(running.RunId!)))).State);
+        File.WriteAllText(proceed, "");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        Assert.Equal(RunStates.Finished, (await harness.Client.GetRunAsync(done.RunId!)).State);
+        var logs = await harness.LogsAsync(done.RunId!);
+        Assert.Contains($"first line of run {done.RunId}", logs, StringComparison.Ordinal);
+        Assert.Contains("partition batch rank 0 of 1", logs, StringComparison.Ordinal);
+        Assert.Equal("batch", (await SqueueAsync(JobId(logs))).Partition);
+        Assert.DoesNotContain(key, logs, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(attempt), "the attempt's folder, with its secrets file, is removed once the job ended");
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheJobExitsNonZero_FailsTheItemInRunWithTheExitCode()
+    {
+        await using var harness = await SlurmHarness.StartAsync(server);
+        var job = await CreateJobAsync(harness, "fails", """
+            import sys, liftoff
+            liftoff.init()
+            print("about to fail", flush=True)
+            sys.exit(3)
+            """);
+        await StartAgentAsync(harness);
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.Equal(ItemStates.Failed, done.State);
+        Assert.Equal(ItemPhases.Run, done.Phase);
+        Assert.Contains("exited with code 3", done.Error, StringComparison.Ordinal);
+        Assert.Contains("about to fail", await harness.LogsAsync(done.RunId!), StringComparison.Ordinal);
+        Assert.Equal("FAILED", (await SqueueAsync(JobId(await harness.LogsAsync(done.RunId!)))).State);
+    }
+
+    [Fact]
+    public async Task Agent_WhenTheJobIsSentToADownPartition_ShowsThePendingReason_AndCancelsItBeforeItStarts()
+    {
+        await using var harness = await SlurmHarness.StartAsync(server);
+        var job = await CreateJobAsync(harness, "never-starts", "print('never runs')");
+        await StartAgentAsync(harness);
+
+        var item = await SlurmHarness.EnqueueAsync(harness, job, $$"""{"partition": "{{SlurmClusterFixture.HeldPartition}}"}""");
+        var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running && i.RunId is not null, "the job to be submitted");
+        var logs = await Poll.UntilAsync(() => harness.LogsAsync(running.RunId!), l => l.Contains("is pending: " + SlurmClusterFixture.HeldReason, StringComparison.Ordinal),
+            TimeSpan.FromSeconds(60), "the pending reason in the run's console");
+        var jobId = JobId(logs);
+        Assert.Equal("PENDING", (await SqueueAsync(jobId)).State);
+        await harness.Client.CancelItemAsync(item.Id);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to be cancelled");
+
+        Assert.Equal(ItemStates.Cancelled, done.State);
+        Assert.Equal("CANCELLED", (await SqueueAsync(jobId)).State);
+        Assert.Empty(Directory.GetDirectories(Path.Combine(cluster.Workdir, "attempts")));
+    }
+
+    [Fact]
+    public async Task Agent_WhenARunningJobIsCancelled_SendsTheGraceSignalFirst_ThenEndsTheSlurmJob()
+    {
+        await using var harness = await SlurmHarness.StartAsync(server);
+        var job = await CreateJobAsync(harness, "long", """
+            import signal, sys, time, liftoff
+            liftoff.init()
+            def term(*_):
+                print("got SIGTERM, saving", flush=True)
+                sys.exit(0)
+            signal.signal(signal.SIGTERM, term)
+            print("started", flush=True)
+            time.sleep(300)
+            """);
+        await StartAgentAsync(harness);
+
+        var item = await harness.EnqueueAsync(job);
+        var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running && i.RunId is not null, "the item to run");
+        var logs = await Poll.UntilAsync(() => harness.LogsAsync(running.RunId!), l => l.Contains("started", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the job's first line");
+        await harness.Client.CancelItemAsync(item.Id);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to be cancelled");
+
+        Assert.Equal(ItemStates.Cancelled, done.State);
+        Assert.Contains("got SIGTERM, saving", await harness.LogsAsync(running.RunId!), StringComparison.Ordinal);
+        var slurm = await SqueueAsync(JobId(logs));
+        Assert.True(slurm.State is "COMPLETED" or "CANCELLED" or "FAILED", $"the Slurm job is {slurm.State}, not ended");
+    }
+
+    [Fact]
+    public async Task Agent_WithTwoTasks_RunsTwoRanksUnderSrun_ReportingOneRun()
+    {
+        await using var harness = await SlurmHarness.StartAsync(server);
+        var job = await CreateJobAsync(harness, "ranks", """
+            import os, liftoff
+            run = liftoff.init()
+            print("rank", os.environ["LIFTOFF_RANK"], "of", os.environ["WORLD_SIZE"], "procid", os.environ["SLURM_PROCID"], flush=True)
+            liftoff.log({"rank": int(os.environ["LIFTOFF_RANK"])})
+            liftoff.finish()
+            """);
+        await StartAgentAsync(harness);
+
+        var item = await SlurmHarness.EnqueueAsync(harness, job, """{"ntasks": 2}""");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        var logs = await harness.LogsAsync(done.RunId!);
+        Assert.Contains("rank 0 of 2 procid 0", logs, StringComparison.Ordinal);
+        Assert.Contains("rank 1 of 2 procid 1", logs, StringComparison.Ordinal);
+        var run = Assert.Single((await harness.Client.ListRunsAsync(AgentHarness.Project)).Runs);
+        Assert.Equal(done.RunId, run.Id);
+        Assert.Equal(RunStates.Finished, run.State);
+    }
+
+    [Fact]
+    public async Task Agent_KilledAndRestarted_ReattachesToItsSlurmJobByComment()
+    {
+        await using var harness = await SlurmHarness.StartAsync(server);
+        using var marks = new TempDirectory();
+        var proceed = Path.Combine(marks.Path, "proceed");
+        var job = await CreateJobAsync(harness, "survivor", $$"""
+            import os, time, liftoff
+            liftoff.init()
+            print("before the agent died", flush=True)
+            while not os.path.exists({{JsonSerializer.Serialize(proceed)}}):
+                time.sleep(0.05)
+            print("after the agent came back", flush=True)
+            liftoff.finish()
+            """);
+        var config = marks.File("agent.yaml", $"""
+            name: slurm-agent
+            queues: [{harness.Queue}]
+            python: {Python.Executable}
+            slurm:
+              workdir: {cluster.Workdir}
+              poll_interval: 0.2
+            """);
+        var item = await harness.EnqueueAsync(job);
+        string jobId;
+        string runId;
+        using (var first = AgentProcess.Start(server.BaseUrl, harness.Key, "--config", config, "--work-dir", Path.Combine(harness.Work.Path, "first")))
+        {
+            var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running && i.RunId is not null, "the first agent to submit the job");
+            runId = running.RunId!;
+            var logs = await Poll.UntilAsync(() => harness.LogsAsync(runId), l => l.Contains("before the agent died", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the job's first line");
+            jobId = JobId(logs);
+            first.Signal("KILL");
+            await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        Assert.Equal("RUNNING", (await SqueueAsync(jobId)).State);
+        await StartAgentAsync(harness, "slurm-agent");
+        await Poll.UntilAsync(() => harness.LogsAsync(runId), l => l.Contains("re-attached to Slurm job " + jobId, StringComparison.Ordinal),
+            TimeSpan.FromSeconds(60), "the new agent to re-attach");
+        File.WriteAllText(proceed, "");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
+        Assert.Equal(1, done.Attempt);
+        var final = await harness.LogsAsync(done.RunId!);
+        Assert.Contains("after the agent came back", final, StringComparison.Ordinal);
+        Assert.Single(final.Split('\n'), l => l == "before the agent died");
+        Assert.Single(final.Split('\n'), l => l.Contains("submitted Slurm job", StringComparison.Ordinal));
+        Assert.Equal(RunStates.Finished, (await harness.Client.GetRunAsync(done.RunId!)).State);
+    }
+
+    [Fact]
+    public async Task Enqueue_OfAPartitionTheQueueDoesNotAllow_IsRefusedNamingTheField()
+    {
+        await using var harness = await SlurmHarness.StartAsync(server, """{"partition": "debug", "allowed_partitions": ["debug"]}""");
+        var job = await CreateJobAsync(harness, "elsewhere", "print('never runs')");
+
+        var refused = await Assert.ThrowsAsync<LiftoffException>(() => SlurmHarness.EnqueueAsync(harness, job, """{"partition": "batch"}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("resource_args.partition", refused.Message, StringComparison.Ordinal);
+        Assert.Empty((await harness.Client.ListItemsAsync(harness.Queue)).Items);
+    }
+
+    internal static Task<string> CreateJobAsync(AgentHarness harness, string name, string code) =>
+        harness.CreateJobAsync(name, new Dictionary<string, string> { ["train.py"] = code }, ["python", "train.py"]);
+
+    private Task StartAgentAsync(AgentHarness harness, string name = "test-agent") => SlurmHarness.StartAgentAsync(harness, cluster, name);
+
+    /// <summary>The Slurm job id the agent's console line names.</summary>
+    internal static string JobId(string logs) => SubmittedLine().Match(logs) is { Success: true } match ? match.Groups[1].Value : throw new Xunit.Sdk.XunitException("no 'submitted Slurm job' line in:\n" + logs);
+
+    /// <summary>What the cluster itself says about the job.</summary>
+    internal static async Task<(string State, string Partition)> SqueueAsync(string jobId)
+    {
+        var result = await ProcessRunner.RunAsync("squeue", ["--noheader", "--states=all", "--jobs=" + jobId, "--Format=State:|,Partition:|"]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var fields = result.Stdout.Trim().Split('|');
+        return (fields[0], fields[1]);
+    }
+
+    [GeneratedRegex(@"submitted Slurm job (\d+)")]
+    private static partial Regex SubmittedLine();
+
+    [GeneratedRegex(@"^export LIFTOFF_API_KEY='([^']+)'$", RegexOptions.Multiline)]
+    private static partial Regex KeyLine();
+}
+
+/// <summary>A slurm queue and in-process agents with the slurm runner pointed at the test cluster.</summary>
+internal static class SlurmHarness
+{
+    public const string Resource = "slurm";
+
+    public static Task<AgentHarness> StartAsync(ServerFixture server, string? queueConfigJson = null) =>
+        AgentHarness.StartAsync(server, maxAttempts: 1, resource: Resource, queueConfigJson: queueConfigJson);
+
+    /// <summary>Enqueues <paramref name="job"/> with <paramref name="resourceArgsJson"/> as the item's resource args (the sbatch options it chooses).</summary>
+    public static Task<ItemInfo> EnqueueAsync(AgentHarness harness, string job, string resourceArgsJson) =>
+        harness.Client.EnqueueAsync(harness.Queue, new EnqueueRequest(job, AgentHarness.Project, ResourceArgs: JsonDocument.Parse(resourceArgsJson).RootElement.Clone()));
+
+    public static async Task StartAgentAsync(AgentHarness harness, SlurmClusterFixture cluster, string name = "test-agent")
+    {
+        var options = harness.Options(name: name);
+        options.SetTarget(new SlurmSettings { Workdir = cluster.Workdir, PollInterval = 0.2 });
+        await harness.StartAgentAsync(options, s => s.AddTargetRunner(Resource, options));
+    }
+}
