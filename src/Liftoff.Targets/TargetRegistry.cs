@@ -2,6 +2,7 @@ using Liftoff.Targets.Docker;
 using Liftoff.Targets.Kubernetes;
 using Liftoff.Targets.LocalProcess;
 using Liftoff.Targets.SageMaker;
+using Liftoff.Targets.Slurm;
 using Liftoff.Targets.Vertex;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -22,6 +23,7 @@ internal static class TargetRegistry
         new KubernetesTarget(),
         new SageMakerTarget(),
         new VertexTarget(),
+        new SlurmTarget(),
     ];
 
     /// <summary>The definition named <paramref name="name"/> among <see cref="All"/>, or null.</summary>

@@ -1,0 +1,244 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Liftoff.Targets.Slurm;
+
+/// <summary>What the runner knows at submit, beyond the resource config.</summary>
+/// <param name="JobName">Names the job for re-attach (the runner decides the value).</param>
+/// <param name="Comment">Also for re-attach.</param>
+/// <param name="WorkDir">The per-attempt folder on the shared file system (<c>--chdir</c>).</param>
+/// <param name="OutputPath">The file stdout and stderr go to (<c>--output</c>); sbatch's <c>%j</c>-style patterns apply.</param>
+/// <param name="SecretsFile">
+/// A mode-0600 file of <c>export NAME='value'</c> lines the script sources: the run key and resolved secrets never
+/// appear in the script text or a command line.
+/// </param>
+/// <param name="Command">The entrypoint argv.</param>
+/// <param name="Environment">The job's variables that are not secret.</param>
+/// <param name="Image">Image jobs: run through the queue's container runtime.</param>
+internal sealed record SlurmSubmission(
+    string JobName,
+    string Comment,
+    string WorkDir,
+    string OutputPath,
+    string SecretsFile,
+    IReadOnlyList<string> Command,
+    IReadOnlyDictionary<string, string> Environment,
+    string? Image);
+
+/// <summary>
+/// The batch script a <c>slurm</c> launch is submitted as: an <c>#SBATCH</c> line for every option set, the queue
+/// owner's modules and setup lines, the secrets file sourced, the job's variables exported, then <c>srun</c> of the
+/// entrypoint, so that <c>ntasks</c> &gt; 1 runs one task per rank, each told its rank the way torch and Liftoff's SDK read it.
+/// </summary>
+internal static partial class SlurmBatchScript
+{
+    /// <summary>
+    /// Variables that carry the run key: they belong in the secrets file, so a submission that puts them in the script is
+    /// a runner bug, refused rather than written into a file others on the cluster may read.
+    /// </summary>
+    public static readonly IReadOnlyList<string> KeyVariables = ["LIFTOFF_API_KEY", "WANDB_API_KEY"];
+
+    /// <summary>
+    /// Each task's rank, set where srun starts it: <c>SLURM_PROCID</c> and friends exist only per task, so a POSIX
+    /// shell reads them there and then becomes the entrypoint.
+    /// </summary>
+    public const string RankWrapper =
+        "export LIFTOFF_RANK=\"$SLURM_PROCID\" RANK=\"$SLURM_PROCID\" WORLD_SIZE=\"$SLURM_NTASKS\" LOCAL_RANK=\"$SLURM_LOCALID\"; exec \"$@\"";
+
+    public static string Render(SlurmResourceConfig config, SlurmSubmission submission)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(submission);
+        if (submission.Command.Count == 0)
+        {
+            throw new ArgumentException("the entrypoint is empty", nameof(submission));
+        }
+
+        var script = new StringBuilder("#!/bin/bash\n");
+        void Option(string name, string? value)
+        {
+            if (value is not null)
+            {
+                script.Append("#SBATCH --").Append(name).Append('=').Append(DirectiveQuote(value)).Append('\n');
+            }
+        }
+
+        Option("job-name", submission.JobName);
+        Option("comment", submission.Comment);
+        Option("chdir", submission.WorkDir);
+        Option("output", submission.OutputPath);
+        Option("partition", config.Partition);
+        Option("time", config.Time);
+        Option("nodes", config.Nodes ?? (config.MaxNodes is { } max ? $"1-{max}" : null));
+        Option("ntasks", Number(config.Ntasks));
+        Option("ntasks-per-node", Number(config.NtasksPerNode));
+        Option("cpus-per-task", Number(config.CpusPerTask));
+        Option("mem", config.Mem);
+        Option("mem-per-cpu", config.MemPerCpu);
+        Option("gpus", config.Gpus);
+        Option("gres", config.Gres);
+        Option("constraint", config.Constraint);
+        Option("qos", config.Qos);
+        Option("account", config.Account);
+        Option("reservation", config.Reservation);
+        Option("nodelist", config.Nodelist);
+        Option("exclude", config.Exclude);
+        Option("signal", config.Signal);
+        if (config.Exclusive)
+        {
+            script.Append("#SBATCH --exclusive\n");
+        }
+
+        script.Append("set -e\n");
+        foreach (var module in config.Modules)
+        {
+            script.Append("module load ").Append(Quote(module)).Append('\n');
+        }
+
+        foreach (var line in config.Setup)
+        {
+            script.Append(line).Append('\n');
+        }
+
+        script.Append(". ").Append(Quote(submission.SecretsFile)).Append('\n');
+        foreach (var (name, value) in submission.Environment.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            if (!ShellName().IsMatch(name) || KeyVariables.Contains(name))
+            {
+                throw new ArgumentException($"'{name}' cannot be exported by the batch script: not a shell variable name, or it carries the run key (the secrets file's)", nameof(submission));
+            }
+
+            script.Append("export ").Append(name).Append('=').Append(Quote(value)).Append('\n');
+        }
+
+        if (config.ReportAllRanks)
+        {
+            script.Append("export LIFTOFF_ALL_RANKS=1\n");
+        }
+
+        script.Append("exec srun");
+        var task = new List<string>();
+        switch (submission.Image)
+        {
+            case null:
+                break;
+            case { } image when config.Container == SlurmContainer.Apptainer:
+                task.AddRange(["apptainer", "exec", "--bind", submission.WorkDir, "--pwd", submission.WorkDir]);
+                if (config.Gpus is not null || config.Gres?.StartsWith("gpu", StringComparison.Ordinal) == true)
+                {
+                    task.Add("--nv");
+                }
+
+                task.Add("docker://" + image);
+                break;
+            case { } image when config.Container == SlurmContainer.Enroot:
+                script.Append(' ').Append(Quote("--container-image=" + PyxisImage(image)))
+                    .Append(' ').Append(Quote("--container-mounts=" + submission.WorkDir))
+                    .Append(' ').Append(Quote("--container-workdir=" + submission.WorkDir));
+                break;
+            default:
+                throw new ArgumentException("an image job needs the queue's container runtime (container: apptainer or enroot)", nameof(submission));
+        }
+
+        script.Append(" /bin/sh -c ").Append(Quote(RankWrapper)).Append(" liftoff-rank");
+        foreach (var argument in task.Concat(submission.Command))
+        {
+            script.Append(' ').Append(Quote(argument));
+        }
+
+        script.Append('\n');
+        return script.ToString();
+    }
+
+    /// <summary>
+    /// The job's variables, split between the script and the secrets file: the queue's <c>env</c> with the run's own
+    /// variables (<paramref name="run"/>, e.g. <see cref="RemoteEnvironment.For"/>) over it. The run key and every
+    /// <c>env</c> value holding a <c>${secret:NAME}</c> reference go to the file, resolved by <paramref name="resolve"/>
+    /// (name, value); the rest is exported by the script.
+    /// </summary>
+    public static (Dictionary<string, string> Exported, Dictionary<string, string> Secret) SplitEnvironment(
+        SlurmResourceConfig config, IReadOnlyDictionary<string, string> run, Func<string, string, string> resolve)
+    {
+        var exported = new Dictionary<string, string>(StringComparer.Ordinal);
+        var secret = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, value) in config.Env.Where(e => !run.ContainsKey(e.Key)))
+        {
+            if (Liftoff.Core.Launch.SecretReferences.Contains(value))
+            {
+                secret[name] = resolve(name, value);
+            }
+            else
+            {
+                exported[name] = value;
+            }
+        }
+
+        foreach (var (name, value) in run)
+        {
+            (KeyVariables.Contains(name) ? secret : exported)[name] = value;
+        }
+
+        return (exported, secret);
+    }
+
+    /// <summary>The secrets file's text: one <c>export NAME='value'</c> line per variable, for the script to source.</summary>
+    public static string SecretsFileText(IReadOnlyDictionary<string, string> secret)
+    {
+        var text = new StringBuilder();
+        foreach (var (name, value) in secret.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            text.Append("export ").Append(ShellName().IsMatch(name) ? name : throw new ArgumentException($"'{name}' is not a shell variable name", nameof(secret)))
+                .Append('=').Append(Quote(value)).Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>A word for the shell: single-quoted, each single quote closed, escaped and reopened.</summary>
+    public static string Quote(string value)
+    {
+        if (value.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ArgumentException("a NUL cannot stand in a batch script", nameof(value));
+        }
+
+        return "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    }
+
+    /// <summary>
+    /// An <c>#SBATCH</c> value: sbatch reads these lines itself, honouring double quotes and backslash escapes but not
+    /// single quotes, and ending the value at a newline or an unquoted <c>#</c>.
+    /// </summary>
+    public static string DirectiveQuote(string value)
+    {
+        if (value.Any(c => c is '\n' or '\r' or '\0'))
+        {
+            throw new ArgumentException("an #SBATCH value is one line", nameof(value));
+        }
+
+        return "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+    }
+
+    /// <summary>
+    /// pyxis names images as enroot does, <c>[REGISTRY#]IMAGE[:TAG]</c>: a Docker reference's registry (its first part
+    /// when that has a dot, a port or is localhost) is set off by <c>#</c>, not <c>/</c>.
+    /// </summary>
+    public static string PyxisImage(string image)
+    {
+        var slash = image.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0)
+        {
+            return image;
+        }
+
+        var first = image[..slash];
+        return first.Contains('.', StringComparison.Ordinal) || first.Contains(':', StringComparison.Ordinal) || first == "localhost"
+            ? first + "#" + image[(slash + 1)..]
+            : image;
+    }
+
+    private static string? Number(int? value) => value?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex ShellName();
+}
