@@ -143,8 +143,8 @@ public sealed partial class SlurmTests(ServerFixture server, SlurmClusterFixture
         var item = await SlurmHarness.EnqueueAsync(harness, job, """{"ntasks": 2}""");
         var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
 
-        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}");
         var logs = await harness.LogsAsync(done.RunId!);
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}\n{logs}");
         Assert.Contains("rank 0 of 2 procid 0", logs, StringComparison.Ordinal);
         Assert.Contains("rank 1 of 2 procid 1", logs, StringComparison.Ordinal);
         var run = Assert.Single((await harness.Client.ListRunsAsync(AgentHarness.Project)).Runs);

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Liftoff.Agent;
+using Liftoff.Client;
+using Liftoff.Contracts;
+using Liftoff.Server.Hosting;
+using Liftoff.Targets;
+using Liftoff.Targets.Slurm;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+// Enqueue -> job running on an idle Slurm cluster (the entrypoint's first statement), through the agent, next to the
+// limit: sbatch of the same batch script (SlurmBatchScript.Render, same options, same srun line) started by hand, timed
+// from sbatch's start to the same first statement. Needs scripts/setup/slurm.sh (its cluster, idle).
+const int Samples = 20;
+const string Stamp = "import os, time; t = time.time(); open(os.path.join(os.environ['STAMPS'], os.environ['STAMP']), 'w').write(repr(t))";
+
+var data = Directory.CreateTempSubdirectory("liftoff-bench-slurm-").FullName;
+var stamps = Directory.CreateDirectory(Path.Combine(data, "stamps")).FullName;
+var workdir = Directory.CreateDirectory(Path.Combine(data, "shared")).FullName;
+await using var server = await LiftoffServer.StartAsync(new ServerOptions { DataDirectory = data, Port = 0 }, logging => logging.AddFilter(_ => false));
+using var client = new LiftoffClient(new LiftoffSettings(server.BaseUrl, server.InitialAdminKey!));
+
+// The code job: its first statement writes the stamp, then the SDK inits and finishes the run.
+var code = Directory.CreateDirectory(Path.Combine(data, "code")).FullName;
+await File.WriteAllTextAsync(Path.Combine(code, "train.py"), Stamp + "\nimport liftoff\nliftoff.init()\nliftoff.finish()\n");
+var artifact = await client.UploadArtifactAsync(code, "bench", "stamp-code", new ArtifactUploadOptions("code"));
+await client.CreateJobAsync(new CreateJobRequest("bench", "stamp", new JobDefinition(JobSourceTypes.Artifact,
+    JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["artifact"] = $"{artifact.Name}:{artifact.Version}" }), ["python", "train.py"])));
+await client.CreateQueueAsync(new CreateQueueRequest("slurm", "slurm", JsonSerializer.SerializeToElement(new Dictionary<string, object>
+{
+    ["env"] = new Dictionary<string, string> { ["STAMPS"] = stamps },
+})));
+
+var options = new AgentOptions { Name = "bench-slurm", Queues = ["slurm"], WorkDirectory = Path.Combine(data, "agent") };
+options.SetTarget(new SlurmSettings { Workdir = workdir, PollInterval = 0.2 });
+await using var services = new ServiceCollection().AddLogging(l => l.AddFilter(_ => false)).AddLiftoffAgent(client, options).AddTargetRunner("slurm", options).BuildServiceProvider();
+var worker = services.GetRequiredService<AgentWorker>();
+using var stop = new CancellationTokenSource();
+var agent = Task.Run(() => worker.ExecuteAsync(stop.Token));
+await worker.Registered;
+Console.WriteLine($"Slurm {(await Run("sinfo", ["--version"])).Trim()}; {Environment.ProcessorCount} cores; {Samples} sequential jobs each way");
+
+for (var i = 0; i < 2; i++)
+{
+    await ViaAgentAsync();
+}
+
+var viaAgent = new List<double>();
+for (var i = 0; i < Samples; i++)
+{
+    viaAgent.Add(await ViaAgentAsync());
+}
+
+var byHand = new List<double>();
+for (var i = 0; i < Samples; i++)
+{
+    byHand.Add(await ByHandAsync(i));
+}
+
+Console.WriteLine("enqueue (or sbatch) -> the entrypoint's first statement on the compute node:");
+Console.WriteLine($"  through the agent:     p50 {Ms(P(viaAgent, 50)),9}  p99 {Ms(P(viaAgent, 99)),9}");
+Console.WriteLine($"  sbatch by hand:        p50 {Ms(P(byHand, 50)),9}  p99 {Ms(P(byHand, 99)),9}");
+Console.WriteLine($"  ratio p50: {P(viaAgent, 50) / P(byHand, 50):0.00}x; budget 1.5 x sbatch + 100 ms = {Ms(1.5 * P(byHand, 50) + 0.1)} ({(P(viaAgent, 50) <= 1.5 * P(byHand, 50) + 0.1 ? "within" : "OVER")})");
+
+await stop.CancelAsync();
+await agent;
+Directory.Delete(data, recursive: true);
+return 0;
+
+async Task<double> ViaAgentAsync()
+{
+    var id = Guid.NewGuid().ToString("N");
+    var item = await client.EnqueueAsync("slurm", new EnqueueRequest("stamp", "bench", ResourceArgs: JsonSerializer.SerializeToElement(new Dictionary<string, object>
+    {
+        ["env"] = new Dictionary<string, string> { ["STAMP"] = id },
+    })));
+    var enqueued = UnixNow();
+    var ended = await PollAsync(async () => await client.GetItemAsync(item.Id) is { State: ItemStates.Finished or ItemStates.Failed or ItemStates.Cancelled } done ? done : null, $"item {item.Id} to end");
+    if (ended.State != ItemStates.Finished)
+    {
+        throw new InvalidOperationException($"item {item.Id} {ended.State}: {ended.Error}");
+    }
+
+    return ReadStamp(id) - enqueued;
+}
+
+async Task<double> ByHandAsync(int i)
+{
+    var id = $"by-hand-{i}";
+    var folder = Directory.CreateDirectory(Path.Combine(workdir, id)).FullName;
+    var secrets = Path.Combine(folder, "secrets.env");
+    await File.WriteAllTextAsync(secrets, "");
+    var script = Path.Combine(folder, "job.sh");
+    await File.WriteAllTextAsync(script, SlurmBatchScript.Render(new SlurmResourceConfig(), new SlurmSubmission($"by-hand-{i}", "by hand", folder, Path.Combine(folder, "output.log"), secrets,
+        ["python3", "-c", Stamp], new Dictionary<string, string> { ["STAMPS"] = stamps, ["STAMP"] = id }, null)));
+    var start = UnixNow();
+    var jobId = (await Run("sbatch", ["--parsable", script])).Trim();
+    var stamp = await PollAsync(() => Task.FromResult(File.Exists(Path.Combine(stamps, id)) && new FileInfo(Path.Combine(stamps, id)).Length > 0 ? "written" : null), $"job {jobId} to start");
+    var elapsed = ReadStamp(id) - start;
+    await PollAsync(async () => (await Run("squeue", ["--noheader", "--states=all", "--jobs=" + jobId, "--Format=State"])).Trim() is "COMPLETED" or "FAILED" ? stamp : null, $"job {jobId} to end");
+    return elapsed;
+}
+
+static async Task<T> PollAsync<T>(Func<Task<T?>> read, string what) where T : class
+{
+    var deadline = DateTime.UtcNow.AddMinutes(2);
+    while (true)
+    {
+        if (await read() is { } value)
+        {
+            return value;
+        }
+
+        if (DateTime.UtcNow > deadline)
+        {
+            throw new TimeoutException($"timed out waiting for {what}");
+        }
+
+        await Task.Delay(20);
+    }
+}
+
+double ReadStamp(string id)
+{
+    var path = Path.Combine(stamps, id);
+    var value = double.Parse(File.ReadAllText(path), CultureInfo.InvariantCulture);
+    File.Delete(path);
+    return value;
+}
+
+static async Task<string> Run(string program, IReadOnlyList<string> arguments)
+{
+    var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+    using var process = Process.Start(start)!;
+    var output = process.StandardOutput.ReadToEndAsync();
+    var error = process.StandardError.ReadToEndAsync();
+    await process.WaitForExitAsync();
+    if (process.ExitCode != 0)
+    {
+        throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await error}");
+    }
+
+    return await output;
+}
+
+static double UnixNow() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds;
+
+static string Ms(double seconds) => (seconds * 1000).ToString("0.0", CultureInfo.InvariantCulture) + " ms";
+
+static double P(IReadOnlyList<double> values, double p)
+{
+    var sorted = values.Order().ToList();
+    return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
+}
