@@ -23,6 +23,9 @@ internal sealed class TargetCatalog(IEnumerable<TargetDefinition> targets)
     public IReadOnlyList<FieldError> Validate(string resource, JsonObject config, string field, bool complete = true) =>
         Find(resource)?.Validate(config, field, complete) ?? [];
 
+    /// <inheritdoc cref="TargetDefinition.RefuseJob"/>
+    public string? RefuseJob(string resource, string? sourceType, JsonObject config) => Find(resource)?.RefuseJob(sourceType, config);
+
     /// <inheritdoc cref="TargetDefinition.ValidateOverrides"/>
     public IReadOnlyList<FieldError> ValidateOverrides(string resource, JsonElement queueDefaults, JsonElement? overrides, string field) =>
         Find(resource)?.ValidateOverrides(queueDefaults, overrides, field) ?? [];

@@ -27,6 +27,12 @@ internal abstract class TargetDefinition
     public virtual IReadOnlyList<FieldError> ValidateOverrides(JsonElement queueDefaults, JsonElement? overrides, string field) => [];
 
     /// <summary>
+    /// Why this target cannot run a job whose source is <paramref name="sourceType"/> (<see cref="JobSourceTypes"/>) under
+    /// the effective resource <paramref name="config"/>, or null when it can: refused at enqueue, naming the job.
+    /// </summary>
+    public virtual string? RefuseJob(string? sourceType, JsonObject config) => null;
+
+    /// <summary>
     /// Whether the string at <paramref name="path"/> (from the config's root, e.g. <c>.env.HF_TOKEN</c>) is an environment
     /// value of the workload: the only place a <c>${secret:NAME}</c> reference may stand, since only there can the
     /// agent deliver a value the target's safe way. None by default.

@@ -158,6 +158,36 @@ public sealed class TrackingTests(FastCrashServerFixture server) : IClassFixture
     }
 
     [Fact]
+    public async Task Init_OnARankOtherThanZero_ReportsNothing_UnlessTheJobAsksForEveryRank()
+    {
+        const string script = """
+            import liftoff
+            run = liftoff.init(project="ranks")
+            print("disabled", run.disabled)
+            liftoff.log({"loss": 0.5})
+            liftoff.finish()
+            """;
+        var silentKey = await server.NewUserKeyAsync();
+        var reportingKey = await server.NewUserKeyAsync();
+        var rankZeroKey = await server.NewUserKeyAsync();
+
+        var silent = await Python.RunAsync(script, server.PythonEnv(silentKey, ("LIFTOFF_RANK", "1")));
+        var reporting = await Python.RunAsync(script, server.PythonEnv(reportingKey, ("LIFTOFF_RANK", "1"), ("LIFTOFF_ALL_RANKS", "1")));
+        var rankZero = await Python.RunAsync(script, server.PythonEnv(rankZeroKey, ("LIFTOFF_RANK", "0")));
+        Assert.True(silent.ExitCode == 0, silent.ToString());
+        Assert.True(reporting.ExitCode == 0, reporting.ToString());
+        Assert.True(rankZero.ExitCode == 0, rankZero.ToString());
+        using var silentClient = server.Client(silentKey);
+        using var reportingClient = server.Client(reportingKey);
+        using var rankZeroClient = server.Client(rankZeroKey);
+
+        Assert.Contains("disabled True", silent.Stdout, StringComparison.Ordinal);
+        Assert.Empty((await silentClient.ListRunsAsync("ranks")).Runs);
+        Assert.Single((await reportingClient.ListRunsAsync("ranks")).Runs);
+        Assert.Single((await rankZeroClient.ListRunsAsync("ranks")).Runs);
+    }
+
+    [Fact]
     public async Task NonFiniteValues_AreStoredAsTheirNames()
     {
         var key = await server.NewUserKeyAsync();

@@ -26,6 +26,8 @@ ENV_CONSOLE = "LIFTOFF_CONSOLE"
 ENV_HEARTBEAT = "LIFTOFF_HEARTBEAT_SECONDS"
 ENV_MODE = "LIFTOFF_MODE"
 ENV_JOB = "LIFTOFF_JOB"
+ENV_RANK = "LIFTOFF_RANK"
+ENV_ALL_RANKS = "LIFTOFF_ALL_RANKS"
 
 _OFF = {"off", "false", "0", "no", "disabled"}
 _ON = {"on", "true", "1", "yes", "auto", "wrap", "redirect"}
@@ -245,6 +247,11 @@ def resolve(
         raise Error("mode='offline' is not supported; use 'online' or 'disabled'")
     if resolved_mode not in MODES:
         raise Error(f"unknown mode {resolved_mode!r}; expected one of {', '.join(MODES)}")
+    # A multi-rank launch (srun) starts the script once per rank; rank 0 alone reports the
+    # launch's one run unless the job asked for every rank (report_all_ranks sets LIFTOFF_ALL_RANKS).
+    rank = _env(ENV_RANK)
+    if rank is not None and rank != "0" and _env(ENV_ALL_RANKS) != "1":
+        resolved_mode = "disabled"
 
     # A launched run: the launch's identity wins over what the script hard-codes, or the
     # pending run the agent created would never start.

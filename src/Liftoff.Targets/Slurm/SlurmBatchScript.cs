@@ -239,6 +239,6 @@ internal static partial class SlurmBatchScript
 
     private static string? Number(int? value) => value?.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*\z")]
     private static partial Regex ShellName();
 }

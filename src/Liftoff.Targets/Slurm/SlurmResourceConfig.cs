@@ -458,36 +458,36 @@ internal sealed partial record SlurmResourceConfig
     private static IReadOnlyList<string> Strings(JsonNode? value) =>
         value is JsonArray array ? [.. array.Select(e => Text(e) ?? "")] : [];
 
-    [GeneratedRegex(@"^(?:(?<m>\d{1,9})(?::(?<ms>\d{1,9}))?|(?<h>\d{1,9}):(?<hm>\d{1,9}):(?<hs>\d{1,9})|(?<d>\d{1,6})-(?<dh>\d{1,9})(?::(?<dm>\d{1,9})(?::(?<ds>\d{1,9}))?)?)$")]
+    [GeneratedRegex(@"^(?:(?<m>\d{1,9})(?::(?<ms>\d{1,9}))?|(?<h>\d{1,9}):(?<hm>\d{1,9}):(?<hs>\d{1,9})|(?<d>\d{1,6})-(?<dh>\d{1,9})(?::(?<dm>\d{1,9})(?::(?<ds>\d{1,9}))?)?)\z")]
     private static partial Regex TimePattern();
 
-    [GeneratedRegex(@"^(?:(?:R|B|RB|BR):)?(?<sig>(?:SIG)?[A-Z][A-Z0-9]*|\d{1,2})(?:@(?<at>\d{1,5}))?$")]
+    [GeneratedRegex(@"^(?:(?:R|B|RB|BR):)?(?<sig>(?:SIG)?[A-Z][A-Z0-9]*|\d{1,2})(?:@(?<at>\d{1,5}))?\z")]
     private static partial Regex SignalPattern();
 
-    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}\z")]
     private static partial Regex SlurmName();
 
-    [GeneratedRegex(@"^(?<min>\d{1,6})(?:-(?<max>\d{1,6}))?$")]
+    [GeneratedRegex(@"^(?<min>\d{1,6})(?:-(?<max>\d{1,6}))?\z")]
     private static partial Regex NodesPattern();
 
-    [GeneratedRegex(@"^[1-9]\d{0,8}[KMGT]?$")]
+    [GeneratedRegex(@"^[1-9]\d{0,8}[KMGTkmgt]?\z")]
     private static partial Regex MemSize();
 
-    [GeneratedRegex(@"^(?:[A-Za-z0-9_.\-]{1,64}:)?[1-9]\d{0,5}$")]
+    [GeneratedRegex(@"^(?:[A-Za-z0-9_.\-]{1,64}:)?[1-9]\d{0,5}\z")]
     private static partial Regex GpuCount();
 
-    [GeneratedRegex(@"^[A-Za-z0-9_.\-]{1,64}(?::[A-Za-z0-9_.\-]{1,64}){0,2}(?:,[A-Za-z0-9_.\-]{1,64}(?::[A-Za-z0-9_.\-]{1,64}){0,2})*$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_.\-]{1,64}(?::[A-Za-z0-9_.\-]{1,64}){0,2}(?:,[A-Za-z0-9_.\-]{1,64}(?::[A-Za-z0-9_.\-]{1,64}){0,2})*\z")]
     private static partial Regex GresList();
 
-    [GeneratedRegex(@"^[A-Za-z0-9_.&|*\[\]()\-]{1,512}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_.&|*\[\]()\-]{1,512}\z")]
     private static partial Regex ConstraintPattern();
 
-    [GeneratedRegex(@"^[A-Za-z0-9_.\[\],\-]{1,1024}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_.\[\],\-]{1,1024}\z")]
     private static partial Regex HostListPattern();
 
-    [GeneratedRegex(@"^[A-Za-z0-9_.+/@:\-]{1,256}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_.+/@:\-]{1,256}\z")]
     private static partial Regex ModuleName();
 
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*\z")]
     private static partial Regex ShellName();
 }

@@ -26,6 +26,12 @@ internal sealed partial class SlurmTarget : TargetDefinition
     public override IReadOnlyList<FieldError> ValidateOverrides(JsonElement queueDefaults, JsonElement? overrides, string field) =>
         SlurmResourceConfig.ValidateOverrides(overrides, field);
 
+    /// <summary>An image job runs only through the container runtime the queue's owner names.</summary>
+    public override string? RefuseJob(string? sourceType, JsonObject config) =>
+        sourceType == JobSourceTypes.Image && !(config["container"] is JsonValue container && container.TryGetValue<string>(out var runtime) && runtime is "apptainer" or "enroot")
+            ? "it is an image job, and this slurm queue names no container runtime; its owner sets container: apptainer or enroot in the queue's config"
+            : null;
+
     /// <summary>
     /// The batch script as the agent would submit it. What only the agent knows at claim (its job name, the attempt's
     /// folder under its shared working directory, the server's URL as compute nodes see it) stands as a marked
