@@ -89,6 +89,11 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
             resource = ResourceConfigs.Merge(defaults.RootElement, request.ResourceArgs);
             errors.AddRange(targets.Validate(queue.Resource, resource, "resource_args"));
             errors.AddRange(targets.ValidateOverrides(queue.Resource, defaults.RootElement, request.ResourceArgs, "resource_args"));
+            if (targets.RefuseJob(queue.Resource, job.Definition.SourceType, resource) is { } refusal)
+            {
+                errors.Add(new FieldError("job", $"'{job.Reference}': {refusal}"));
+            }
+
             errors.AddRange(Macros.FindUnknown(resource, queue.TemplateVariables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "resource_args"));
             errors.AddRange(await CheckSecretsAsync(caller, queue, request.ResourceArgs, cancellationToken));
         }
