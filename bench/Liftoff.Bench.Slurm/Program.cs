@@ -71,6 +71,7 @@ return 0;
 
 async Task<double> ViaAgentAsync()
 {
+    await IdleAsync();
     var id = Guid.NewGuid().ToString("N");
     var item = await client.EnqueueAsync("slurm", new EnqueueRequest("stamp", "bench", ResourceArgs: JsonSerializer.SerializeToElement(new Dictionary<string, object>
     {
@@ -88,6 +89,7 @@ async Task<double> ViaAgentAsync()
 
 async Task<double> ByHandAsync(int i)
 {
+    await IdleAsync();
     var id = $"by-hand-{i}";
     var folder = Directory.CreateDirectory(Path.Combine(workdir, id)).FullName;
     var secrets = Path.Combine(folder, "secrets.env");
@@ -102,6 +104,10 @@ async Task<double> ByHandAsync(int i)
     await PollAsync(async () => (await Run("squeue", ["--noheader", "--states=all", "--jobs=" + jobId, "--Format=State"])).Trim() is "COMPLETED" or "FAILED" ? stamp : null, $"job {jobId} to end");
     return elapsed;
 }
+
+// Each sample starts on an idle cluster: a node still COMPLETING the last job would wait for the next scheduling pass.
+static async Task IdleAsync() =>
+    await PollAsync(async () => (await Run("sinfo", ["--noheader", "--partition=debug", "--format=%T"])).Trim() == "idle" ? "idle" : null, "the node to be idle");
 
 static async Task<T> PollAsync<T>(Func<Task<T?>> read, string what) where T : class
 {
