@@ -100,16 +100,17 @@ public sealed partial class SlurmTests(ServerFixture server, SlurmClusterFixture
     }
 
     [Fact]
-    public async Task Agent_WhenARunningJobIsCancelled_SendsTheGraceSignalFirst_ThenEndsTheSlurmJob()
+    public async Task Agent_WhenARunningJobIsCancelled_SendsTheQueuesGraceSignalFirst_ThenEndsTheSlurmJob()
     {
-        await using var harness = await SlurmHarness.StartAsync(server);
+        // Slurm's own cancel starts with SIGTERM, so the queue's signal (USR1) is what shows the grace step ran.
+        await using var harness = await SlurmHarness.StartAsync(server, """{"signal": "USR1@60"}""");
         var job = await CreateJobAsync(harness, "long", """
             import signal, sys, time, liftoff
             liftoff.init()
-            def term(*_):
-                print("got SIGTERM, saving", flush=True)
+            def usr1(*_):
+                print("got SIGUSR1, saving", flush=True)
                 sys.exit(0)
-            signal.signal(signal.SIGTERM, term)
+            signal.signal(signal.SIGUSR1, usr1)
             print("started", flush=True)
             time.sleep(300)
             """);
@@ -122,7 +123,7 @@ public sealed partial class SlurmTests(ServerFixture server, SlurmClusterFixture
         var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to be cancelled");
 
         Assert.Equal(ItemStates.Cancelled, done.State);
-        Assert.Contains("got SIGTERM, saving", await harness.LogsAsync(running.RunId!), StringComparison.Ordinal);
+        Assert.Contains("got SIGUSR1, saving", await harness.LogsAsync(running.RunId!), StringComparison.Ordinal);
         var slurm = await SqueueAsync(JobId(logs));
         Assert.True(slurm.State is "COMPLETED" or "CANCELLED" or "FAILED", $"the Slurm job is {slurm.State}, not ended");
     }

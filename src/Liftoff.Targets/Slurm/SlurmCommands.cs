@@ -85,11 +85,8 @@ internal sealed class SlurmCommands(SlurmSettings settings)
     }
 
     /// <summary>Sends <paramref name="signal"/> to the job's steps (the entrypoint's tasks); false when Slurm refused (the job is not running).</summary>
-    public async Task<bool> SignalAsync(string jobId, string signal, bool full, CancellationToken cancellationToken)
-    {
-        string[] args = full ? ["--full", "--signal=" + signal, jobId] : ["--signal=" + signal, jobId];
-        return (await RunAsync(settings.Scancel, args, cancellationToken)).ExitCode == 0;
-    }
+    public async Task<bool> SignalAsync(string jobId, string signal, CancellationToken cancellationToken) =>
+        (await RunAsync(settings.Scancel, ["--signal=" + signal, jobId], cancellationToken)).ExitCode == 0;
 
     /// <summary>Cancels the job (pending: it never starts; running: Slurm's own TERM, then KILL after its KillWait).</summary>
     public async Task CancelAsync(string jobId, CancellationToken cancellationToken)

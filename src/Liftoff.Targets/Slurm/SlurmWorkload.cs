@@ -87,8 +87,8 @@ internal sealed class SlurmWorkload(SlurmCommands commands, string jobId, string
     }
 
     /// <summary>
-    /// The grace signal to the entrypoint's tasks (SIGTERM, or the queue's <c>signal</c>), the hard stop (SIGKILL to
-    /// everything, then <c>scancel</c>) after <paramref name="grace"/>; returns once Slurm reports the job ended.
+    /// The grace signal to the entrypoint's tasks (SIGTERM, or the queue's <c>signal</c>), the hard stop (<c>scancel</c>)
+    /// after <paramref name="grace"/>; returns once Slurm reports the job ended.
     /// </summary>
     public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
     {
@@ -98,7 +98,7 @@ internal sealed class SlurmWorkload(SlurmCommands commands, string jobId, string
             return;
         }
 
-        if (grace > TimeSpan.Zero && job.State == "RUNNING" && await commands.SignalAsync(jobId, options.GraceSignal, full: false, cancellationToken))
+        if (grace > TimeSpan.Zero && job.State == "RUNNING" && await commands.SignalAsync(jobId, options.GraceSignal, cancellationToken))
         {
             var deadline = time.GetUtcNow() + grace;
             while (time.GetUtcNow() < deadline)
@@ -118,12 +118,12 @@ internal sealed class SlurmWorkload(SlurmCommands commands, string jobId, string
         }
     }
 
-    /// <summary>SIGKILL to the batch shell and every step (Slurm's own cancel would first wait its KillWait), then the cancel that ends the job.</summary>
-    public static async Task HardStopAsync(SlurmCommands commands, string jobId, CancellationToken cancellationToken)
-    {
-        await commands.SignalAsync(jobId, "KILL", full: true, cancellationToken);
-        await commands.CancelAsync(jobId, cancellationToken);
-    }
+    /// <summary>
+    /// The cancel that ends the job. A user cannot kill a step harder than this: slurmstepd turns even a SIGKILL request
+    /// into SIGTERM, then SIGKILL after the cluster's KillWait (measured on 22.05).
+    /// </summary>
+    public static Task HardStopAsync(SlurmCommands commands, string jobId, CancellationToken cancellationToken) =>
+        commands.CancelAsync(jobId, cancellationToken);
 
     public ValueTask DisposeAsync()
     {
