@@ -4,7 +4,7 @@ using Liftoff.Contracts;
 namespace Liftoff.Targets;
 
 /// <summary>
-/// One target resource (local-process, docker, kubernetes, sagemaker, vertex): turns a claimed item's launch spec into a
+/// One target resource (local-process, docker, kubernetes, sagemaker, vertex, slurm): turns a claimed item's launch spec into a
 /// workload. Chosen by the queue's resource name through keyed registration, so a new target is one folder and one line
 /// (<see cref="AgentRegistration"/>).
 /// </summary>

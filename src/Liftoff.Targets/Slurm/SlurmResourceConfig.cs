@@ -135,7 +135,7 @@ internal sealed partial record SlurmResourceConfig
             Exclude = HostList(node["exclude"]),
             Signal = Text(node["signal"]),
             Env = node["env"] is JsonObject env
-                ? env.ToDictionary(e => e.Key, e => Text(e.Value) ?? "", StringComparer.Ordinal)
+                ? env.ToDictionary(e => e.Key, e => e.Value is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : e.Value?.ToJsonString() ?? "", StringComparer.Ordinal)
                 : new Dictionary<string, string>(StringComparer.Ordinal),
             ReportAllRanks = node["report_all_ranks"]?.GetValue<bool>() ?? false,
             Modules = Strings(node["modules"]),
@@ -448,7 +448,6 @@ internal sealed partial record SlurmResourceConfig
     {
         JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
         JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var n) => n.ToString(CultureInfo.InvariantCulture),
-        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>() ? "true" : "false",
         _ => null,
     };
 

@@ -15,7 +15,7 @@ public sealed class TargetCatalogTests
         var catalog = services.GetRequiredService<TargetCatalog>();
 
         Assert.Equal([.. TargetRegistry.All.Select(t => t.Name), "stand-in"], catalog.Names);
-        Assert.EndsWith(": local-process, docker, kubernetes, sagemaker, vertex, stand-in", catalog.NotATarget("mainframe"), StringComparison.Ordinal);
+        Assert.EndsWith(": local-process, docker, kubernetes, sagemaker, vertex, slurm, stand-in", catalog.NotATarget("mainframe"), StringComparison.Ordinal);
         Assert.Equal("config.partition", Assert.Single(catalog.Validate("stand-in", new JsonObject { ["partition"] = "gpu" }, "config")).Field);
         Assert.Same(services.GetRequiredKeyedService<TargetDefinition>("stand-in"), catalog.Find("stand-in"));
     }

@@ -66,6 +66,8 @@ public sealed class SlurmResourceConfigTests
     [InlineData("max_time", "\"forever\"")]
     [InlineData("allowed_partitions", "\"gpu\"")]
     [InlineData("memory", "\"4G\"")]
+    [InlineData("partition", "true")]
+    [InlineData("account", "[\"ml\"]")]
     public void Validate_WhenAValueIsMalformedOrTheKeyUnknown_NamesTheKey(string key, string json)
     {
         var config = new JsonObject { [key] = JsonNode.Parse(json) };
@@ -182,6 +184,16 @@ public sealed class SlurmResourceConfigTests
         var error = Assert.Throws<ArgumentException>(() => SlurmResourceConfig.Parse(config.RootElement));
 
         Assert.Contains("resource_args.partition", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_ReadsEnvValuesThatAreNumbersOrBooleansAsTheirText()
+    {
+        using var config = JsonDocument.Parse("""{"env": {"SEED": 3, "DEBUG": true, "NAME": "x"}}""");
+
+        var env = SlurmResourceConfig.Parse(config.RootElement).Env;
+
+        Assert.Equal(new Dictionary<string, string> { ["SEED"] = "3", ["DEBUG"] = "true", ["NAME"] = "x" }, env);
     }
 
     [Fact]
