@@ -139,8 +139,24 @@ internal sealed class LaunchCommand : BaseCommand
         }
 
         var job = await client.CreateJobAsync(new CreateJobRequest(project, name, definition), cancellationToken);
-        await Console.Error.WriteLineAsync($"Job {job.Artifact.Project}/{job.Artifact.Name}:{job.Artifact.Version} ({definition.SourceType})");
+        await Console.Error.WriteLineAsync(Made(job.Artifact, definition.SourceType!));
         return $"{job.Artifact.Name}:{job.Artifact.Version}";
+    }
+
+    /// <summary>
+    /// What launching from --uri or --image did to the job: a second launch of an edited directory makes a new version
+    /// and moves <c>latest</c> to it, which a user following the job by alias must hear about.
+    /// </summary>
+    private static string Made(ArtifactVersionInfo version, string sourceType)
+    {
+        var job = $"{version.Project}/{version.Name}";
+        var latest = version.Aliases.Contains("latest") ? "; latest now points to it" : "";
+        return (version.Created, version.Version) switch
+        {
+            (false, _) => $"Unchanged: job {job} already has this definition as {version.Version}; launching that version",
+            (true, "v0") => $"Created job {job}:v0 ({sourceType})",
+            _ => $"Made a new version of job {job}: {version.Version} ({sourceType}){latest}",
+        };
     }
 
     private static IReadOnlyList<string>? Entrypoint(ParseResult parseResult)
