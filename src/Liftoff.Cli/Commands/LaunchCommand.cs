@@ -28,7 +28,7 @@ internal sealed class LaunchCommand : BaseCommand
     private static readonly Option<string?> EntrypointOption = new("--entrypoint") { Description = "Run this command instead of the job's entrypoint." };
     private static readonly Option<string?> UriOption = new("--uri") { Description = "Launch code from a directory or a git URL: creates the job (with --entrypoint), then enqueues it." };
     private static readonly Option<string?> ImageOption = new("--image") { Description = "Launch a container image: creates an image job (with --entrypoint), then enqueues it." };
-    private static readonly Option<bool> DryRunOption = new("--dry-run") { Description = "Print the effective resource config, run config and environment; enqueue nothing." };
+    private static readonly Option<bool> DryRunOption = new("--dry-run") { Description = "Print what would run as YAML: run config, effective resource config, every environment variable; enqueue nothing (--json: the launch spec)." };
 
     public LaunchCommand() : base("launch", "Put a job (or code from --uri, an image from --image) on a queue for an agent to run.")
     {
