@@ -42,8 +42,51 @@ internal abstract class TargetDefinition
     /// <summary>Where this target's config sets environment values, for the refusal of a reference elsewhere.</summary>
     public virtual string EnvironmentValues => "nowhere: this target takes no environment variables of its own";
 
-    /// <summary>What <c>launch --dry-run</c> prints for <paramref name="spec"/>; null prints the spec as JSON.</summary>
-    public virtual string? RenderDryRun(LaunchSpec spec) => null;
+    /// <summary>
+    /// What <c>launch --dry-run</c> prints for <paramref name="spec"/>: YAML of what would run, with every variable the
+    /// workload gets (secret references kept, what only the agent knows as placeholders).
+    /// </summary>
+    public virtual string RenderDryRun(LaunchSpec spec) => Yaml.Write(new JsonObject
+    {
+        ["queue"] = spec.Queue,
+        ["resource"] = spec.Resource,
+        ["entity"] = spec.Entity,
+        ["project"] = spec.Project,
+        ["job"] = spec.Job,
+        ["entrypoint"] = new JsonArray([.. spec.Entrypoint.Select(e => (JsonNode)e)]),
+        ["config"] = Node(spec.Config),
+        ["resource_config"] = Node(spec.ResourceConfig),
+        ["environment"] = new JsonObject(Environment(spec).OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => KeyValuePair.Create(v.Key, (JsonNode?)v.Value))),
+    });
+
+    /// <summary>The member of the resource config whose variables the workload gets, under the run's own (which win a clash); null when none.</summary>
+    protected virtual string? EnvironmentMember => null;
+
+    /// <summary>What the agent sets after the run's variables, values only it knows as placeholders.</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string>> AgentVariables => RemoteEnvironment.Added(RemoteEnvironment.ServerUrlPlaceholder);
+
+    /// <summary>Every variable the workload gets, in the order the runners set them: the resource config's, the run's, the agent's.</summary>
+    private Dictionary<string, string> Environment(LaunchSpec spec)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (EnvironmentMember is { } member && spec.ResourceConfig.ValueKind == JsonValueKind.Object
+            && spec.ResourceConfig.TryGetProperty(member, out var env) && env.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var variable in env.EnumerateObject())
+            {
+                environment[variable.Name] = variable.Value.ValueKind == JsonValueKind.String ? variable.Value.GetString()! : variable.Value.GetRawText();
+            }
+        }
+
+        foreach (var (name, value) in spec.Environment.Concat(AgentVariables))
+        {
+            environment[name] = value;
+        }
+
+        return environment;
+    }
+
+    private static JsonNode? Node(JsonElement element) => element.ValueKind == JsonValueKind.Undefined ? null : JsonNode.Parse(element.GetRawText());
 
     /// <summary>The target's section of the agent config file (e.g. <c>kubernetes:</c>), or null when it has none.</summary>
     public virtual AgentConfigSection? AgentConfig => null;

@@ -138,6 +138,22 @@ public sealed class TrackingTests(FastCrashServerFixture server) : IClassFixture
     }
 
     [Fact]
+    public async Task Script_StartedWithSigintIgnored_IsStillInterruptedAndKilled()
+    {
+        var (key, process, id) = await StartLoggingScriptAsync(sigintIgnored: true);
+        using var _ = process;
+        using var client = server.Client(key);
+
+        await client.StopRunAsync(id);
+
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(exited.Token);
+        var run = await Poll.UntilAsync(() => client.GetRunAsync(id), r => r.State != "running", TimeSpan.FromSeconds(30), "the stopped run to end");
+        Assert.Equal("killed", run.State);
+        Assert.NotEqual(0, process.ExitCode);
+    }
+
+    [Fact]
     public async Task LaunchConfig_OverridesTheScriptsConfig()
     {
         var key = await server.NewUserKeyAsync();
@@ -254,18 +270,26 @@ public sealed class TrackingTests(FastCrashServerFixture server) : IClassFixture
         Assert.DoesNotContain(wrong, result.Stdout + result.Stderr, StringComparison.Ordinal);
     }
 
-    /// <summary>A script that heartbeats every 0.3 s and logs until it is stopped; returns once it has logged.</summary>
-    private async Task<(string Key, System.Diagnostics.Process Process, string RunId)> StartLoggingScriptAsync()
+    /// <summary>
+    /// A script that heartbeats every 0.3 s and logs until it is stopped; returns once it has logged. With
+    /// <paramref name="sigintIgnored"/> it starts with SIGINT ignored, as <c>&amp;</c> in a non-interactive shell starts it:
+    /// a wrapper sets SIG_IGN and execs python, which inherits it.
+    /// </summary>
+    private async Task<(string Key, System.Diagnostics.Process Process, string RunId)> StartLoggingScriptAsync(bool sigintIgnored = false)
     {
         var key = await server.NewUserKeyAsync();
-        var process = ProcessRunner.Start(Python.Executable, ["-c", """
+        string[] script = ["-c", """
             import time, liftoff
             run = liftoff.init(project="p")
             print("run-id", run.id, flush=True)
             for s in range(100000):
                 liftoff.log({"x": s})
                 time.sleep(0.01)
-            """], Python.Environment(server.PythonEnv(key, ("LIFTOFF_HEARTBEAT_SECONDS", "0.3"))));
+            """];
+        string[] wrapper = sigintIgnored
+            ? ["-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])", .. script]
+            : script;
+        var process = ProcessRunner.Start(Python.Executable, wrapper, Python.Environment(server.PythonEnv(key, ("LIFTOFF_HEARTBEAT_SECONDS", "0.3"))));
         var id = (await process.StandardOutput.ReadLineAsync())!.Split(' ')[1];
         using var client = server.Client(key);
         await Poll.UntilAsync(() => client.GetRunAsync(id), r => r.LastStep > 0, TimeSpan.FromSeconds(30), "the script to log");

@@ -280,6 +280,7 @@ class Run:
         settings = self._settings
         if settings.mode == "disabled" or self._client is None:
             return
+        _make_interruptible()
         sender_client = HttpClient(settings.base_url, settings.api_key)
         self._sender = Sender(
             sender_client,
@@ -437,10 +438,47 @@ def _system_exit_code(code: Any) -> int:
     return 1  # sys.exit("message") prints the message and exits with 1
 
 
+# Set just before the SDK interrupts the main thread, so the handler _make_interruptible
+# installs knows a SIGINT is the SDK's stop and not a Ctrl-C the script chose to ignore.
+_stop_interrupt = threading.Event()
+
+
+def _make_interruptible() -> None:
+    """Let a stop request interrupt a script that does not handle SIGINT itself.
+
+    A script started with SIGINT ignored (``&`` in a non-interactive shell makes it SIG_IGN) or
+    set to SIG_DFL gets no KeyboardInterrupt from ``interrupt_main`` or from the signal, so a
+    stop would print "interrupting the script" and the script would run on. A handler of the
+    SDK's own takes the signal instead: the SDK's stop raises KeyboardInterrupt, any other
+    SIGINT keeps the disposition the script had."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal.signal works only there; a thread's init keeps today's behaviour
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+    except (ValueError, AttributeError):
+        return
+    if callable(previous):
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if _stop_interrupt.is_set():
+            _stop_interrupt.clear()
+            raise KeyboardInterrupt
+        if previous == signal.SIG_DFL:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+    except (ValueError, OSError):
+        pass
+
+
 def _interrupt_main_thread() -> None:
     """Raise KeyboardInterrupt in the main thread, like Ctrl-C: when Python handles SIGINT,
     send the signal to the main thread itself so a blocking call (sleep, I/O) wakes up;
     otherwise fall back to ``_thread.interrupt_main()``."""
+    _stop_interrupt.set()
     try:
         main = threading.main_thread()
         if callable(signal.getsignal(signal.SIGINT)) and hasattr(signal, "pthread_kill") and main.ident:

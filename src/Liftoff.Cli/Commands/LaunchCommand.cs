@@ -28,7 +28,7 @@ internal sealed class LaunchCommand : BaseCommand
     private static readonly Option<string?> EntrypointOption = new("--entrypoint") { Description = "Run this command instead of the job's entrypoint." };
     private static readonly Option<string?> UriOption = new("--uri") { Description = "Launch code from a directory or a git URL: creates the job (with --entrypoint), then enqueues it." };
     private static readonly Option<string?> ImageOption = new("--image") { Description = "Launch a container image: creates an image job (with --entrypoint), then enqueues it." };
-    private static readonly Option<bool> DryRunOption = new("--dry-run") { Description = "Print the effective resource config, run config and environment; enqueue nothing." };
+    private static readonly Option<bool> DryRunOption = new("--dry-run") { Description = "Print what would run as YAML: run config, effective resource config, every environment variable; enqueue nothing (--json: the launch spec)." };
 
     public LaunchCommand() : base("launch", "Put a job (or code from --uri, an image from --image) on a queue for an agent to run.")
     {
@@ -139,8 +139,24 @@ internal sealed class LaunchCommand : BaseCommand
         }
 
         var job = await client.CreateJobAsync(new CreateJobRequest(project, name, definition), cancellationToken);
-        await Console.Error.WriteLineAsync($"Job {job.Artifact.Project}/{job.Artifact.Name}:{job.Artifact.Version} ({definition.SourceType})");
+        await Console.Error.WriteLineAsync(Made(job.Artifact, definition.SourceType!));
         return $"{job.Artifact.Name}:{job.Artifact.Version}";
+    }
+
+    /// <summary>
+    /// What launching from --uri or --image did to the job: a second launch of an edited directory makes a new version
+    /// and moves <c>latest</c> to it, which a user following the job by alias must hear about.
+    /// </summary>
+    private static string Made(ArtifactVersionInfo version, string sourceType)
+    {
+        var job = $"{version.Project}/{version.Name}";
+        var latest = version.Aliases.Contains("latest") ? "; latest now points to it" : "";
+        return (version.Created, version.Version) switch
+        {
+            (false, _) => $"Unchanged: job {job} already has this definition as {version.Version}; launching that version",
+            (true, "v0") => $"Created job {job}:v0 ({sourceType})",
+            _ => $"Made a new version of job {job}: {version.Version} ({sourceType}){latest}",
+        };
     }
 
     private static IReadOnlyList<string>? Entrypoint(ParseResult parseResult)

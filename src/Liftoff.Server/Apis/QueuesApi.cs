@@ -134,10 +134,11 @@ internal static class QueuesApi
             return QueueNotFound(name);
         }
 
+        // The planned item is never stored, so its id names nothing: a placeholder, like the run's, instead of an id a user would look up.
         var (item, errors) = await services.Planner.PlanAsync(services.Caller, queue, request, services.Time.GetUtcNow(), cancellationToken);
         return item is null
             ? Refused(errors)
-            : TypedResults.Ok(LaunchPlanner.Spec(item, queue, "<run id, chosen at claim>", "<run name, chosen at claim>", "<run-scoped key, minted at claim>"));
+            : TypedResults.Ok(LaunchPlanner.Spec(item with { Id = "<item id, given at enqueue>" }, queue, "<run id, chosen at claim>", "<run name, chosen at claim>", "<run-scoped key, minted at claim>"));
     }
 
     public static async Task<Results<Ok<ItemList>, ValidationProblem, ProblemHttpResult>> ListItems(

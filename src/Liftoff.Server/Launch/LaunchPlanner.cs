@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Liftoff.Contracts;
@@ -19,6 +20,12 @@ namespace Liftoff.Server.Launch;
 /// </summary>
 internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, SecretVault secrets)
 {
+    /// <summary>
+    /// The run config becomes LIFTOFF_CONFIG as written here: a job, a dry-run and a person reading the variable see
+    /// <c>&lt;</c> and <c>é</c>, not <c>\u003C</c> escapes meant for JSON inside HTML (no page embeds it).
+    /// </summary>
+    private static readonly JsonSerializerOptions ConfigWriting = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public const string DefaultProject = "uncategorized";
 
     /// <summary>The item to store, or the fields that are wrong.</summary>
@@ -108,7 +115,7 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
             Id: "item_" + RunIds.NewId() + RunIds.NewId(), Queue: queue.Name, Entity: caller.Entity, State: ItemStates.Pending,
             Priority: priority, Attempt: 1, MaxAttempts: queue.MaxAttempts, Job: job.Reference,
             JobDefinitionJson: JsonSerializer.Serialize(job.Definition, LiftoffJsonContext.Default.JobDefinition), Project: project, RunId: null,
-            ConfigJson: config.ToJsonString(), ResourceArgsJson: request.ResourceArgs is { ValueKind: JsonValueKind.Object } args ? args.GetRawText() : "{}",
+            ConfigJson: config.ToJsonString(ConfigWriting), ResourceArgsJson: request.ResourceArgs is { ValueKind: JsonValueKind.Object } args ? args.GetRawText() : "{}",
             TemplateValuesJson: JsonSerializer.Serialize(templateValues, LiftoffJsonContext.Default.IReadOnlyDictionaryStringString),
             EntrypointJson: request.Entrypoint is { } e ? JsonSerializer.Serialize(e, LiftoffJsonContext.Default.IReadOnlyListString) : null,
             Phase: null, Error: null, AgentId: null, IdempotencyKey: request.IdempotencyKey, CreatedAt: now, ClaimedAt: null,

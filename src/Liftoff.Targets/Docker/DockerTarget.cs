@@ -24,6 +24,8 @@ internal sealed partial class DockerTarget : TargetDefinition
 
     public override string EnvironmentValues => "env.NAME";
 
+    protected override string EnvironmentMember => "env";
+
     public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => DockerSchema.Validate(config, field);
 
     public override IReadOnlyList<FieldError> ValidateOverrides(JsonElement queueDefaults, JsonElement? overrides, string field) =>

@@ -1,10 +1,8 @@
 using System.Text.RegularExpressions;
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Liftoff.Contracts;
 using Microsoft.Extensions.DependencyInjection;
-using YamlDotNet.Serialization;
 
 namespace Liftoff.Targets.Kubernetes;
 
@@ -47,8 +45,7 @@ internal sealed partial class KubernetesTarget : TargetDefinition
             secret["stringData"]![key] = "<run-scoped key, minted at claim>";
         }
 
-        var yaml = new SerializerBuilder().WithQuotingNecessaryStrings().Build();
-        return yaml.Serialize(Plain(job)) + "---\n" + yaml.Serialize(Plain(secret));
+        return Yaml.Write(job) + "---\n" + Yaml.Write(secret);
     }
 
     public override void AddRunner(IServiceCollection services, AgentOptions options)
@@ -56,16 +53,6 @@ internal sealed partial class KubernetesTarget : TargetDefinition
         services.AddSingleton<KubernetesCluster>();
         services.AddRunner<KubernetesRunner>(Name);
     }
-
-    private static object? Plain(JsonNode? node) => node switch
-    {
-        JsonObject o => o.ToDictionary(p => p.Key, p => Plain(p.Value)),
-        JsonArray a => a.Select(Plain).ToList(),
-        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number => long.TryParse(v.ToJsonString(), CultureInfo.InvariantCulture, out var l) ? l : double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture),
-        JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False => v.GetValue<bool>(),
-        _ => null,
-    };
 
     [GeneratedRegex(@"^\.spec\.template\.spec\.(initContainers|containers)\[\d+\]\.env\[\d+\]\.value$")]
     private static partial Regex EnvironmentValuePath();

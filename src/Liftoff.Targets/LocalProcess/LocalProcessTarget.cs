@@ -18,6 +18,17 @@ internal sealed partial class LocalProcessTarget : TargetDefinition
 
     public override string EnvironmentValues => "env.NAME";
 
+    protected override string EnvironmentMember => "env";
+
+    /// <summary>As <see cref="LocalProcessRunner"/> sets them; the job also inherits the agent's own environment, less its LIFTOFF_* settings.</summary>
+    protected override IEnumerable<KeyValuePair<string, string>> AgentVariables =>
+    [
+        .. base.AgentVariables,
+        new("VIRTUAL_ENV", "<the job's virtual environment>"),
+        new("PATH", "<the virtual environment's bin>:<the agent's PATH>"),
+        new("PYTHONPATH", "<the Liftoff SDK>[:env.PYTHONPATH]"),
+    ];
+
     public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => LocalProcessSchema.Validate(config, field);
 
     public override void AddRunner(IServiceCollection services, AgentOptions options)

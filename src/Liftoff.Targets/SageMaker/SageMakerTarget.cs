@@ -18,6 +18,8 @@ internal sealed partial class SageMakerTarget : TargetDefinition
 
     public override string EnvironmentValues => "Environment.NAME";
 
+    protected override string EnvironmentMember => "Environment";
+
     public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => SageMakerSchema.Validate(config, field, complete);
 
     public override void AddRunner(IServiceCollection services, AgentOptions options)

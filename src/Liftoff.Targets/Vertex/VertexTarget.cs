@@ -18,6 +18,8 @@ internal sealed partial class VertexTarget : TargetDefinition
 
     public override string EnvironmentValues => "env.NAME";
 
+    protected override string EnvironmentMember => VertexSchema.Env;
+
     public override IReadOnlyList<FieldError> Validate(JsonObject config, string field, bool complete) => VertexSchema.Validate(config, field, complete);
 
     public override void AddRunner(IServiceCollection services, AgentOptions options)

@@ -137,6 +137,19 @@ public sealed class QueuesApiTests(ServerFixture server) : IClassFixture<ServerF
     }
 
     [Fact]
+    public async Task DryRun_NamesNoItemId_SinceNoItemExists()
+    {
+        var (http, client) = await SetUpAsync();
+
+        var spec = await client.DryRunAsync("q", new EnqueueRequest("train", "p"));
+
+        Assert.DoesNotContain("item_", spec.ItemId, StringComparison.Ordinal);
+        Assert.All(new[] { spec.ItemId, spec.Environment["LIFTOFF_ITEM_ID"], spec.Environment["WANDB_LAUNCH_TRACE_ID"] },
+            id => Assert.Equal("<item id, given at enqueue>", id));
+        http.Dispose();
+    }
+
+    [Fact]
     public async Task DeleteQueue_WithActiveItems_IsRefusedUnlessForced()
     {
         var (http, client) = await SetUpAsync();
