@@ -1,14 +1,21 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using Liftoff.Cli.Commands;
 
 namespace Liftoff.Cli;
 
 internal static class LiftoffCommandLine
 {
-    public static RootCommand Build()
+    /// <summary>The command users type, whatever file runs it (Liftoff.Cli.dll, the tool's shim, ./liftoff).</summary>
+    public const string Name = "liftoff";
+
+    public static Command Build()
     {
-        var root = new RootCommand("Liftoff: launch machine-learning jobs on queues and track their runs.")
+        // A RootCommand names itself after the executable (Liftoff.Cli); help and usage must say what users type.
+        var root = new Command(Name, "Liftoff: launch machine-learning jobs on queues and track their runs.")
         {
+            new HelpOption(),
+            new VersionOption(),
             new UpCommand(),
             new ServerCommand(),
             new LoginCommand(),

@@ -106,4 +106,32 @@ public sealed class CommandTests(ServerFixture server) : IClassFixture<ServerFix
             Assert.Contains("Usage:", result.Stdout, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task Help_NamesTheCommandUsersType()
+    {
+        using var home = new TempDirectory();
+        var cli = new Cli(home.Path);
+
+        var root = await cli.RunAsync("--help");
+        var list = await cli.RunAsync("runs", "list", "--help");
+
+        Assert.True(root.ExitCode == 0, root.ToString());
+        Assert.Contains("Usage:\n  liftoff [command] [options]", root.Stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("Usage:\n  liftoff runs list [options]", list.Stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.DoesNotContain("Liftoff.Cli", root.Stdout + list.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Version_PrintsTheBuildsVersion()
+    {
+        using var home = new TempDirectory();
+        var version = typeof(CommandTests).Assembly.GetName().Version!;
+
+        var result = await new Cli(home.Path).RunAsync("--version");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches($"^{version.Major}\\.{version.Minor}\\.{version.Build}(\\+[0-9a-f]+)?$", result.Stdout.Trim());
+        Assert.Empty(result.Stderr);
+    }
 }

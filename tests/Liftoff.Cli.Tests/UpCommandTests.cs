@@ -82,6 +82,31 @@ public sealed class UpCommandTests
     }
 
     [Fact]
+    public async Task Up_UnauthenticatedRequest_LeavesStdoutWithOnlyTheKey()
+    {
+        using var home = new TempDirectory();
+        var port = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var up = new Cli(home.Path).Start("up", "--port", port);
+        HttpStatusCode status;
+        try
+        {
+            Assert.Matches("^local-[a-z0-9]{40}$", await up.StandardOutput.ReadLineAsync());
+            await WaitForLineAsync(up.StandardError, "Press Ctrl+C");
+            using var http = new HttpClient();
+            using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/api/v1/runs"));
+            status = response.StatusCode;
+        }
+        finally
+        {
+            await StopAsync(up);
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal("", await up.StandardOutput.ReadToEndAsync());
+        Assert.DoesNotContain("AuthenticationScheme", await up.StandardError.ReadToEndAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Up_WithBadPort_FailsWithOneLineReason()
     {
         using var home = new TempDirectory();

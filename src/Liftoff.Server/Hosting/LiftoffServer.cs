@@ -59,7 +59,14 @@ public sealed class LiftoffServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (logging is null)
         {
-            builder.Logging.AddSimpleConsole(c => c.SingleLine = true).AddFilter("Microsoft", LogLevel.Warning).AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
+            // stdout carries data (the first API key); every log line goes to stderr. The API key handler is
+            // framework machinery under Liftoff's name: a refused request is the client's answer, not the server's news.
+            builder.Logging
+                .AddSimpleConsole(c => c.SingleLine = true)
+                .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)
+                .AddFilter("Microsoft", LogLevel.Warning)
+                .AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error)
+                .AddFilter(typeof(ApiKeyAuthenticationHandler).FullName, LogLevel.Warning);
         }
         else
         {
