@@ -26,6 +26,7 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
             RunConflictException conflict => Problem(409, "The run's state does not allow this", conflict.Message),
             ItemConflictException conflict => Problem(409, "The launch item's state does not allow this", conflict.Message),
             DuplicateException duplicate => Problem(409, "Already exists", duplicate.Message),
+            MembershipConflictException conflict => Problem(409, "The team's membership does not allow this", conflict.Message),
             ForbiddenException forbidden => Problem(403, "Forbidden", forbidden.Message),
             StoreValidationException invalid => FieldProblem(invalid.Field, invalid.Message),
             RequestFieldException invalid => FieldProblem(invalid.Field, invalid.Message),
