@@ -1,6 +1,7 @@
 namespace Liftoff.Contracts;
 
-public sealed record Viewer(string Entity, string KeyId, bool Admin);
+/// <summary>Who the key belongs to; <see cref="DefaultEntity"/> is where requests naming no entity act (null: the caller).</summary>
+public sealed record Viewer(string Entity, string KeyId, bool Admin, string? DefaultEntity = null);
 
 public sealed record CreateUserRequest(string? Name);
 
@@ -20,3 +21,22 @@ public sealed record SignInRequest(string? Key);
 
 /// <summary>The signed-in web session: who it speaks for and the CSRF token its state-changing requests carry.</summary>
 public sealed record WebSession(string Entity, bool Admin, string CsrfToken);
+
+/// <summary>Creates a team (server admin only) with <see cref="Admin"/>, an existing user, as its first admin.</summary>
+public sealed record CreateTeamRequest(string? Name, string? Admin);
+
+/// <summary>A member of a team: <see cref="Role"/> is <c>viewer</c>, <c>member</c> or <c>admin</c>.</summary>
+public sealed record TeamMember(string User, string Role, DateTimeOffset JoinedAt);
+
+public sealed record TeamInfo(string Name, DateTimeOffset CreatedAt, IReadOnlyList<TeamMember> Members);
+
+/// <summary>A team as listed for the caller: their role, or null where the server admin lists a team they are not in.</summary>
+public sealed record TeamSummary(string Name, string? Role, DateTimeOffset CreatedAt);
+
+public sealed record TeamList(IReadOnlyList<TeamSummary> Teams);
+
+/// <summary>Adds a user to a team or changes their role: <c>viewer</c>, <c>member</c> or <c>admin</c>.</summary>
+public sealed record SetMemberRequest(string? Role);
+
+/// <summary>Where the caller acts when a request names no entity: a team of theirs, or null for themselves.</summary>
+public sealed record SetDefaultEntityRequest(string? Entity);

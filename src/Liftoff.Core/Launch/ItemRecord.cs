@@ -1,6 +1,10 @@
 namespace Liftoff.Core.Launch;
 
-/// <summary>A launch item as the store keeps it. JSON fields are object texts.</summary>
+/// <summary>
+/// A launch item as the store keeps it. JSON fields are object texts. <paramref name="SubmittedBy"/> is the user whose key
+/// enqueued it (a team's members cancel and move their own items only); the store records the owning entity when it is
+/// not given, as it did for every item before teams.
+/// </summary>
 public sealed record ItemRecord(
     string Id,
     string Queue,
@@ -26,7 +30,8 @@ public sealed record ItemRecord(
     DateTimeOffset? StartedAt,
     DateTimeOffset? EndedAt,
     DateTimeOffset? LeaseExpiresAt,
-    bool CancelRequested)
+    bool CancelRequested,
+    string? SubmittedBy = null)
 {
     public bool IsTerminal => ItemLifecycle.IsTerminal(State);
 

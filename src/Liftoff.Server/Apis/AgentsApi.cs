@@ -23,11 +23,11 @@ internal static class AgentsApi
 
     public static IEndpointRouteBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
-        var agents = app.MapGroup("/api/v1/agents").RequireAuthorization().WithTags("Agents");
+        var agents = app.MapGroup("/api/v1/agents").RequireAuthorization().WithTags("Agents").Needs(EntityRole.Member);
         agents.MapPost("/", Register);
-        agents.MapGet("/", ListAgents);
+        agents.MapGet("/", ListAgents).Needs(EntityRole.Viewer);
         agents.MapPost("/{id}/heartbeat", Heartbeat);
-        agents.MapPost("/{id}/stop", Stop);
+        agents.MapPost("/{id}/stop", Stop).Needs(EntityRole.Admin);
         agents.MapPost("/{id}/claim", Claim);
         return app;
     }
@@ -40,7 +40,7 @@ internal static class AgentsApi
         errors.Check(request.MaxJobs is >= 1 and <= Limits.MaxAgentJobs, "max_jobs", $"max_jobs is 1 to {Limits.MaxAgentJobs}");
         foreach (var (name, i) in (request.Queues ?? []).Select((q, i) => (q, i)))
         {
-            if (await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is null)
+            if (await services.Queues.GetQueueAsync(services.Acting.EntityId, name, cancellationToken) is null)
             {
                 errors.Add($"queues[{i}]", $"queue '{name}' not found; create it with 'liftoff queue create {name} --resource ...'");
             }
@@ -52,15 +52,15 @@ internal static class AgentsApi
         }
 
         var now = services.Time.GetUtcNow();
-        var agent = await services.Queues.RegisterAgentAsync(services.Caller.EntityId, new AgentRecord(
-            "agent_" + RunIds.NewId() + RunIds.NewId(), services.Caller.Entity, request.Name, request.Queues!, request.Version, request.Host,
+        var agent = await services.Queues.RegisterAgentAsync(services.Acting.EntityId, new AgentRecord(
+            "agent_" + RunIds.NewId() + RunIds.NewId(), services.Acting.Entity, request.Name, request.Queues!, request.Version, request.Host,
             request.MaxJobs, AgentStates.Polling, 0, now, now, false), cancellationToken);
         return TypedResults.Created($"/api/v1/agents/{agent.Id}", Mapping.ToInfo(agent, now, services.Options.ItemLease));
     }
 
     public static async Task<Ok<AgentList>> ListAgents([AsParameters] AgentServices services, CancellationToken cancellationToken)
     {
-        var agents = await services.Queues.ListAgentsAsync(services.Caller.EntityId, cancellationToken);
+        var agents = await services.Queues.ListAgentsAsync(services.Acting.EntityId, cancellationToken);
         var now = services.Time.GetUtcNow();
         return TypedResults.Ok(new AgentList([.. agents.Select(a => Mapping.ToInfo(a, now, services.Options.ItemLease))]));
     }
@@ -76,13 +76,13 @@ internal static class AgentsApi
         }
 
         var now = services.Time.GetUtcNow();
-        var agent = await services.Queues.UpdateAgentAsync(services.Caller.EntityId, id, a => a with { State = request.State, RunningItems = request.RunningItems, HeartbeatAt = now }, cancellationToken);
+        var agent = await services.Queues.UpdateAgentAsync(services.Acting.EntityId, id, a => a with { State = request.State, RunningItems = request.RunningItems, HeartbeatAt = now }, cancellationToken);
         return agent is null ? AgentNotFound(id) : TypedResults.Ok(new AgentHeartbeatReply(agent.StopRequested, (int)services.Options.ItemLease.TotalSeconds));
     }
 
     public static async Task<Results<Ok<AgentInfo>, ProblemHttpResult>> Stop(string id, [AsParameters] AgentServices services, CancellationToken cancellationToken)
     {
-        var agent = await services.Queues.UpdateAgentAsync(services.Caller.EntityId, id, a => a with { StopRequested = true }, cancellationToken);
+        var agent = await services.Queues.UpdateAgentAsync(services.Acting.EntityId, id, a => a with { StopRequested = true }, cancellationToken);
         return agent is null ? AgentNotFound(id) : TypedResults.Ok(Mapping.ToInfo(agent, services.Time.GetUtcNow(), services.Options.ItemLease));
     }
 
@@ -98,7 +98,9 @@ internal static class AgentsApi
         }
 
         var caller = services.Caller;
-        if (await services.Queues.GetAgentAsync(caller.EntityId, id, cancellationToken) is not { } agent)
+
+        var acting = services.Acting;
+        if (await services.Queues.GetAgentAsync(acting.EntityId, id, cancellationToken) is not { } agent)
         {
             return AgentNotFound(id);
         }
@@ -111,7 +113,7 @@ internal static class AgentsApi
         var queueIds = new List<long>();
         foreach (var name in agent.Queues)
         {
-            if (await services.Queues.GetQueueAsync(caller.EntityId, name, cancellationToken) is { } queue)
+            if (await services.Queues.GetQueueAsync(acting.EntityId, name, cancellationToken) is { } queue)
             {
                 queueIds.Add(queue.Id);
             }
@@ -173,7 +175,7 @@ internal static class AgentsApi
 
             // Resolved here and only here: the values travel to the claiming agent in this response and are stored
             // nowhere else. The agent's entity owns the queue (and, today, every item on it).
-            var values = await services.Secrets.ResolveAsync(services.Caller.EntityId, LaunchPlanner.ReferencedSecrets(claimed.Item, claimed.Queue), cancellationToken);
+            var values = await services.Secrets.ResolveAsync(services.Acting.EntityId, LaunchPlanner.ReferencedSecrets(claimed.Item, claimed.Queue), cancellationToken);
             var spec = LaunchPlanner.Spec(claimed.Item, claimed.Queue, claimed.Run.Id, claimed.Run.Name, secret!) with { Secrets = values };
             return new Claim(Mapping.ToInfo(claimed.Item), spec, leaseUntil);
         }
@@ -197,4 +199,6 @@ internal sealed class AgentServices
     public required HttpContext Http { get; init; }
 
     public Caller Caller => Caller.From(Http.User);
+
+    public Acting Acting => Acting.Of(Http);
 }

@@ -1,5 +1,6 @@
 using Liftoff.Core.Launch;
 using Liftoff.Core.Runs;
+using Liftoff.Server.Auth;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Diagnostics;
@@ -26,7 +27,9 @@ internal sealed partial class ApiErrors(IProblemDetailsService problems, ILogger
             RunConflictException conflict => Problem(409, "The run's state does not allow this", conflict.Message),
             ItemConflictException conflict => Problem(409, "The launch item's state does not allow this", conflict.Message),
             DuplicateException duplicate => Problem(409, "Already exists", duplicate.Message),
+            MembershipConflictException conflict => Problem(409, "The team's membership does not allow this", conflict.Message),
             ForbiddenException forbidden => Problem(403, "Forbidden", forbidden.Message),
+            EntityNotFoundException missing => Problem(404, "Not Found", missing.Message),
             StoreValidationException invalid => FieldProblem(invalid.Field, invalid.Message),
             RequestFieldException invalid => FieldProblem(invalid.Field, invalid.Message),
             BlobMismatchException mismatch => FieldProblem(mismatch.Field, mismatch.Message),

@@ -20,21 +20,21 @@ internal static class ArtifactsApi
 
     public static IEndpointRouteBuilder MapArtifactsApi(this IEndpointRouteBuilder app)
     {
-        var artifacts = app.MapGroup("/api/v1/artifacts").RequireAuthorization().WithTags("Artifacts");
+        var artifacts = app.MapGroup("/api/v1/artifacts").RequireAuthorization().WithTags("Artifacts").Needs(EntityRole.Viewer);
         artifacts.MapGet("/", ListArtifacts);
-        artifacts.MapPost("/{project}/{name}", CommitVersion).RunKey(RunKeyAccess.Checked);
+        artifacts.MapPost("/{project}/{name}", CommitVersion).RunKey(RunKeyAccess.Checked).Needs(EntityRole.Member);
         artifacts.MapGet("/{project}/{name}", ListVersions);
         artifacts.MapGet("/{project}/{name}/{reference}", GetVersion).RunKey(RunKeyAccess.Checked);
-        artifacts.MapPut("/{project}/{name}/aliases/{alias}", SetAlias).RunKey(RunKeyAccess.Checked);
-        var runs = app.MapGroup("/api/v1/runs/{id}/artifacts").RequireAuthorization().WithTags("Artifacts").RunKey(RunKeyAccess.OwnRun);
+        artifacts.MapPut("/{project}/{name}/aliases/{alias}", SetAlias).RunKey(RunKeyAccess.Checked).Needs(EntityRole.Member);
+        var runs = app.MapGroup("/api/v1/runs/{id}/artifacts").RequireAuthorization().WithTags("Artifacts").RunKey(RunKeyAccess.OwnRun).Needs(EntityRole.Viewer);
         runs.MapGet("/", ListRunArtifacts);
-        runs.MapPost("/used", UseArtifact);
+        runs.MapPost("/used", UseArtifact).Needs(EntityRole.Member);
         return app;
     }
 
     public static async Task<Ok<ArtifactList>> ListArtifacts(string? project, string? type, HttpContext http, IArtifactStore store, CancellationToken cancellationToken)
     {
-        var collections = await store.ListCollectionsAsync(Caller.From(http.User).EntityId, project, type, cancellationToken);
+        var collections = await store.ListCollectionsAsync(Acting.Of(http).EntityId, project, type, cancellationToken);
         return TypedResults.Ok(new ArtifactList([.. collections.Select(ToInfo)]));
     }
 
@@ -58,8 +58,10 @@ internal static class ArtifactsApi
         }
 
         var caller = Caller.From(http.User);
+
+        var acting = Acting.Of(http);
         await scope.DemandProjectAsync(caller, project, cancellationToken);
-        var commit = await store.CommitVersionAsync(caller.EntityId, new NewArtifactVersion(
+        var commit = await store.CommitVersionAsync(acting.EntityId, new NewArtifactVersion(
             project, name, request.Type!, Manifests.Digest(request.Files!), request.Files!, Aliases(request.Aliases),
             request.Metadata is { ValueKind: JsonValueKind.Object } metadata ? metadata.GetRawText() : JsonObjects.Empty,
             RunKeyScope.Producer(caller, request.RunId), time.GetUtcNow(), AliasOwnVersionOnly: caller.RunScope is not null), cancellationToken);
@@ -68,7 +70,7 @@ internal static class ArtifactsApi
 
     public static async Task<Results<Ok<ArtifactVersionList>, ProblemHttpResult, ValidationProblem>> ListVersions(string project, string name, HttpContext http, IArtifactStore store, CancellationToken cancellationToken)
     {
-        var versions = await store.ListVersionsAsync(Caller.From(http.User).EntityId, project, name, cancellationToken);
+        var versions = await store.ListVersionsAsync(Acting.Of(http).EntityId, project, name, cancellationToken);
         return versions is null ? ArtifactNotFound(project, name) : TypedResults.Ok(new ArtifactVersionList([.. versions.Select(v => ToInfo(v))]));
     }
 
@@ -76,8 +78,9 @@ internal static class ArtifactsApi
         string project, string name, string reference, HttpContext http, IArtifactStore store, RunKeyScope scope, CancellationToken cancellationToken)
     {
         var caller = Caller.From(http.User);
+        var acting = Acting.Of(http);
         await scope.DemandProjectAsync(caller, project, cancellationToken);
-        var version = await store.GetVersionAsync(caller.EntityId, project, name, reference, cancellationToken);
+        var version = await store.GetVersionAsync(acting.EntityId, project, name, reference, cancellationToken);
         if (version is null)
         {
             return ArtifactNotFound(project, $"{name}:{reference}");
@@ -104,8 +107,10 @@ internal static class ArtifactsApi
         }
 
         var caller = Caller.From(http.User);
+
+        var acting = Acting.Of(http);
         await scope.DemandAliasAsync(caller, project, name, alias, number!.Value, cancellationToken);
-        var version = await store.SetAliasAsync(caller.EntityId, project, name, alias, number!.Value, cancellationToken);
+        var version = await store.SetAliasAsync(acting.EntityId, project, name, alias, number!.Value, cancellationToken);
         return version is null ? ArtifactNotFound(project, $"{name}:{request.Version}") : TypedResults.Ok(ToInfo(version));
     }
 
@@ -120,7 +125,9 @@ internal static class ArtifactsApi
         var (name, reference) = parsed;
 
         var caller = Caller.From(http.User);
-        var entityId = caller.EntityId;
+
+        var acting = Acting.Of(http);
+        var entityId = acting.EntityId;
         var run = await runs.GetRunAsync(entityId, id, cancellationToken);
         if (run is null)
         {
@@ -141,7 +148,7 @@ internal static class ArtifactsApi
 
     public static async Task<Results<Ok<RunArtifacts>, ProblemHttpResult>> ListRunArtifacts(string id, HttpContext http, IArtifactStore store, CancellationToken cancellationToken)
     {
-        var artifacts = await store.ListRunArtifactsAsync(Caller.From(http.User).EntityId, id, cancellationToken);
+        var artifacts = await store.ListRunArtifactsAsync(Acting.Of(http).EntityId, id, cancellationToken);
         return artifacts is null
             ? Problems.RunNotFound(id)
             : TypedResults.Ok(new RunArtifacts([.. artifacts.Used.Select(v => ToInfo(v))], [.. artifacts.Produced.Select(v => ToInfo(v))]));

@@ -25,12 +25,12 @@ internal static class BlobsApi
     {
         // Uploads are content-addressed, so a run's key adds content without changing anyone's; it reads back only
         // what its run's artifacts hold.
-        var blobs = app.MapGroup("/api/v1/blobs").RequireAuthorization().WithTags("Artifacts").RunKey(RunKeyAccess.Allowed);
+        var blobs = app.MapGroup("/api/v1/blobs").RequireAuthorization().WithTags("Artifacts").RunKey(RunKeyAccess.Allowed).Needs(EntityRole.Member);
         blobs.MapPost("/check", CheckBlobs);
         blobs.MapPost("/uploads", PlanUploads);
         blobs.MapPut("/{sha256}", PutBlob);
         blobs.MapPost("/{sha256}/complete", CompleteUpload);
-        blobs.MapGet("/{sha256}", GetBlob).RunKey(RunKeyAccess.Checked);
+        blobs.MapGet("/{sha256}", GetBlob).RunKey(RunKeyAccess.Checked).Needs(EntityRole.Viewer);
         return app;
     }
 
@@ -42,7 +42,7 @@ internal static class BlobsApi
         }
 
         var digests = request.Files!.Select(f => f.Sha256).Distinct(StringComparer.Ordinal).ToList();
-        var held = await services.Artifacts.FindBlobsAsync(services.Caller.EntityId, digests, cancellationToken);
+        var held = await services.Artifacts.FindBlobsAsync(services.Acting.EntityId, digests, cancellationToken);
         return TypedResults.Ok(new BlobCheckReply([.. digests.Where(d => !held.ContainsKey(d))]));
     }
 
@@ -73,7 +73,7 @@ internal static class BlobsApi
             return TypedResults.Ok(new BlobUploadReply([.. blobs!.Select(b => new BlobUpload(b.Sha256, b.Size, null, null, []))]));
         }
 
-        var entityId = services.Caller.EntityId;
+        var entityId = services.Acting.EntityId;
         var uploads = new List<BlobUpload>(blobs!.Count);
         foreach (var blob in blobs)
         {
@@ -105,8 +105,8 @@ internal static class BlobsApi
             return TypedResults.Problem("this server keeps blobs itself: send them with PUT /api/v1/blobs/{sha256}", statusCode: StatusCodes.Status409Conflict, title: "No direct uploads");
         }
 
-        await direct.CompleteUploadAsync(services.Caller.EntityId, sha256, request, cancellationToken);
-        await services.Artifacts.AddBlobAsync(services.Caller.EntityId, sha256, request.Size, services.Time.GetUtcNow(), cancellationToken);
+        await direct.CompleteUploadAsync(services.Acting.EntityId, sha256, request, cancellationToken);
+        await services.Artifacts.AddBlobAsync(services.Acting.EntityId, sha256, request.Size, services.Time.GetUtcNow(), cancellationToken);
         return TypedResults.NoContent();
     }
 
@@ -135,7 +135,7 @@ internal static class BlobsApi
         }
 
         await services.Blobs.WriteAsync(sha256, size, request.Body, cancellationToken);
-        await services.Artifacts.AddBlobAsync(services.Caller.EntityId, sha256, size, services.Time.GetUtcNow(), cancellationToken);
+        await services.Artifacts.AddBlobAsync(services.Acting.EntityId, sha256, size, services.Time.GetUtcNow(), cancellationToken);
         return TypedResults.NoContent();
     }
 
@@ -147,7 +147,7 @@ internal static class BlobsApi
             return new Validation().Add("sha256", "the blob is named by its SHA-256: 64 lowercase hex digits").Result;
         }
 
-        var held = await services.Artifacts.FindBlobsAsync(services.Caller.EntityId, [sha256], cancellationToken);
+        var held = await services.Artifacts.FindBlobsAsync(services.Acting.EntityId, [sha256], cancellationToken);
         if (!held.ContainsKey(sha256))
         {
             return Problems.NotFound($"blob {sha256} not found");
@@ -182,4 +182,6 @@ internal sealed class BlobServices
     public required HttpContext Http { get; init; }
 
     public Caller Caller => Caller.From(Http.User);
+
+    public Acting Acting => Acting.Of(Http);
 }

@@ -14,8 +14,8 @@ internal static class IdentityApi
 {
     public static IEndpointRouteBuilder MapIdentityApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api/v1").RequireAuthorization().WithTags("Identity").MapGet("/viewer", GetViewer).RunKey(RunKeyAccess.Allowed);
-        var api = app.MapGroup("/api/v1").RequireAuthorization().WithTags("Identity");
+        app.MapGroup("/api/v1").RequireAuthorization().WithTags("Identity").MapGet("/viewer", GetViewer).RunKey(RunKeyAccess.Allowed).CallersOwn();
+        var api = app.MapGroup("/api/v1").RequireAuthorization().WithTags("Identity").CallersOwn();
         api.MapPost("/users", CreateUser);
         api.MapPost("/keys", CreateKey);
         api.MapGet("/keys", ListKeys);
@@ -26,7 +26,7 @@ internal static class IdentityApi
     public static Ok<Viewer> GetViewer(HttpContext http)
     {
         var caller = Caller.From(http.User);
-        return TypedResults.Ok(new Viewer(caller.Entity, caller.KeyId, caller.Admin));
+        return TypedResults.Ok(new Viewer(caller.Name, caller.KeyId, caller.Admin, caller.DefaultEntity));
     }
 
     public static async Task<Results<Created<CreatedUser>, ProblemHttpResult, ValidationProblem>> CreateUser(
@@ -56,20 +56,20 @@ internal static class IdentityApi
         }
 
         var (key, secret) = ApiKeys.Create(request.Name ?? "default", time.GetUtcNow());
-        await identities.AddKeyAsync(Caller.From(http.User).EntityId, key, cancellationToken);
+        await identities.AddKeyAsync(Caller.From(http.User).Id, key, cancellationToken);
         return TypedResults.Created($"/api/v1/keys/{key.Id}", new CreatedKey(key.Id, key.Name, secret, key.CreatedAt));
     }
 
     public static async Task<Ok<ApiKeyList>> ListKeys(HttpContext http, IIdentityStore identities, CancellationToken cancellationToken)
     {
-        var keys = await identities.ListKeysAsync(Caller.From(http.User).EntityId, cancellationToken);
+        var keys = await identities.ListKeysAsync(Caller.From(http.User).Id, cancellationToken);
         return TypedResults.Ok(new ApiKeyList([.. keys.Select(k => new ApiKeyInfo(k.Id, k.Name, k.CreatedAt, k.RevokedAt))]));
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> RevokeKey(
         string id, HttpContext http, IIdentityStore identities, ApiKeyCache verified, TimeProvider time, CancellationToken cancellationToken)
     {
-        var entityId = Caller.From(http.User).EntityId;
+        var entityId = Caller.From(http.User).Id;
         if (!await identities.RevokeKeyAsync(entityId, id, time.GetUtcNow(), cancellationToken))
         {
             return Problems.NotFound($"key '{id}' not found");

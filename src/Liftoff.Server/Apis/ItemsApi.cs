@@ -19,8 +19,8 @@ internal static class ItemsApi
 
     public static IEndpointRouteBuilder MapItemsApi(this IEndpointRouteBuilder app)
     {
-        var items = app.MapGroup("/api/v1/items").RequireAuthorization().WithTags("Items");
-        items.MapGet("/{id}", GetItem);
+        var items = app.MapGroup("/api/v1/items").RequireAuthorization().WithTags("Items").Needs(EntityRole.Member);
+        items.MapGet("/{id}", GetItem).Needs(EntityRole.Viewer);
         items.MapPost("/{id}/cancel", CancelItem);
         items.MapPost("/{id}/heartbeat", Heartbeat);
         items.MapPost("/{id}/progress", Report);
@@ -29,13 +29,18 @@ internal static class ItemsApi
     }
 
     public static async Task<Results<Ok<ItemInfo>, ProblemHttpResult>> GetItem(string id, [AsParameters] ItemServices services, CancellationToken cancellationToken) =>
-        await services.Queues.GetItemAsync(services.Caller.EntityId, id, cancellationToken) is { } item
+        await services.Queues.GetItemAsync(services.Acting.EntityId, id, cancellationToken) is { } item
             ? TypedResults.Ok(Mapping.ToInfo(item))
             : ItemNotFound(id);
 
     public static async Task<Results<Ok<ItemInfo>, ProblemHttpResult>> CancelItem(string id, [AsParameters] ItemServices services, CancellationToken cancellationToken)
     {
-        var item = await services.Queues.UpdateItemAsync(services.Caller.EntityId, id, i => ItemLifecycle.Cancel(i, services.Time.GetUtcNow()), cancellationToken);
+        var (acting, caller) = (services.Acting, services.Caller);
+        var item = await services.Queues.UpdateItemAsync(acting.EntityId, id, i =>
+        {
+            acting.DemandOwnOrAdmin(i.SubmittedBy, caller.Name, "cancel");
+            return ItemLifecycle.Cancel(i, services.Time.GetUtcNow());
+        }, cancellationToken);
         if (item?.RunId is { } runId)
         {
             services.RunSignals.Notify(runId);
@@ -47,7 +52,7 @@ internal static class ItemsApi
     public static async Task<Results<Ok<ItemHeartbeatReply>, ProblemHttpResult>> Heartbeat(string id, ItemHeartbeatRequest request, [AsParameters] ItemServices services, CancellationToken cancellationToken)
     {
         var leaseUntil = services.Time.GetUtcNow() + services.Options.ItemLease;
-        var item = await services.Queues.UpdateItemAsync(services.Caller.EntityId, id, i => ItemLifecycle.Renew(i, request.Attempt, leaseUntil), cancellationToken);
+        var item = await services.Queues.UpdateItemAsync(services.Acting.EntityId, id, i => ItemLifecycle.Renew(i, request.Attempt, leaseUntil), cancellationToken);
         return item is null ? ItemNotFound(id) : TypedResults.Ok(new ItemHeartbeatReply(item.State, item.CancelRequested, item.LeaseExpiresAt!.Value));
     }
 
@@ -56,7 +61,7 @@ internal static class ItemsApi
         var now = services.Time.GetUtcNow();
         // The end of a long message (a build log's last lines) is the part that says what went wrong.
         var message = request.Message is { Length: > MaxMessage } text ? text[^MaxMessage..] : request.Message;
-        var item = await services.Queues.UpdateItemAsync(services.Caller.EntityId, id,
+        var item = await services.Queues.UpdateItemAsync(services.Acting.EntityId, id,
             i => ItemLifecycle.Report(i, request.Attempt, request.State, request.Phase, message, now, now + services.Options.ItemLease), cancellationToken);
         if (item?.RunId is { } runId)
         {
@@ -79,7 +84,7 @@ internal static class ItemsApi
 
         var now = services.Time.GetUtcNow();
         var released = false;
-        var item = await services.Queues.UpdateItemAsync(services.Caller.EntityId, id, i =>
+        var item = await services.Queues.UpdateItemAsync(services.Acting.EntityId, id, i =>
         {
             var next = ItemLifecycle.Release(i, request.Attempt, runId, now);
             released = ItemLifecycle.IsRelease(i, next);
@@ -93,7 +98,7 @@ internal static class ItemsApi
         if (released)
         {
             await SayWhyAsync(runId, services, now, cancellationToken);
-            if (await services.Queues.GetQueueAsync(services.Caller.EntityId, item.Queue, cancellationToken) is { } queue)
+            if (await services.Queues.GetQueueAsync(services.Acting.EntityId, item.Queue, cancellationToken) is { } queue)
             {
                 services.QueueSignals.Notify(queue.Id);
             }
@@ -106,9 +111,9 @@ internal static class ItemsApi
     /// <summary>The run has no field for why it ended; its console, where a user looks, carries the reason.</summary>
     private static async Task SayWhyAsync(string runId, ItemServices services, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (await services.Runs.GetRunAsync(services.Caller.EntityId, runId, cancellationToken) is { } run)
+        if (await services.Runs.GetRunAsync(services.Acting.EntityId, runId, cancellationToken) is { } run)
         {
-            await services.Runs.AppendLogsAsync(services.Caller.EntityId, runId, run.LogLines,
+            await services.Runs.AppendLogsAsync(services.Acting.EntityId, runId, run.LogLines,
                 [new StoredLogLine(run.LogLines, "stderr", $"[liftoff] {ItemLifecycle.ReleasedReason}", now.ToUnixTimeMilliseconds() / 1000.0)], r => r, cancellationToken);
         }
     }
@@ -133,4 +138,6 @@ internal sealed class ItemServices
     public required HttpContext Http { get; init; }
 
     public Caller Caller => Caller.From(Http.User);
+
+    public Acting Acting => Acting.Of(Http);
 }

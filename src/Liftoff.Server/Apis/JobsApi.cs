@@ -24,8 +24,8 @@ internal static class JobsApi
 {
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var jobs = app.MapGroup("/api/v1/jobs").RequireAuthorization().WithTags("Jobs");
-        jobs.MapPost("/", CreateJob);
+        var jobs = app.MapGroup("/api/v1/jobs").RequireAuthorization().WithTags("Jobs").Needs(EntityRole.Viewer);
+        jobs.MapPost("/", CreateJob).Needs(EntityRole.Member);
         jobs.MapGet("/", ListJobs);
         jobs.MapGet("/{project}/{name}", DescribeJob);
         return app;
@@ -51,7 +51,7 @@ internal static class JobsApi
             return errors.Result;
         }
 
-        var entityId = services.Caller.EntityId;
+        var entityId = services.Acting.EntityId;
         var definition = request.Definition! with
         {
             InputTypes = request.ConfigDefaults is { ValueKind: JsonValueKind.Object } config
@@ -102,7 +102,7 @@ internal static class JobsApi
 
     public static async Task<Ok<JobList>> ListJobs(string? project, [AsParameters] JobServices services, CancellationToken cancellationToken)
     {
-        var jobs = await services.Artifacts.ListCollectionsAsync(services.Caller.EntityId, project, JobDefinitions.ArtifactType, cancellationToken);
+        var jobs = await services.Artifacts.ListCollectionsAsync(services.Acting.EntityId, project, JobDefinitions.ArtifactType, cancellationToken);
         return TypedResults.Ok(new JobList([.. jobs.Select(j => new ArtifactInfo(j.Entity, j.Project, j.Name, j.Type, j.VersionCount, j.Latest is { } l ? ArtifactRefs.Version(l) : null, j.CreatedAt))]));
     }
 
@@ -110,7 +110,7 @@ internal static class JobsApi
     /// <summary>A job's versions and aliases, the definition of the version <paramref name="ref"/> names (default latest), and the runs launched from the job.</summary>
     public static async Task<Results<Ok<JobInfo>, ProblemHttpResult>> DescribeJob(string project, string name, string? @ref, [AsParameters] JobServices services, CancellationToken cancellationToken)
     {
-        var entityId = services.Caller.EntityId;
+        var entityId = services.Acting.EntityId;
         var reference = @ref ?? ArtifactRefs.Latest;
         if (await services.Jobs.FindAsync(entityId, project, name, reference, cancellationToken) is not { } selected)
         {
@@ -150,4 +150,6 @@ internal sealed class JobServices
     public required HttpContext Http { get; init; }
 
     public Caller Caller => Caller.From(Http.User);
+
+    public Acting Acting => Acting.Of(Http);
 }

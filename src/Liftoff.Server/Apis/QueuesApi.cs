@@ -22,13 +22,13 @@ internal static class QueuesApi
 
     public static IEndpointRouteBuilder MapQueuesApi(this IEndpointRouteBuilder app)
     {
-        var queues = app.MapGroup("/api/v1/queues").RequireAuthorization().WithTags("Queues");
-        queues.MapPost("/", CreateQueue);
+        var queues = app.MapGroup("/api/v1/queues").RequireAuthorization().WithTags("Queues").Needs(EntityRole.Viewer);
+        queues.MapPost("/", CreateQueue).Needs(EntityRole.Admin);
         queues.MapGet("/", ListQueues);
         queues.MapGet("/{name}", GetQueue);
-        queues.MapDelete("/{name}", DeleteQueue);
-        queues.MapPost("/{name}/items", Enqueue);
-        queues.MapPost("/{name}/dry-run", DryRun);
+        queues.MapDelete("/{name}", DeleteQueue).Needs(EntityRole.Admin);
+        queues.MapPost("/{name}/items", Enqueue).Needs(EntityRole.Member);
+        queues.MapPost("/{name}/dry-run", DryRun).Needs(EntityRole.Member);
         queues.MapGet("/{name}/items", ListItems);
         return app;
     }
@@ -56,8 +56,8 @@ internal static class QueuesApi
             return errors.Result;
         }
 
-        var queue = await services.Queues.CreateQueueAsync(services.Caller.EntityId, new QueueRecord(
-            0, services.Caller.Entity, request.Name, request.Resource,
+        var queue = await services.Queues.CreateQueueAsync(services.Acting.EntityId, new QueueRecord(
+            0, services.Acting.Entity, request.Name, request.Resource,
             request.Config is { ValueKind: JsonValueKind.Object } given ? given.GetRawText() : "{}", variables,
             request.MaxAttempts ?? DefaultMaxAttempts, request.StartTimeoutSeconds ?? DefaultStartTimeoutSeconds, services.Time.GetUtcNow()), cancellationToken);
         return TypedResults.Created($"/api/v1/queues/{queue.Name}", await DescribeAsync(queue, services, cancellationToken));
@@ -65,8 +65,8 @@ internal static class QueuesApi
 
     public static async Task<Ok<QueueList>> ListQueues([AsParameters] QueueServices services, CancellationToken cancellationToken)
     {
-        var queues = await services.Queues.ListQueuesAsync(services.Caller.EntityId, cancellationToken);
-        var agents = await services.Queues.ListAgentsAsync(services.Caller.EntityId, cancellationToken);
+        var queues = await services.Queues.ListQueuesAsync(services.Acting.EntityId, cancellationToken);
+        var agents = await services.Queues.ListAgentsAsync(services.Acting.EntityId, cancellationToken);
         var infos = new List<QueueInfo>();
         foreach (var queue in queues)
         {
@@ -77,7 +77,7 @@ internal static class QueuesApi
     }
 
     public static async Task<Results<Ok<QueueInfo>, ProblemHttpResult>> GetQueue(string name, [AsParameters] QueueServices services, CancellationToken cancellationToken) =>
-        await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is { } queue
+        await services.Queues.GetQueueAsync(services.Acting.EntityId, name, cancellationToken) is { } queue
             ? TypedResults.Ok(await DescribeAsync(queue, services, cancellationToken))
             : QueueNotFound(name);
 
@@ -85,7 +85,7 @@ internal static class QueuesApi
     {
         try
         {
-            return await services.Queues.DeleteQueueAsync(services.Caller.EntityId, name, force == true, services.Time.GetUtcNow(), cancellationToken)
+            return await services.Queues.DeleteQueueAsync(services.Acting.EntityId, name, force == true, services.Time.GetUtcNow(), cancellationToken)
                 ? TypedResults.NoContent()
                 : QueueNotFound(name);
         }
@@ -103,18 +103,18 @@ internal static class QueuesApi
             request = request with { IdempotencyKey = headerKey };
         }
 
-        if (await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is not { } queue)
+        if (await services.Queues.GetQueueAsync(services.Acting.EntityId, name, cancellationToken) is not { } queue)
         {
             return QueueNotFound(name);
         }
 
-        var (item, errors) = await services.Planner.PlanAsync(services.Caller, queue, request, services.Time.GetUtcNow(), cancellationToken);
+        var (item, errors) = await services.Planner.PlanAsync(services.Acting, services.Caller, queue, request, services.Time.GetUtcNow(), cancellationToken);
         if (item is null)
         {
             return Refused(errors);
         }
 
-        var (stored, created) = await services.Queues.EnqueueAsync(services.Caller.EntityId, queue.Id, item, cancellationToken);
+        var (stored, created) = await services.Queues.EnqueueAsync(services.Acting.EntityId, queue.Id, item, cancellationToken);
         if (!created)
         {
             return LaunchPlanner.IsSameLaunch(stored, item)
@@ -129,13 +129,13 @@ internal static class QueuesApi
     public static async Task<Results<Ok<LaunchSpec>, ValidationProblem, ProblemHttpResult>> DryRun(
         string name, EnqueueRequest request, [AsParameters] QueueServices services, CancellationToken cancellationToken)
     {
-        if (await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is not { } queue)
+        if (await services.Queues.GetQueueAsync(services.Acting.EntityId, name, cancellationToken) is not { } queue)
         {
             return QueueNotFound(name);
         }
 
         // The planned item is never stored, so its id names nothing: a placeholder, like the run's, instead of an id a user would look up.
-        var (item, errors) = await services.Planner.PlanAsync(services.Caller, queue, request, services.Time.GetUtcNow(), cancellationToken);
+        var (item, errors) = await services.Planner.PlanAsync(services.Acting, services.Caller, queue, request, services.Time.GetUtcNow(), cancellationToken);
         return item is null
             ? Refused(errors)
             : TypedResults.Ok(LaunchPlanner.Spec(item with { Id = "<item id, given at enqueue>" }, queue, "<run id, chosen at claim>", "<run name, chosen at claim>", "<run-scoped key, minted at claim>"));
@@ -149,7 +149,7 @@ internal static class QueuesApi
             return new Validation().Add("limit", "limit is 1 to 1000").Result;
         }
 
-        if (await services.Queues.GetQueueAsync(services.Caller.EntityId, name, cancellationToken) is not { } queue)
+        if (await services.Queues.GetQueueAsync(services.Acting.EntityId, name, cancellationToken) is not { } queue)
         {
             return QueueNotFound(name);
         }
@@ -165,7 +165,7 @@ internal static class QueuesApi
     private static async Task<QueueInfo> DescribeAsync(QueueRecord queue, QueueServices services, CancellationToken cancellationToken, IReadOnlyList<AgentRecord>? agents = null)
     {
         var stats = await services.Queues.GetQueueStatsAsync(queue.Id, cancellationToken);
-        agents ??= await services.Queues.ListAgentsAsync(services.Caller.EntityId, cancellationToken);
+        agents ??= await services.Queues.ListAgentsAsync(services.Acting.EntityId, cancellationToken);
         var now = services.Time.GetUtcNow();
         return new QueueInfo(queue.Name, queue.Entity, queue.Resource, Mapping.Json(queue.ConfigJson), queue.TemplateVariables, queue.MaxAttempts,
             queue.StartTimeoutSeconds, queue.CreatedAt, stats.Counts.GetValueOrDefault(ItemStates.Pending), stats.Counts,
@@ -191,4 +191,6 @@ internal sealed class QueueServices
     public required HttpContext Http { get; init; }
 
     public Caller Caller => Caller.From(Http.User);
+
+    public Acting Acting => Acting.Of(Http);
 }

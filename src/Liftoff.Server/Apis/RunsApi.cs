@@ -25,15 +25,15 @@ internal static class RunsApi
 
     public static IEndpointRouteBuilder MapRunsApi(this IEndpointRouteBuilder app)
     {
-        var runs = app.MapGroup("/api/v1/runs").RequireAuthorization().WithTags("Runs").RunKey(RunKeyAccess.OwnRun);
+        var runs = app.MapGroup("/api/v1/runs").RequireAuthorization().WithTags("Runs").RunKey(RunKeyAccess.OwnRun).Needs(EntityRole.Member);
         runs.MapPost("/", InitRun).RunKey(RunKeyAccess.Checked);
-        runs.MapGet("/", ListRuns).RunKey(RunKeyAccess.UserKeyOnly);
-        runs.MapGet("/{id}", GetRun);
+        runs.MapGet("/", ListRuns).RunKey(RunKeyAccess.UserKeyOnly).Needs(EntityRole.Viewer);
+        runs.MapGet("/{id}", GetRun).Needs(EntityRole.Viewer);
         runs.MapPatch("/{id}", PatchRun);
         runs.MapPost("/{id}/history", AppendHistory);
-        runs.MapGet("/{id}/history", ReadHistory);
+        runs.MapGet("/{id}/history", ReadHistory).Needs(EntityRole.Viewer);
         runs.MapPost("/{id}/logs", AppendLogs).TakesConsoleText();
-        runs.MapGet("/{id}/logs", ReadLogs);
+        runs.MapGet("/{id}/logs", ReadLogs).Needs(EntityRole.Viewer);
         runs.MapPost("/{id}/heartbeat", Heartbeat);
         runs.MapPost("/{id}/finish", FinishRun);
         runs.MapPost("/{id}/stop", StopRun);
@@ -52,6 +52,7 @@ internal static class RunsApi
         InitRunRequest request, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
         var caller = services.Caller;
+        var acting = services.Acting;
         var project = request.Project ?? DefaultProject;
         var errors = new Validation();
         errors.Check(Names.IsValid(project), "project", $"'{project}' is not a valid project name: {Names.Rule}");
@@ -68,7 +69,7 @@ internal static class RunsApi
             return errors.Result;
         }
 
-        if (request.Entity is not null && request.Entity != caller.Entity)
+        if (request.Entity is not null && request.Entity != acting.Entity)
         {
             return Problems.NotFound($"entity '{request.Entity}' not found");
         }
@@ -81,11 +82,11 @@ internal static class RunsApi
         var now = services.Time.GetUtcNow();
         var config = request.Config is { ValueKind: JsonValueKind.Object } given ? given.GetRawText() : JsonObjects.Empty;
         var run = new RunRecord(
-            Id: request.Id ?? RunIds.NewId(), Entity: caller.Entity, Project: project, Name: request.Name ?? RunIds.NewName(),
+            Id: request.Id ?? RunIds.NewId(), Entity: acting.Entity, Project: project, Name: request.Name ?? RunIds.NewName(),
             State: RunStates.Running, ConfigJson: config, SummaryJson: JsonObjects.Empty,
             Host: request.Host, Os: request.Os, Program: request.Program, PythonVersion: request.PythonVersion, ExitCode: null,
             CreatedAt: now, StartedAt: now, EndedAt: null, HeartbeatAt: now, StopRequested: false, LastStep: null, LogLines: 0);
-        if (await services.Store.TryCreateRunAsync(caller.EntityId, run, cancellationToken))
+        if (await services.Store.TryCreateRunAsync(acting.EntityId, run, cancellationToken))
         {
             return TypedResults.Created($"/api/v1/runs/{run.Id}", Mapping.ToInfo(run));
         }
@@ -97,7 +98,7 @@ internal static class RunsApi
 
         // A launched job's init sent again (its answer was lost, say a replica died under it) finds its run already
         // attached: only that launch holds the run's key, so it gets the run back rather than a conflict.
-        var attached = await services.Store.UpdateRunAsync(caller.EntityId, request.Id, stored => caller.RunScope == stored.Id && stored.State == RunStates.Running ? stored : RunLifecycle.Attach(
+        var attached = await services.Store.UpdateRunAsync(acting.EntityId, request.Id, stored => caller.RunScope == stored.Id && stored.State == RunStates.Running ? stored : RunLifecycle.Attach(
             stored,
             request.Config is { ValueKind: JsonValueKind.Object } patch ? JsonObjects.Merge(stored.ConfigJson, patch) : stored.ConfigJson,
             run,
@@ -149,7 +150,7 @@ internal static class RunsApi
             return errors.Result;
         }
 
-        var entityId = services.Caller.EntityId;
+        var entityId = services.Acting.EntityId;
         var page = await services.Store.ListRunsAsync(
             new RunQuery(entityId, project, state, limit ?? 100, cursor is null ? null : before, order, filters, offset, count == true, job, queue), cancellationToken);
         var items = await services.Queues.FindItemsByRunsAsync(entityId, [.. page.Runs.Select(r => r.Id)], cancellationToken);
@@ -161,10 +162,10 @@ internal static class RunsApi
 
     public static async Task<Results<Ok<RunInfo>, ProblemHttpResult>> GetRun(string id, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
-        var run = await services.Store.GetRunAsync(services.Caller.EntityId, id, cancellationToken);
+        var run = await services.Store.GetRunAsync(services.Acting.EntityId, id, cancellationToken);
         return run is null
             ? Problems.RunNotFound(id)
-            : TypedResults.Ok(Mapping.ToInfo(run, await services.Queues.FindItemByRunAsync(services.Caller.EntityId, id, cancellationToken)));
+            : TypedResults.Ok(Mapping.ToInfo(run, await services.Queues.FindItemByRunAsync(services.Acting.EntityId, id, cancellationToken)));
     }
 
     public static async Task<Results<Ok<RunInfo>, ProblemHttpResult, ValidationProblem>> PatchRun(
@@ -181,7 +182,7 @@ internal static class RunsApi
             return errors.Result;
         }
 
-        var run = await services.Store.UpdateRunAsync(services.Caller.EntityId, id, stored =>
+        var run = await services.Store.UpdateRunAsync(services.Acting.EntityId, id, stored =>
         {
             RunLifecycle.EnsureWritable(stored);
             return stored with
@@ -227,7 +228,7 @@ internal static class RunsApi
             return errors.Result;
         }
 
-        var result = await services.Store.AppendHistoryAsync(services.Caller.EntityId, id, stored, (run, replayed) => RunLifecycle.Alive(run, now) with
+        var result = await services.Store.AppendHistoryAsync(services.Acting.EntityId, id, stored, (run, replayed) => RunLifecycle.Alive(run, now) with
         {
             SummaryJson = JsonObjects.WithLastValues(run.SummaryJson, rows.Skip(replayed).Select(r => r.Values)),
         }, cancellationToken);
@@ -248,7 +249,7 @@ internal static class RunsApi
             return new Validation().Add("limit", $"limit is 1 to {MaxPage}").Result;
         }
 
-        if (await services.Store.GetRunAsync(services.Caller.EntityId, id, cancellationToken) is null)
+        if (await services.Store.GetRunAsync(services.Acting.EntityId, id, cancellationToken) is null)
         {
             return Problems.RunNotFound(id);
         }
@@ -286,7 +287,7 @@ internal static class RunsApi
             return errors.Result;
         }
 
-        var run = await services.Store.AppendLogsAsync(services.Caller.EntityId, id, batch.Offset, stored, r => RunLifecycle.ConsoleWritten(r, now), cancellationToken);
+        var run = await services.Store.AppendLogsAsync(services.Acting.EntityId, id, batch.Offset, stored, r => RunLifecycle.ConsoleWritten(r, now), cancellationToken);
         if (run is null)
         {
             return Problems.RunNotFound(id);
@@ -303,7 +304,7 @@ internal static class RunsApi
     public static async Task<Results<EmptyHttpResult, ProblemHttpResult>> ReadLogs(
         string id, long? after, bool? follow, HttpResponse response, [FromServices] IBlobStore blobs, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
-        var entityId = services.Caller.EntityId;
+        var entityId = services.Acting.EntityId;
         if (await services.Store.GetRunAsync(entityId, id, cancellationToken) is null)
         {
             return Problems.RunNotFound(id);
@@ -371,14 +372,14 @@ internal static class RunsApi
     public static async Task<Results<Ok<HeartbeatReply>, ProblemHttpResult>> Heartbeat(string id, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
         var now = services.Time.GetUtcNow();
-        var run = await services.Store.UpdateRunAsync(services.Caller.EntityId, id, r => RunLifecycle.Alive(r, now), cancellationToken);
+        var run = await services.Store.UpdateRunAsync(services.Acting.EntityId, id, r => RunLifecycle.Alive(r, now), cancellationToken);
         return run is null ? Problems.RunNotFound(id) : TypedResults.Ok(new HeartbeatReply(run.State, run.StopRequested));
     }
 
     public static async Task<Results<Ok<RunInfo>, ProblemHttpResult>> FinishRun(string id, FinishRunRequest request, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
         var now = services.Time.GetUtcNow();
-        var run = await services.Store.UpdateRunAsync(services.Caller.EntityId, id, r => RunLifecycle.Finish(r, request.ExitCode, now), cancellationToken);
+        var run = await services.Store.UpdateRunAsync(services.Acting.EntityId, id, r => RunLifecycle.Finish(r, request.ExitCode, now), cancellationToken);
         if (run is null)
         {
             return Problems.RunNotFound(id);
@@ -392,7 +393,7 @@ internal static class RunsApi
     public static async Task<Results<Ok<RunInfo>, ProblemHttpResult>> StopRun(string id, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
         var now = services.Time.GetUtcNow();
-        var entityId = services.Caller.EntityId;
+        var entityId = services.Acting.EntityId;
         var run = await services.Store.UpdateRunAsync(entityId, id, r => RunLifecycle.RequestStop(r, now), cancellationToken);
         if (run is null)
         {
@@ -455,4 +456,6 @@ internal sealed class RunServices
     public required HttpContext Http { get; init; }
 
     public Caller Caller => Caller.From(Http.User);
+
+    public Acting Acting => Acting.Of(Http);
 }

@@ -2,6 +2,7 @@ using Liftoff.Contracts;
 using Liftoff.Core.Launch;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Secrets;
+using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,15 +22,15 @@ internal static class SecretsApi
 
     public static IEndpointRouteBuilder MapSecretsApi(this IEndpointRouteBuilder app)
     {
-        var secrets = app.MapGroup("/api/v1/secrets").RequireAuthorization().WithTags("Secrets");
-        secrets.MapGet("/", ListSecrets);
+        var secrets = app.MapGroup("/api/v1/secrets").RequireAuthorization().WithTags("Secrets").Needs(EntityRole.Admin);
+        secrets.MapGet("/", ListSecrets).Needs(EntityRole.Viewer);
         secrets.MapPut("/{name}", SetSecret);
         secrets.MapDelete("/{name}", DeleteSecret);
         return app;
     }
 
     public static async Task<Ok<SecretList>> ListSecrets(HttpContext http, SecretVault vault, CancellationToken cancellationToken) =>
-        TypedResults.Ok(new SecretList([.. (await vault.ListAsync(Caller.From(http.User).EntityId, cancellationToken)).Select(s => new SecretInfo(s.Name, s.CreatedAt, s.UpdatedAt))]));
+        TypedResults.Ok(new SecretList([.. (await vault.ListAsync(Acting.Of(http).EntityId, cancellationToken)).Select(s => new SecretInfo(s.Name, s.CreatedAt, s.UpdatedAt))]));
 
     public static async Task<Results<Ok<SecretInfo>, ValidationProblem>> SetSecret(
         string name, SetSecretRequest request, HttpContext http, SecretVault vault, CancellationToken cancellationToken)
@@ -43,12 +44,12 @@ internal static class SecretsApi
             return errors.Result;
         }
 
-        var secret = await vault.SetAsync(Caller.From(http.User).EntityId, name, request.Value!, cancellationToken);
+        var secret = await vault.SetAsync(Acting.Of(http).EntityId, name, request.Value!, cancellationToken);
         return TypedResults.Ok(new SecretInfo(secret.Name, secret.CreatedAt, secret.UpdatedAt));
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteSecret(string name, HttpContext http, SecretVault vault, CancellationToken cancellationToken) =>
-        await vault.DeleteAsync(Caller.From(http.User).EntityId, name, cancellationToken)
+        await vault.DeleteAsync(Acting.Of(http).EntityId, name, cancellationToken)
             ? TypedResults.NoContent()
             : Problems.NotFound($"secret '{name}' not found");
 }

@@ -99,6 +99,11 @@ internal sealed class ApiKeyAuthenticationHandler(
             claims.Add(new Claim(Caller.RunClaim, runId));
         }
 
+        if (principal.DefaultEntity is { } defaultEntity)
+        {
+            claims.Add(new Claim(Caller.DefaultEntityClaim, defaultEntity));
+        }
+
         claims.AddRange(extra);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
@@ -148,20 +153,25 @@ internal sealed class ApiKeyAuthenticationOptions : AuthenticationSchemeOptions
     public bool AcceptBasic { get; set; }
 }
 
-/// <summary>The entity a request speaks for; a run-scoped key (a launched job's) speaks for one run only.</summary>
-internal sealed record Caller(long EntityId, string Entity, string KeyId, bool Admin, string? RunScope = null)
+/// <summary>
+/// Who calls: the user whose key or session this is, or for a run-scoped key (a launched job's), the entity of its one
+/// run. Whose things a request touches is <see cref="Acting"/>.
+/// </summary>
+internal sealed record Caller(long Id, string Name, string KeyId, bool Admin, string? RunScope = null, string? DefaultEntity = null)
 {
     public const string EntityIdClaim = "liftoff:entity_id";
     public const string KeyIdClaim = "liftoff:key_id";
     public const string AdminClaim = "liftoff:admin";
     public const string RunClaim = "liftoff:run";
+    public const string DefaultEntityClaim = "liftoff:default_entity";
 
     public static Caller From(ClaimsPrincipal user) => new(
         long.Parse(user.FindFirstValue(EntityIdClaim)!, CultureInfo.InvariantCulture),
         user.FindFirstValue(ClaimTypes.Name)!,
         user.FindFirstValue(KeyIdClaim)!,
         user.FindFirstValue(AdminClaim) == "true",
-        user.FindFirstValue(RunClaim));
+        user.FindFirstValue(RunClaim),
+        user.FindFirstValue(DefaultEntityClaim));
 
     /// <summary>Whether the key may touch run <paramref name="runId"/>.</summary>
     public bool MaySee(string runId) => RunScope is null || RunScope == runId;

@@ -45,6 +45,18 @@ internal sealed class ApiKeyCache(TimeProvider time)
         _verified[hash] = (principal, time.GetTimestamp());
     }
 
+    /// <summary>Forgets every key of entity <paramref name="entityId"/> (what its principal carries changed through this server).</summary>
+    public void Forget(long entityId)
+    {
+        foreach (var (hash, entry) in _verified)
+        {
+            if (entry.Principal.EntityId == entityId)
+            {
+                _verified.TryRemove(hash, out _);
+            }
+        }
+    }
+
     /// <summary>Forgets key <paramref name="keyId"/> of entity <paramref name="entityId"/> (it was revoked through this server).</summary>
     public void Forget(long entityId, string keyId)
     {

@@ -97,14 +97,14 @@ internal sealed class RunKeyScope(IRunStore runs, IArtifactStore artifacts, IQue
 
         // Produced means created by the run: committing files identical to another's version links the run to it
         // without granting it that version.
-        var linked = await artifacts.ListRunArtifactsAsync(caller.EntityId, run, cancellationToken);
+        var linked = await artifacts.ListRunArtifactsAsync(caller.Id, run, cancellationToken);
         bool Same(ArtifactVersionRecord v) => v.Project == version.Project && v.Name == version.Name && v.Version == version.Version;
         if (version.ProducedBy == run || (linked is not null && linked.Used.Any(Same)))
         {
             return;
         }
 
-        if (!(await LaunchVersionsAsync(caller.EntityId, run, cancellationToken)).Any(Same))
+        if (!(await LaunchVersionsAsync(caller.Id, run, cancellationToken)).Any(Same))
         {
             throw new ForbiddenException($"{ReadRule}; record the use of {version.Name}:{ArtifactRefs.Version(version.Version)} with use_artifact first");
         }
@@ -112,12 +112,12 @@ internal sealed class RunKeyScope(IRunStore runs, IArtifactStore artifacts, IQue
 
     public async Task DemandBlobAsync(Caller caller, string digest, CancellationToken cancellationToken)
     {
-        if (caller.RunScope is not { } run || await artifacts.RunReferencesBlobAsync(caller.EntityId, run, digest, cancellationToken))
+        if (caller.RunScope is not { } run || await artifacts.RunReferencesBlobAsync(caller.Id, run, digest, cancellationToken))
         {
             return;
         }
 
-        if (!(await LaunchVersionsAsync(caller.EntityId, run, cancellationToken)).Any(v => v.Files?.Any(f => f.Sha256 == digest) == true))
+        if (!(await LaunchVersionsAsync(caller.Id, run, cancellationToken)).Any(v => v.Files?.Any(f => f.Sha256 == digest) == true))
         {
             throw new ForbiddenException($"{ReadRule}; no such artifact holds blob {digest}");
         }
@@ -135,7 +135,7 @@ internal sealed class RunKeyScope(IRunStore runs, IArtifactStore artifacts, IQue
         }
 
         await DemandProjectAsync(caller, project, cancellationToken);
-        var versions = await artifacts.ListVersionsAsync(caller.EntityId, project, name, cancellationToken) ?? [];
+        var versions = await artifacts.ListVersionsAsync(caller.Id, project, name, cancellationToken) ?? [];
         if (versions.FirstOrDefault(v => v.Version == number) is not { } version)
         {
             return;
@@ -166,7 +166,7 @@ internal sealed class RunKeyScope(IRunStore runs, IArtifactStore artifacts, IQue
     };
 
     private async Task<string> RunProjectAsync(Caller caller, string run, CancellationToken cancellationToken) =>
-        (await runs.GetRunAsync(caller.EntityId, run, cancellationToken))?.Project
+        (await runs.GetRunAsync(caller.Id, run, cancellationToken))?.Project
             ?? throw new ForbiddenException($"launched run {run} no longer exists");
 
     /// <summary>The job version the run was launched from and, for a code job, its code artifact.</summary>

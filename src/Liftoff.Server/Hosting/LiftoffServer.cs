@@ -172,6 +172,7 @@ internal static class ServerRegistration
             .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.BasicSchemeName, o => o.AcceptBasic = true);
         services.AddAuthorization();
         services.AddSingleton<RunKeyScope>();
+        services.AddSingleton<EntityAccessCache>();
         services.AddOpenApi();
         return services;
     }
@@ -233,10 +234,12 @@ internal static class ServerRegistration
         app.UseCsrfProtection();
         app.UseAuthorization();
         app.UseRunKeyBoundary();
+        app.UseEntityAccess();
         app.UseUnkeepableInputCheck();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
         app.MapIdentityApi();
+        app.MapTeamsApi();
         app.MapSecretsApi();
         app.MapProjectsApi();
         app.MapRunsApi();

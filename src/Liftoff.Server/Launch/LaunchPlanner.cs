@@ -29,7 +29,7 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
     public const string DefaultProject = "uncategorized";
 
     /// <summary>The item to store, or the fields that are wrong.</summary>
-    public async Task<(ItemRecord? Item, IReadOnlyList<FieldError> Errors)> PlanAsync(Caller caller, QueueRecord queue, EnqueueRequest request, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<(ItemRecord? Item, IReadOnlyList<FieldError> Errors)> PlanAsync(Acting acting, Caller caller, QueueRecord queue, EnqueueRequest request, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var errors = new List<FieldError>();
         var project = request.Project ?? DefaultProject;
@@ -66,7 +66,7 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
         }
         else if (errors.Count == 0)
         {
-            job = await jobs.FindAsync(caller.EntityId, project, reference.Name, reference.Reference, cancellationToken);
+            job = await jobs.FindAsync(acting.EntityId, project, reference.Name, reference.Reference, cancellationToken);
             if (job is null)
             {
                 errors.Add(new FieldError("job", $"job '{reference.Name}:{reference.Reference}' not found in project '{project}'"));
@@ -102,7 +102,7 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
             }
 
             errors.AddRange(Macros.FindUnknown(resource, queue.TemplateVariables.Select(v => v.Name).ToHashSet(StringComparer.Ordinal), "resource_args"));
-            errors.AddRange(await CheckSecretsAsync(caller, queue, request.ResourceArgs, cancellationToken));
+            errors.AddRange(await CheckSecretsAsync(acting, queue, request.ResourceArgs, cancellationToken));
         }
 
         var templateValues = TemplateVariables.Resolve(queue.TemplateVariables, request.TemplateValues, "template_values", errors);
@@ -112,14 +112,14 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
         }
 
         var item = new ItemRecord(
-            Id: "item_" + RunIds.NewId() + RunIds.NewId(), Queue: queue.Name, Entity: caller.Entity, State: ItemStates.Pending,
+            Id: "item_" + RunIds.NewId() + RunIds.NewId(), Queue: queue.Name, Entity: acting.Entity, State: ItemStates.Pending,
             Priority: priority, Attempt: 1, MaxAttempts: queue.MaxAttempts, Job: job.Reference,
             JobDefinitionJson: JsonSerializer.Serialize(job.Definition, LiftoffJsonContext.Default.JobDefinition), Project: project, RunId: null,
             ConfigJson: config.ToJsonString(ConfigWriting), ResourceArgsJson: request.ResourceArgs is { ValueKind: JsonValueKind.Object } args ? args.GetRawText() : "{}",
             TemplateValuesJson: JsonSerializer.Serialize(templateValues, LiftoffJsonContext.Default.IReadOnlyDictionaryStringString),
             EntrypointJson: request.Entrypoint is { } e ? JsonSerializer.Serialize(e, LiftoffJsonContext.Default.IReadOnlyListString) : null,
             Phase: null, Error: null, AgentId: null, IdempotencyKey: request.IdempotencyKey, CreatedAt: now, ClaimedAt: null,
-            StartedAt: null, EndedAt: null, LeaseExpiresAt: null, CancelRequested: false);
+            StartedAt: null, EndedAt: null, LeaseExpiresAt: null, CancelRequested: false, SubmittedBy: caller.Name);
         return (item, errors);
     }
 
@@ -138,7 +138,7 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
     /// A queue is reachable only through its owner's keys today, so both are the caller's entity; with shared (team)
     /// queues, the queue's references resolve in the queue owner's entity and the item's in the item owner's.
     /// </summary>
-    private async Task<IReadOnlyList<FieldError>> CheckSecretsAsync(Caller caller, QueueRecord queue, JsonElement? overrides, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<FieldError>> CheckSecretsAsync(Acting acting, QueueRecord queue, JsonElement? overrides, CancellationToken cancellationToken)
     {
         var references = new List<(string Field, SecretReference Reference)>();
         if (JsonNode.Parse(queue.ConfigJson) is JsonObject queueConfig)
@@ -157,9 +157,9 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
             return errors;
         }
 
-        var held = await secrets.NamesAsync(caller.EntityId, cancellationToken);
+        var held = await secrets.NamesAsync(acting.EntityId, cancellationToken);
         errors.AddRange(references.Where(r => !held.Contains(r.Reference.Name)).Select(r => new FieldError(r.Field + r.Reference.Path,
-            $"secret '{r.Reference.Name}' is not set for '{caller.Entity}'; set it with 'liftoff secret set {r.Reference.Name}'")));
+            $"secret '{r.Reference.Name}' is not set for '{acting.Entity}'; set it with 'liftoff secret set {r.Reference.Name}'")));
         return errors;
     }
 

@@ -1,6 +1,6 @@
 namespace Liftoff.Server.Storage;
 
-/// <summary>Entities, their API keys and their secrets.</summary>
+/// <summary>Entities (users and teams), team memberships, API keys and secrets.</summary>
 internal interface IIdentityStore
 {
     /// <summary>Creates an entity with its first key in one transaction. Throws <see cref="DuplicateException"/> when the name is taken.</summary>
@@ -40,6 +40,39 @@ internal interface IIdentityStore
 
     /// <summary>False when the entity has no such secret.</summary>
     Task<bool> DeleteSecretAsync(long entityId, string name, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Creates a team with user <paramref name="adminId"/> as its first admin, in one transaction. Throws
+    /// <see cref="DuplicateException"/> when the name is taken by a user or a team.
+    /// </summary>
+    Task<EntityRecord> CreateTeamAsync(string name, long adminId, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Adds user <paramref name="userId"/> to the team with <paramref name="role"/>, or changes their role (a member keeps
+    /// the time they joined). Throws <see cref="MembershipConflictException"/> when that demotes the team's last admin.
+    /// </summary>
+    Task<MemberRecord> SetMemberAsync(long teamId, long userId, EntityRole role, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// False when the user is not a member. Throws <see cref="MembershipConflictException"/> when they are the team's last
+    /// admin.
+    /// </summary>
+    Task<bool> RemoveMemberAsync(long teamId, long userId, CancellationToken cancellationToken);
+
+    /// <summary>The team's members by name.</summary>
+    Task<IReadOnlyList<MemberRecord>> ListMembersAsync(long teamId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The teams user <paramref name="userId"/> belongs to, by name, with their role; with <paramref name="all"/>, every
+    /// team (a role only where they belong).
+    /// </summary>
+    Task<IReadOnlyList<TeamRecord>> ListTeamsAsync(long userId, bool all, CancellationToken cancellationToken);
+
+    /// <summary>Entity <paramref name="entity"/> and the role user <paramref name="userId"/> has in it; null when there is no such entity.</summary>
+    Task<EntityAccess?> FindAccessAsync(string entity, long userId, CancellationToken cancellationToken);
+
+    /// <summary>Where the user acts when a request names no entity; null: themselves.</summary>
+    Task SetDefaultEntityAsync(long userId, long? entityId, CancellationToken cancellationToken);
 }
 
 /// <summary>A key to store; <paramref name="RunId"/> scopes it to one run (the key a launched job gets).</summary>

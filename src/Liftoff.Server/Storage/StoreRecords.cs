@@ -2,15 +2,68 @@ using Liftoff.Core.Runs;
 
 namespace Liftoff.Server.Storage;
 
-internal sealed record EntityRecord(long Id, string Name, bool Admin, DateTimeOffset CreatedAt);
+/// <summary>A user or a team (<see cref="EntityKinds"/>); only users hold keys and may be server admins.</summary>
+internal sealed record EntityRecord(long Id, string Name, bool Admin, DateTimeOffset CreatedAt, string Kind = EntityKinds.User);
+
+internal static class EntityKinds
+{
+    public const string User = "user";
+    public const string Team = "team";
+}
+
+/// <summary>What a user may do in an entity, each role including the ones before it.</summary>
+internal enum EntityRole
+{
+    None,
+    Viewer,
+    Member,
+    Admin,
+}
+
+/// <summary>The wire and database names of <see cref="EntityRole"/>: <c>viewer</c>, <c>member</c>, <c>admin</c>.</summary>
+internal static class EntityRoles
+{
+    public static readonly IReadOnlyList<string> Names = ["viewer", "member", "admin"];
+
+    public static string Name(EntityRole role) => role switch
+    {
+        EntityRole.Viewer => "viewer",
+        EntityRole.Member => "member",
+        EntityRole.Admin => "admin",
+        _ => "none",
+    };
+
+    /// <summary>A team role by name; null for anything else (none is not a role one can be given).</summary>
+    public static EntityRole? Parse(string? name) => name switch
+    {
+        "viewer" => EntityRole.Viewer,
+        "member" => EntityRole.Member,
+        "admin" => EntityRole.Admin,
+        _ => null,
+    };
+}
+
+/// <summary>A team, and the role in it of the user it was listed for (null: the server admin listing a team they are not in).</summary>
+internal sealed record TeamRecord(long Id, string Name, DateTimeOffset CreatedAt, EntityRole? Role);
+
+internal sealed record MemberRecord(long UserId, string User, EntityRole Role, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// An entity by name and the role a user has in it by ownership or membership: admin of themselves, their role in a
+/// team they belong to, none otherwise (being the server admin is the caller's, not the store's, to add).
+/// </summary>
+internal sealed record EntityAccess(long EntityId, string Entity, string Kind, EntityRole Role);
 
 /// <summary>A secret of an entity; <paramref name="Ciphertext"/> is what Data Protection made of its value, never the value.</summary>
 internal sealed record SecretRecord(string Name, string Ciphertext, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
 internal sealed record ApiKeyRecord(string Id, long EntityId, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
 
-/// <summary>Who an API key speaks for; a key with <paramref name="RunId"/> may touch that run only.</summary>
-internal sealed record KeyPrincipal(string KeyId, long EntityId, string Entity, bool Admin, string? RunId = null);
+/// <summary>
+/// Who an API key speaks for; a key with <paramref name="RunId"/> may touch that run only. <paramref name="DefaultEntity"/>
+/// is where the key's user acts when a request names no entity (null: themselves).
+/// </summary>
+internal sealed record KeyPrincipal(string KeyId, long EntityId, string Entity, bool Admin, string? RunId = null, string? DefaultEntity = null);
 
 internal sealed record ProjectRecord(string Entity, string Name, DateTimeOffset CreatedAt, long RunCount);
 
@@ -98,6 +151,9 @@ internal sealed record ConsoleToArchive(DateTimeOffset EndedAt, string RunId)
 
 /// <summary>A name or id that must be unique is taken (HTTP 409).</summary>
 internal sealed class DuplicateException(string message) : Exception(message);
+
+/// <summary>A membership change that would leave a team without an admin (HTTP 409).</summary>
+internal sealed class MembershipConflictException(string message) : Exception(message);
 
 /// <summary>The caller's key may not do this (HTTP 403); the message says why, never the key.</summary>
 internal sealed class ForbiddenException(string message) : Exception(message);

@@ -20,7 +20,8 @@ internal static class WandbApi
     {
         var wandb = app.MapGroup("")
             .RequireAuthorization(policy => policy.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.BasicSchemeName).RequireAuthenticatedUser())
-            .ExcludeFromDescription();
+            .ExcludeFromDescription()
+            .Needs(EntityRole.Member);
         // The resolvers keep a run's key to its own run (WandbRuns).
         wandb.MapPost("/graphql", WandbGraphqlApi.Execute).RunKey(RunKeyAccess.Checked);
         wandb.MapPost("/files/{entity}/{project}/{run}/file_stream", WandbFileStreamApi.Stream).RunKey(RunKeyAccess.OwnRun, "run").TakesConsoleText();
@@ -41,4 +42,6 @@ internal sealed class WandbServices
     public required ILogger<WandbServices> Logger { get; init; }
 
     public Caller Caller => Caller.From(Http.User);
+
+    public Acting Acting => Acting.Of(Http);
 }

@@ -35,7 +35,7 @@ internal static class WandbFileStreamApi
     public static async Task<Results<Utf8ContentHttpResult, ProblemHttpResult, ValidationProblem>> Stream(
         string run, HttpRequest request, [AsParameters] WandbServices services, CancellationToken cancellationToken)
     {
-        var entityId = services.Caller.EntityId;
+        var entityId = services.Acting.EntityId;
         using var body = await ReadBodyAsync(request, cancellationToken);
         if (body is null)
         {

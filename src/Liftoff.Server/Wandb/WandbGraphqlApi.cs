@@ -72,7 +72,7 @@ internal static class WandbGraphqlApi
             }
 
             var response = await execution.ExecuteAsync(operation, cancellationToken);
-            services.Logger.LogDebug("wandb GraphQL {Operation} for {Entity}", execution.OperationName, services.Caller.Entity);
+            services.Logger.LogDebug("wandb GraphQL {Operation} for {Entity}", execution.OperationName, services.Acting.Entity);
             return TypedResults.Text(response, "application/json");
         }
     }
@@ -81,7 +81,7 @@ internal static class WandbGraphqlApi
     {
         GraphqlResolver project = (arguments, _) => ValueTask.FromResult(WandbRuns.Project(services, arguments.String("name"), arguments.String("entityName")));
         GraphqlResolver entity = (arguments, _) =>
-            ValueTask.FromResult<object?>(arguments.String("name") is { } name && name != services.Caller.Entity ? null : WandbRuns.Entity(services));
+            ValueTask.FromResult<object?>(arguments.String("name") is { } name && name != services.Acting.Entity ? null : WandbRuns.Entity(services));
         GraphqlResolver type = (arguments, _) => ValueTask.FromResult<object?>(Type(arguments.String("name")));
         return new GraphqlObject("Query")
         {
@@ -110,10 +110,10 @@ internal static class WandbGraphqlApi
         var caller = services.Caller;
         return new GraphqlObject("User")
         {
-            { "id", caller.EntityId.ToString(CultureInfo.InvariantCulture) },
-            { "entity", caller.Entity },
-            { "username", caller.Entity },
-            { "name", caller.Entity },
+            { "id", caller.Id.ToString(CultureInfo.InvariantCulture) },
+            { "entity", caller.Name },
+            { "username", caller.Name },
+            { "name", caller.Name },
             { "email", null },
             { "admin", caller.Admin },
             { "flags", "{}" },

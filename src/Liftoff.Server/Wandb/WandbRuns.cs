@@ -26,13 +26,14 @@ internal static class WandbRuns
     public static async ValueTask<object?> UpsertAsync(WandbServices services, GraphqlArguments input, CancellationToken cancellationToken)
     {
         var caller = services.Caller;
+        var acting = services.Acting;
         var id = Given(input.String("name")) ?? Given(input.String("id")) ?? RunIds.NewId();
         if (!RunIds.IsValidId(id))
         {
             throw new GraphqlException($"'{id}' is not a valid run id: 1 to 64 letters, digits, '-' or '_'");
         }
 
-        if (Given(input.String("entityName")) is { } entity && entity != caller.Entity)
+        if (Given(input.String("entityName")) is { } entity && entity != acting.Entity)
         {
             throw new GraphqlException($"entity '{entity}' not found");
         }
@@ -56,12 +57,12 @@ internal static class WandbRuns
         var now = services.Time.GetUtcNow();
 
         var created = new RunRecord(
-            Id: id, Entity: caller.Entity, Project: project ?? RunsApi.DefaultProject, Name: displayName ?? RunIds.NewName(),
+            Id: id, Entity: acting.Entity, Project: project ?? RunsApi.DefaultProject, Name: displayName ?? RunIds.NewName(),
             State: RunStates.Running, ConfigJson: config?.UserJson ?? JsonObjects.Empty, SummaryJson: summary ?? JsonObjects.Empty,
             Host: host, Os: null, Program: program, PythonVersion: config?.PythonVersion, ExitCode: null,
             CreatedAt: now, StartedAt: now, EndedAt: null, HeartbeatAt: now, StopRequested: false, LastStep: null, LogLines: 0,
             CrashOnSilence: false, WandbJson: config?.WandbJson);
-        if (await services.Store.TryCreateRunAsync(caller.EntityId, created, cancellationToken))
+        if (await services.Store.TryCreateRunAsync(acting.EntityId, created, cancellationToken))
         {
             services.Signals.Notify(id);
             return Upserted(services, created, inserted: true);
@@ -71,7 +72,7 @@ internal static class WandbRuns
         RunRecord? updated;
         try
         {
-            updated = await services.Store.UpdateRunAsync(caller.EntityId, id, stored =>
+            updated = await services.Store.UpdateRunAsync(acting.EntityId, id, stored =>
             {
                 if (project is not null && project != stored.Project)
                 {
@@ -113,7 +114,8 @@ internal static class WandbRuns
     public static object? Project(WandbServices services, string? name, string? entityName)
     {
         var caller = services.Caller;
-        if ((Given(entityName) is { } entity && entity != caller.Entity) || !Names.IsValid(name ?? RunsApi.DefaultProject))
+        var acting = services.Acting;
+        if ((Given(entityName) is { } entity && entity != acting.Entity) || !Names.IsValid(name ?? RunsApi.DefaultProject))
         {
             return null;
         }
@@ -122,14 +124,14 @@ internal static class WandbRuns
         GraphqlResolver run = async (arguments, cancellationToken) =>
         {
             var id = Given(arguments.String("name"));
-            var stored = id is null || !caller.MaySee(id) ? null : await services.Store.GetRunAsync(caller.EntityId, id, cancellationToken);
+            var stored = id is null || !caller.MaySee(id) ? null : await services.Store.GetRunAsync(acting.EntityId, id, cancellationToken);
             return stored is null || stored.Project != project ? null : Bucket(services, stored);
         };
         return new GraphqlObject("Project")
         {
-            { "id", $"{caller.Entity}/{project}" },
+            { "id", $"{acting.Entity}/{project}" },
             { "name", project },
-            { "entityName", caller.Entity },
+            { "entityName", acting.Entity },
             { "entity", Entity(services) },
             { "run", run },
             { "bucket", run },
@@ -139,10 +141,11 @@ internal static class WandbRuns
     public static GraphqlObject Entity(WandbServices services)
     {
         var caller = services.Caller;
+        var acting = services.Acting;
         return new GraphqlObject("Entity")
         {
-            { "id", caller.EntityId.ToString(CultureInfo.InvariantCulture) },
-            { "name", caller.Entity },
+            { "id", acting.EntityId.ToString(CultureInfo.InvariantCulture) },
+            { "name", acting.Entity },
             { "isTeam", false },
             { "organization", null },
         };

@@ -19,7 +19,7 @@ internal static class SessionApi
         // (a cross-origin JSON POST needs a CORS preflight, which this server never grants).
         session.MapPost("/", SignIn).AllowAnonymous();
         session.MapGet("/", GetSession).AllowAnonymous();
-        session.MapDelete("/", SignOut).RequireAuthorization();
+        session.MapDelete("/", SignOut).RequireAuthorization().CallersOwn();
         return app;
     }
 
@@ -66,7 +66,7 @@ internal static class SessionApi
         }
 
         var caller = Caller.From(http.User);
-        return TypedResults.Ok(new WebSession(caller.Entity, caller.Admin, WebSessions.CsrfToken(http.Request.Cookies[WebSessions.CookieName]!)));
+        return TypedResults.Ok(new WebSession(caller.Name, caller.Admin, WebSessions.CsrfToken(http.Request.Cookies[WebSessions.CookieName]!)));
     }
 
     public static async Task<NoContent> SignOut(HttpContext http, IIdentityStore identities, CancellationToken cancellationToken)

@@ -33,6 +33,13 @@ public sealed class RunKeyMatrixTests(ServerFixture server) : IClassFixture<Serv
         ("GET /api/v1/keys", "/api/v1/keys", null, Ok, Forbidden, Forbidden),
         ("DELETE /api/v1/keys/{id}", "/api/v1/keys/key_none", null, Missing, Forbidden, Forbidden),
         ("GET /api/v1/projects/", "/api/v1/projects/", null, Ok, Forbidden, Forbidden),
+        ("PUT /api/v1/viewer/default-entity", "/api/v1/viewer/default-entity", """{"entity":null}""", Ok, Forbidden, Forbidden),
+
+        ("POST /api/v1/teams/", "/api/v1/teams/", "{}", Bad, Forbidden, Forbidden),
+        ("GET /api/v1/teams/", "/api/v1/teams/", null, Ok, Forbidden, Forbidden),
+        ("GET /api/v1/teams/{name}", "/api/v1/teams/none", null, Missing, Forbidden, Forbidden),
+        ("PUT /api/v1/teams/{name}/members/{user}", "/api/v1/teams/none/members/none", """{"role":"member"}""", Missing, Forbidden, Forbidden),
+        ("DELETE /api/v1/teams/{name}/members/{user}", "/api/v1/teams/none/members/none", null, Missing, Forbidden, Forbidden),
 
         ("POST /api/v1/runs/", "/api/v1/runs/", """{"project":"p","id":"by-the-owner"}""", Created, Forbidden, Forbidden),
         ("GET /api/v1/runs/", "/api/v1/runs/", null, Ok, Forbidden, Forbidden),

@@ -44,6 +44,9 @@ public sealed class DataMigrationTests
         {
             adminKey = sqlite.InitialAdminKey!;
             (userKey, runKey, launchedRun, pendingItem, artifactFile, sessionCookie, archivedRun) = await PopulateAsync(sqlite.BaseUrl, adminKey, data.Path);
+            var identities = sqlite.Services.GetRequiredService<IIdentityStore>();
+            var alice = (await identities.FindEntityAsync("alice", default))!;
+            await identities.CreateTeamAsync("lab", alice.Id, DateTimeOffset.UtcNow, default);
             var store = sqlite.Services.GetRequiredService<IRunStore>();
             archive = (await Poll.UntilAsync(() => store.GetConsoleArchiveAsync(archivedRun, default), a => a is { IsComplete: true }, TimeSpan.FromSeconds(60), "the first run's console to be archived"))!;
             before = await SnapshotAsync(sqlite.BaseUrl, adminKey, userKey);
@@ -56,6 +59,8 @@ public sealed class DataMigrationTests
         Assert.Null(postgres.InitialAdminKey);
         Assert.Equal(archive, await postgres.Services.GetRequiredService<IRunStore>().GetConsoleArchiveAsync(archivedRun, default));
         Assert.Equal(before, await SnapshotAsync(postgres.BaseUrl, adminKey, userKey));
+        var copiedTeam = (await postgres.Services.GetRequiredService<IIdentityStore>().FindEntityAsync("lab", default))!;
+        Assert.Equal(["alice"], (await postgres.Services.GetRequiredService<IIdentityStore>().ListMembersAsync(copiedTeam.Id, default)).Select(m => m.User));
 
         using var user = new LiftoffClient(new LiftoffSettings(postgres.BaseUrl, userKey));
         var version = await user.GetArtifactVersionAsync("vision", "weights", "best");

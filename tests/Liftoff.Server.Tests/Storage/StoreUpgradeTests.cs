@@ -13,7 +13,7 @@ namespace Liftoff.Server.Tests.Storage;
 
 /// <summary>
 /// A database made by the schema before the relational core (<see cref="TodaysSchema"/>), with a row in every table,
-/// migrates to the current schema with every row kept and readable through the store.
+/// migrates to the current schema with every row kept and readable through the store, under the user entity it had.
 /// </summary>
 public abstract class StoreUpgradeTests : IAsyncLifetime
 {
@@ -63,7 +63,9 @@ public abstract class StoreUpgradeTests : IAsyncLifetime
         Assert.Equal(before, await CountRowsAsync());
         Assert.All(before, table => Assert.True(table.Value > 0, $"{table.Key} has a row"));
         var store = new RelationalStore(Database);
-        Assert.Equal(new EntityRecord(1, "alice", true, T0), await store.FindEntityAsync("alice", default));
+        Assert.Equal(new EntityRecord(1, "alice", true, T0, EntityKinds.User), await store.FindEntityAsync("alice", default));
+        Assert.Equal(new EntityAccess(1, "alice", EntityKinds.User, EntityRole.Admin), await store.FindAccessAsync("alice", 1, default));
+        Assert.Empty(await store.ListTeamsAsync(1, all: true, default));
         Assert.Equal(new KeyPrincipal("k2", 1, "alice", true, "r1"), await store.FindKeyAsync("hash-2", default));
         Assert.Equal([new ApiKeyRecord("k1", 1, "first", T0, null)], await store.ListKeysAsync(1, default));
         Assert.Equal(new KeyPrincipal("k1", 1, "alice", true), await store.FindSessionAsync("session-1", T1, default));
@@ -83,7 +85,7 @@ public abstract class StoreUpgradeTests : IAsyncLifetime
         var queue = (await store.GetQueueAsync(1, "default", default))!;
         Assert.Equal((1L, "local-process", """{"image": "x"}""", 3, 1800, T0), (queue.Id, queue.Resource, queue.ConfigJson, queue.MaxAttempts, queue.StartTimeoutSeconds, queue.CreatedAt));
         Assert.Equal("gpus", Assert.Single(queue.TemplateVariables).Name);
-        Assert.Equal(Item, await store.GetItemAsync(1, "i1", default));
+        Assert.Equal(Item with { SubmittedBy = "alice" }, await store.GetItemAsync(1, "i1", default));
         var agent = (await store.GetAgentAsync(1, "a1", default))!;
         Assert.Equal(("agent-1", "1.2.3", "host-1", 2, "polling", 1, T0, T1, true), (agent.Name, agent.Version, agent.Host, agent.MaxJobs, agent.State, agent.RunningItems, agent.RegisteredAt, agent.HeartbeatAt, agent.StopRequested));
         Assert.Equal(["default"], agent.Queues);

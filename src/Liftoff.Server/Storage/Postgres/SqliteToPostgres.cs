@@ -9,7 +9,7 @@ namespace Liftoff.Server.Storage.Postgres;
 /// <summary>
 /// Moves an embedded installation into an empty PostgreSQL database, table by table, keeping every id (so run
 /// cursors, item sequence numbers and key ids stay valid) and every row: entities and keys, projects, runs with their
-/// history, console and console archive records, the blob index and artifacts, queues, items and agents (blobs, archived
+/// history, console and console archive records, team memberships, the blob index and artifacts, queues, items and agents (blobs, archived
 /// consoles included, stay in the blob store the new servers must reach). One PostgreSQL transaction: a failure
 /// leaves the target as empty as it was. The source is read in one SQLite read transaction and never written, beyond
 /// the schema upgrade any server start on it would apply.
@@ -17,7 +17,7 @@ namespace Liftoff.Server.Storage.Postgres;
 internal static class SqliteToPostgres
 {
     /// <summary>The schema version these tables describe; a newer one must teach this copy its new columns first.</summary>
-    public const int SchemaVersion = 8;
+    public const int SchemaVersion = 9;
 
     private enum Kind
     {
@@ -34,7 +34,8 @@ internal static class SqliteToPostgres
 
     private static readonly Table[] Tables =
     [
-        new("entities", "id", [("id", Kind.Long), ("name", Kind.Text), ("admin", Kind.Bool), ("created_at", Kind.Time)], "id"),
+        new("entities", "id", [("id", Kind.Long), ("name", Kind.Text), ("admin", Kind.Bool), ("created_at", Kind.Time), ("kind", Kind.Text), ("default_entity_id", Kind.Long)], "id"),
+        new("memberships", "team_id, user_id", [("team_id", Kind.Long), ("user_id", Kind.Long), ("role", Kind.Text), ("created_at", Kind.Time)]),
         new("api_keys", "id", [("id", Kind.Text), ("entity_id", Kind.Long), ("name", Kind.Text), ("key_hash", Kind.Text), ("created_at", Kind.Time), ("revoked_at", Kind.Time), ("run_id", Kind.Text)]),
         new("secrets", "entity_id, name", [("entity_id", Kind.Long), ("name", Kind.Text), ("ciphertext", Kind.Text), ("created_at", Kind.Time), ("updated_at", Kind.Time)]),
         new("web_sessions", "hash", [("hash", Kind.Text), ("key_id", Kind.Text), ("created_at", Kind.Time), ("expires_at", Kind.Time)]),
@@ -65,7 +66,7 @@ internal static class SqliteToPostgres
             ("attempt", Kind.Int), ("max_attempts", Kind.Int), ("job", Kind.Text), ("job_definition", Kind.Text), ("project", Kind.Text),
             ("run_id", Kind.Text), ("config", Kind.Text), ("resource_args", Kind.Text), ("template_values", Kind.Text), ("entrypoint", Kind.Text),
             ("phase", Kind.Text), ("error", Kind.Text), ("agent_id", Kind.Text), ("idempotency_key", Kind.Text), ("created_at", Kind.Time),
-            ("claimed_at", Kind.Time), ("started_at", Kind.Time), ("ended_at", Kind.Time), ("lease_expires_at", Kind.Time), ("cancel_requested", Kind.Bool)], "seq"),
+            ("claimed_at", Kind.Time), ("started_at", Kind.Time), ("ended_at", Kind.Time), ("lease_expires_at", Kind.Time), ("cancel_requested", Kind.Bool), ("submitted_by", Kind.Long)], "seq"),
         new("agents", "id", [
             ("id", Kind.Text), ("entity_id", Kind.Long), ("name", Kind.Text), ("queues", Kind.Text), ("version", Kind.Text), ("host", Kind.Text),
             ("max_jobs", Kind.Int), ("state", Kind.Text), ("running_items", Kind.Int), ("registered_at", Kind.Time), ("heartbeat_at", Kind.Time),

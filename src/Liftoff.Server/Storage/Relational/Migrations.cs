@@ -236,6 +236,22 @@ internal static partial class Migrations
                 PRIMARY KEY (entity_id, name)
             ){no_rowid};
             """),
+        // Teams. An entity is a user or a team (room for service accounts); everything a previous release stored stays
+        // under the user entity it had. Items before this step were submitted by their owning entity.
+        (9, """
+            ALTER TABLE entities ADD COLUMN kind {text} NOT NULL DEFAULT 'user';
+            ALTER TABLE entities ADD COLUMN default_entity_id {bigint} REFERENCES entities(id);
+            CREATE TABLE memberships (
+                team_id {bigint} NOT NULL REFERENCES entities(id),
+                user_id {bigint} NOT NULL REFERENCES entities(id),
+                role {text} NOT NULL CHECK (role IN ('viewer', 'member', 'admin')),
+                created_at {time} NOT NULL,
+                PRIMARY KEY (team_id, user_id)
+            ){no_rowid};
+            CREATE INDEX memberships_user ON memberships(user_id);
+            ALTER TABLE items ADD COLUMN submitted_by {bigint} REFERENCES entities(id);
+            UPDATE items SET submitted_by = entity_id;
+            """),
     ];
 
     public static int LatestVersion => Steps[^1].Version;

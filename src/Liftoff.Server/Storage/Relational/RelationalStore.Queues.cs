@@ -19,10 +19,10 @@ internal sealed partial class RelationalStore : IQueueStore
     internal const string ItemSelect = """
         SELECT i.id, q.name, e.name, i.state, i.priority, i.attempt, i.max_attempts, i.job, i.job_definition, i.project, i.run_id,
         i.config, i.resource_args, i.template_values, i.entrypoint, i.phase, i.error, i.agent_id, i.idempotency_key,
-        i.created_at, i.claimed_at, i.started_at, i.ended_at, i.lease_expires_at, i.cancel_requested, i.entity_id, i.queue_id
+        i.created_at, i.claimed_at, i.started_at, i.ended_at, i.lease_expires_at, i.cancel_requested, i.entity_id, i.queue_id, s.name
         """;
 
-    internal const string ItemJoins = "JOIN queues q ON q.id = i.queue_id JOIN entities e ON e.id = i.entity_id";
+    internal const string ItemJoins = "JOIN queues q ON q.id = i.queue_id JOIN entities e ON e.id = i.entity_id LEFT JOIN entities s ON s.id = i.submitted_by";
 
     private const string AgentColumns = """
         a.id, e.name, a.name, a.queues, a.version, a.host, a.max_jobs, a.state, a.running_items, a.registered_at, a.heartbeat_at, a.stop_requested
@@ -90,15 +90,17 @@ internal sealed partial class RelationalStore : IQueueStore
             var inserted = await session.ExecuteAsync("""
                 INSERT INTO items (id, queue_id, entity_id, state, priority, attempt, max_attempts, job, job_definition, project, run_id,
                     config, resource_args, template_values, entrypoint, phase, error, agent_id, idempotency_key, created_at,
-                    claimed_at, started_at, ended_at, lease_expires_at, cancel_requested)
+                    claimed_at, started_at, ended_at, lease_expires_at, cancel_requested, submitted_by)
                 VALUES (@id, @q, @e, @state, @priority, @attempt, @max, @job, @definition, @project, NULL,
-                    @config, @args, @values, @entrypoint, NULL, NULL, NULL, @key, @created, NULL, NULL, NULL, NULL, @cancel)
+                    @config, @args, @values, @entrypoint, NULL, NULL, NULL, @key, @created, NULL, NULL, NULL, NULL, @cancel,
+                    COALESCE((SELECT id FROM entities WHERE name = @by), @e))
                 ON CONFLICT (entity_id, idempotency_key) DO NOTHING
                 """, cancellationToken,
                 ("@id", item.Id), ("@q", queueId), ("@e", entityId), ("@state", item.State), ("@priority", item.Priority),
                 ("@attempt", item.Attempt), ("@max", item.MaxAttempts), ("@job", item.Job), ("@definition", item.JobDefinitionJson),
                 ("@project", item.Project), ("@config", item.ConfigJson), ("@args", item.ResourceArgsJson), ("@values", item.TemplateValuesJson),
-                ("@entrypoint", item.EntrypointJson), ("@key", item.IdempotencyKey), ("@created", item.CreatedAt), ("@cancel", false));
+                ("@entrypoint", item.EntrypointJson), ("@key", item.IdempotencyKey), ("@created", item.CreatedAt), ("@cancel", false),
+                ("@by", item.SubmittedBy));
             if (inserted == 0)
             {
                 var earlier = await ReadItemsAsync(session, "WHERE i.entity_id = @e AND i.idempotency_key = @key", cancellationToken, ("@e", entityId), ("@key", item.IdempotencyKey));
@@ -106,7 +108,7 @@ internal sealed partial class RelationalStore : IQueueStore
             }
 
             await session.ExecuteAsync([.. Wake(queueId)], cancellationToken);
-            return (item, true);
+            return (item with { SubmittedBy = item.SubmittedBy ?? await session.ScalarAsync("SELECT name FROM entities WHERE id = @e", cancellationToken, ("@e", entityId)) as string }, true);
         }, cancellationToken);
 
     public Task<ItemRecord?> GetItemAsync(long entityId, string itemId, CancellationToken cancellationToken) =>
@@ -331,7 +333,7 @@ internal sealed partial class RelationalStore : IQueueStore
         EntrypointJson: r.NullableString(14), Phase: r.NullableString(15), Error: r.NullableString(16),
         AgentId: r.NullableString(17), IdempotencyKey: r.NullableString(18), CreatedAt: r.Time(19),
         ClaimedAt: r.NullableTime(20), StartedAt: r.NullableTime(21), EndedAt: r.NullableTime(22),
-        LeaseExpiresAt: r.NullableTime(23), CancelRequested: r.Bool(24)), r.Long(25), r.Long(26));
+        LeaseExpiresAt: r.NullableTime(23), CancelRequested: r.Bool(24), SubmittedBy: r.NullableString(27)), r.Long(25), r.Long(26));
 
     private static QueueRecord QueueRow(Row r) => new(r.Long(0), r.String(1), r.String(2), r.String(3), r.String(4),
         JsonSerializer.Deserialize(r.String(5), LiftoffJsonContext.Default.IReadOnlyListTemplateVariable)!,

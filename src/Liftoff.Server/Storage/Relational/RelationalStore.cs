@@ -8,7 +8,9 @@ namespace Liftoff.Server.Storage.Relational;
 /// </summary>
 internal sealed partial class RelationalStore(RelationalDatabase database) : IIdentityStore
 {
-    private const string PrincipalSelect = "SELECT k.id, e.id, e.name, e.admin, k.run_id";
+    private const string PrincipalSelect = "SELECT k.id, e.id, e.name, e.admin, k.run_id, d.name";
+
+    private const string PrincipalJoins = "JOIN entities e ON e.id = k.entity_id LEFT JOIN entities d ON d.id = e.default_entity_id";
 
     public Task<EntityRecord> CreateEntityAsync(string name, bool admin, NewKey firstKey, CancellationToken cancellationToken) =>
         database.WriteAsync(async session =>
@@ -23,11 +25,11 @@ internal sealed partial class RelationalStore(RelationalDatabase database) : IId
         }, cancellationToken);
 
     public Task<EntityRecord?> FindEntityAsync(string name, CancellationToken cancellationToken) =>
-        database.ReadAsync(session => session.FirstAsync("SELECT id, name, admin, created_at FROM entities WHERE name = @name",
+        database.ReadAsync(session => session.FirstAsync("SELECT id, name, admin, created_at, kind FROM entities WHERE name = @name",
             EntityRow, cancellationToken, ("@name", name)), cancellationToken);
 
     public Task<EntityRecord?> FindAdminAsync(CancellationToken cancellationToken) =>
-        database.ReadAsync(session => session.FirstAsync("SELECT id, name, admin, created_at FROM entities WHERE admin = @admin ORDER BY id LIMIT 1",
+        database.ReadAsync(session => session.FirstAsync("SELECT id, name, admin, created_at, kind FROM entities WHERE admin = @admin ORDER BY id LIMIT 1",
             EntityRow, cancellationToken, ("@admin", true)), cancellationToken);
 
     public Task AddKeyAsync(long entityId, NewKey key, CancellationToken cancellationToken) =>
@@ -35,7 +37,7 @@ internal sealed partial class RelationalStore(RelationalDatabase database) : IId
 
     public Task<KeyPrincipal?> FindKeyAsync(string keyHash, CancellationToken cancellationToken) =>
         database.ReadAsync(session => session.FirstAsync(
-            $"{PrincipalSelect} FROM api_keys k JOIN entities e ON e.id = k.entity_id WHERE k.key_hash = @hash AND k.revoked_at IS NULL",
+            $"{PrincipalSelect} FROM api_keys k {PrincipalJoins} WHERE k.key_hash = @hash AND k.revoked_at IS NULL",
             PrincipalRow, cancellationToken, ("@hash", keyHash)), cancellationToken);
 
     public Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(long entityId, CancellationToken cancellationToken) =>
@@ -57,7 +59,7 @@ internal sealed partial class RelationalStore(RelationalDatabase database) : IId
 
     public Task<KeyPrincipal?> FindSessionAsync(string sessionHash, DateTimeOffset now, CancellationToken cancellationToken) =>
         database.ReadAsync(session => session.FirstAsync($"""
-            {PrincipalSelect} FROM web_sessions s JOIN api_keys k ON k.id = s.key_id JOIN entities e ON e.id = k.entity_id
+            {PrincipalSelect} FROM web_sessions s JOIN api_keys k ON k.id = s.key_id {PrincipalJoins}
             WHERE s.hash = @hash AND s.expires_at > @now AND k.revoked_at IS NULL
             """, PrincipalRow, cancellationToken, ("@hash", sessionHash), ("@now", now)), cancellationToken);
 
@@ -86,7 +88,7 @@ internal sealed partial class RelationalStore(RelationalDatabase database) : IId
         new("INSERT INTO api_keys (id, entity_id, name, key_hash, created_at, run_id) VALUES (@id, @e, @name, @hash, @at, @run)",
             ("@id", key.Id), ("@e", entityId), ("@name", key.Name), ("@hash", key.Hash), ("@at", key.CreatedAt), ("@run", key.RunId));
 
-    private static EntityRecord EntityRow(Row r) => new(r.Long(0), r.String(1), r.Bool(2), r.Time(3));
+    private static EntityRecord EntityRow(Row r) => new(r.Long(0), r.String(1), r.Bool(2), r.Time(3), r.String(4));
 
-    private static KeyPrincipal PrincipalRow(Row r) => new(r.String(0), r.Long(1), r.String(2), r.Bool(3), r.NullableString(4));
+    private static KeyPrincipal PrincipalRow(Row r) => new(r.String(0), r.Long(1), r.String(2), r.Bool(3), r.NullableString(4), r.NullableString(5));
 }
