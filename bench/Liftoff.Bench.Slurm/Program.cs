@@ -40,7 +40,10 @@ var worker = services.GetRequiredService<AgentWorker>();
 using var stop = new CancellationTokenSource();
 var agent = Task.Run(() => worker.ExecuteAsync(stop.Token));
 await worker.Registered;
-Console.WriteLine($"Slurm {(await Run("sinfo", ["--version"])).Trim()}; {Environment.ProcessorCount} cores; {Samples} sequential jobs each way");
+// By hand, the script runs the interpreter itself, not the pyenv shim (which costs about 70 ms a start and is not what
+// the agent's venv runs): the one LIFTOFF_BENCH_PYTHON or python3 resolves to.
+var python = (await Run(Environment.GetEnvironmentVariable("LIFTOFF_BENCH_PYTHON") ?? "python3", ["-c", "import sys; print(sys.executable)"])).Trim();
+Console.WriteLine($"Slurm {(await Run("sinfo", ["--version"])).Trim()}; {Environment.ProcessorCount} cores; python {python}; {Samples} sequential jobs each way, alternating");
 
 for (var i = 0; i < 2; i++)
 {
@@ -48,14 +51,10 @@ for (var i = 0; i < 2; i++)
 }
 
 var viaAgent = new List<double>();
-for (var i = 0; i < Samples; i++)
-{
-    viaAgent.Add(await ViaAgentAsync());
-}
-
 var byHand = new List<double>();
 for (var i = 0; i < Samples; i++)
 {
+    viaAgent.Add(await ViaAgentAsync());
     byHand.Add(await ByHandAsync(i));
 }
 
@@ -96,7 +95,7 @@ async Task<double> ByHandAsync(int i)
     await File.WriteAllTextAsync(secrets, "");
     var script = Path.Combine(folder, "job.sh");
     await File.WriteAllTextAsync(script, SlurmBatchScript.Render(new SlurmResourceConfig(), new SlurmSubmission($"by-hand-{i}", "by hand", folder, Path.Combine(folder, "output.log"), secrets,
-        ["python3", "-c", Stamp], new Dictionary<string, string> { ["STAMPS"] = stamps, ["STAMP"] = id }, null)));
+        [python, "-c", Stamp], new Dictionary<string, string> { ["STAMPS"] = stamps, ["STAMP"] = id }, null)));
     var start = UnixNow();
     var jobId = (await Run("sbatch", ["--parsable", script])).Trim();
     var stamp = await PollAsync(() => Task.FromResult(File.Exists(Path.Combine(stamps, id)) && new FileInfo(Path.Combine(stamps, id)).Length > 0 ? "written" : null), $"job {jobId} to start");
