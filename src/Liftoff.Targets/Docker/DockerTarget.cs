@@ -35,9 +35,7 @@ internal sealed partial class DockerTarget : TargetDefinition
     public override void AddRunner(IServiceCollection services, AgentOptions options)
     {
         services.TryAddSingleton<DockerEngine>();
-        services.TryAddSingleton<CacheLock>();
-        services.TryAddSingleton<CodeFetcher>();
-        services.TryAddSingleton<PythonSdk>();
+        PythonCaches.AddAgentCaches(services, options);
         if (options.Builder?.Type == "docker")
         {
             services.AddSingleton<IImageBuilder, DockerImageBuilder>();

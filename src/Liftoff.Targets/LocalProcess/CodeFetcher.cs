@@ -12,7 +12,7 @@ namespace Liftoff.Targets.LocalProcess;
 /// cache and copied per item (a job may write into its directory; items must not see each other's files). Git jobs
 /// clone from a per-remote mirror in the cache that is fetched only when it lacks the recorded commit.
 /// </summary>
-internal sealed class CodeFetcher(AgentOptions options, CacheLock locks, TimeProvider time)
+internal sealed class CodeFetcher(CacheRoot root, AgentOptions options, CacheLock locks, TimeProvider time)
 {
     /// <summary>Fetches the code into <c>{workDirectory}/code</c>; returns the directory the entrypoint runs in.</summary>
     public async Task<string> FetchAsync(LaunchContext context, CancellationToken cancellationToken)
@@ -40,7 +40,7 @@ internal sealed class CodeFetcher(AgentOptions options, CacheLock locks, TimePro
         var colon = reference.LastIndexOf(':');
         var (name, version) = colon < 0 ? (reference, "latest") : (reference[..colon], reference[(colon + 1)..]);
         var project = JobProject(context.Spec);
-        var cached = String(source, "digest") is { Length: > 0 } digest ? Path.Combine(options.WorkDirectory, "code", Safe(digest)) : null;
+        var cached = String(source, "digest") is { Length: > 0 } digest ? Path.Combine(root.Directory, "code", Safe(digest)) : null;
         if (cached is null || !Directory.Exists(cached))
         {
             ArtifactVersionInfo artifact;
@@ -53,7 +53,7 @@ internal sealed class CodeFetcher(AgentOptions options, CacheLock locks, TimePro
                 throw new LaunchException(ItemPhases.Pull, $"could not find the job's code artifact {project}/{name}:{version}: {ex.Message}", ex);
             }
 
-            cached = Path.Combine(options.WorkDirectory, "code", Safe(artifact.Digest));
+            cached = Path.Combine(root.Directory, "code", Safe(artifact.Digest));
             if (!Directory.Exists(cached))
             {
                 var temp = cached + ".tmp-" + Guid.NewGuid().ToString("N");
@@ -96,7 +96,7 @@ internal sealed class CodeFetcher(AgentOptions options, CacheLock locks, TimePro
             throw new LaunchException(ItemPhases.Pull, $"this agent refuses the job's git remote '{remote}': {problem} (an agent clones them only with allow_local_git_remotes: true in its config)");
         }
 
-        var mirror = Path.Combine(options.WorkDirectory, "git", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(remote)))[..24] + ".git");
+        var mirror = Path.Combine(root.Directory, "git", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(remote)))[..24] + ".git");
         await using (await locks.AcquireAsync(mirror, time, cancellationToken))
         {
             if (!Directory.Exists(mirror))

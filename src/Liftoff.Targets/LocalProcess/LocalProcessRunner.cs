@@ -10,9 +10,6 @@ namespace Liftoff.Targets.LocalProcess;
 /// </summary>
 internal sealed class LocalProcessRunner(AgentOptions options, CodeFetcher code, PythonEnvironments environments, PythonSdk sdk, TimeProvider time) : ILaunchRunner
 {
-    /// <summary>Variables of the agent's own environment a job never inherits: the agent's key and settings, and what would break the venv.</summary>
-    private static readonly string[] Withheld = ["PYTHONHOME", "VIRTUAL_ENV", "PYTHONPATH"];
-
     public async Task<ILaunchedWorkload> StartAsync(LaunchContext context, CancellationToken cancellationToken)
     {
         var spec = context.Spec;
@@ -52,20 +49,13 @@ internal sealed class LocalProcessRunner(AgentOptions options, CodeFetcher code,
     }
 
     /// <summary>
-    /// The job's environment: the agent's own (less its Liftoff settings: its key must never reach a job), then the
-    /// queue's <c>env</c> (with the secrets it references), then the launch's variables (the run, its config, its run-scoped key).
+    /// The job's environment: the little of the agent's own that <see cref="InheritedEnvironment"/> allows (never its key,
+    /// credentials or anything else its operator exported), then the queue's <c>env</c> (with the secrets it references),
+    /// then the launch's variables (the run, its config, its run-scoped key).
     /// </summary>
     private static Dictionary<string, string> Environment(LaunchContext context, JsonElement resource, PythonEnvironments.Environment venv, string sdkPath)
     {
-        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (System.Collections.DictionaryEntry entry in System.Environment.GetEnvironmentVariables())
-        {
-            var name = (string)entry.Key;
-            if (!name.StartsWith("LIFTOFF_", StringComparison.Ordinal) && !Withheld.Contains(name))
-            {
-                environment[name] = (string?)entry.Value ?? "";
-            }
-        }
+        var environment = InheritedEnvironment.FromAgent();
 
         string? userPythonPath = null;
         if (resource.ValueKind == JsonValueKind.Object && resource.TryGetProperty("env", out var env) && env.ValueKind == JsonValueKind.Object)

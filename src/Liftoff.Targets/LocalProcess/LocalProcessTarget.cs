@@ -2,7 +2,6 @@ using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 using Liftoff.Contracts;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Liftoff.Targets.LocalProcess;
 
@@ -20,7 +19,7 @@ internal sealed partial class LocalProcessTarget : TargetDefinition
 
     protected override string EnvironmentMember => "env";
 
-    /// <summary>As <see cref="LocalProcessRunner"/> sets them; the job also inherits the agent's own environment, less its LIFTOFF_* settings.</summary>
+    /// <summary>As <see cref="LocalProcessRunner"/> sets them; the job also takes the few variables of the agent's own environment <see cref="InheritedEnvironment"/> allows (PATH, HOME, the locale…).</summary>
     protected override IEnumerable<KeyValuePair<string, string>> AgentVariables =>
     [
         .. base.AgentVariables,
@@ -33,10 +32,7 @@ internal sealed partial class LocalProcessTarget : TargetDefinition
 
     public override void AddRunner(IServiceCollection services, AgentOptions options)
     {
-        services.TryAddSingleton<CacheLock>();
-        services.TryAddSingleton<CodeFetcher>();
-        services.TryAddSingleton<PythonEnvironments>();
-        services.TryAddSingleton<PythonSdk>();
+        PythonCaches.AddAgentCaches(services, options);
         services.AddRunner<LocalProcessRunner>(Name);
     }
 

@@ -11,7 +11,7 @@ namespace Liftoff.Targets.LocalProcess;
 /// milliseconds), so <c>python</c> in its entrypoint means the chosen interpreter on every machine. pip's index
 /// settings (<c>PIP_INDEX_URL</c>, <c>PIP_EXTRA_INDEX_URL</c>, pip.conf) come from the agent's own environment.
 /// </summary>
-internal sealed class PythonEnvironments(AgentOptions options, CacheLock locks, TimeProvider time)
+internal sealed class PythonEnvironments(CacheRoot root, CacheLock locks, TimeProvider time)
 {
     private const string ReadyMarker = ".liftoff-ready";
 
@@ -31,7 +31,7 @@ internal sealed class PythonEnvironments(AgentOptions options, CacheLock locks, 
         var interpreter = await ResolveAsync(python, cancellationToken);
         requirements = string.IsNullOrWhiteSpace(requirements) ? null : requirements.ReplaceLineEndings("\n").Trim() + "\n";
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{interpreter.Executable}\n{interpreter.Version}\n{requirements}")))[..24];
-        var directory = Path.Combine(options.WorkDirectory, "venvs", key);
+        var directory = Path.Combine(root.Directory, "venvs", key);
         var environment = new Environment(directory, interpreter);
         if (File.Exists(Path.Combine(directory, ReadyMarker)))
         {

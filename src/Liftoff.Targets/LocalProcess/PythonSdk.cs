@@ -11,7 +11,7 @@ namespace Liftoff.Targets.LocalProcess;
 /// <c>PYTHONPATH</c>. Taking it from the server rather than from the agent's own files keeps the SDK in step with the
 /// server it reports to, and works the same for an agent on another machine.
 /// </summary>
-internal sealed partial class PythonSdk(AgentOptions options, CacheLock locks, TimeProvider time) : IDisposable
+internal sealed partial class PythonSdk(CacheRoot cacheRoot, CacheLock locks, TimeProvider time) : IDisposable
 {
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromMinutes(2) };
     private readonly Lock _gate = new();
@@ -49,7 +49,7 @@ internal sealed partial class PythonSdk(AgentOptions options, CacheLock locks, T
             throw new LaunchException(ItemPhases.Pull, $"could not fetch the Liftoff Python SDK from {root}: {ex.Message}", ex);
         }
 
-        var directory = Path.Combine(options.WorkDirectory, "sdk", Path.GetFileNameWithoutExtension(fileName));
+        var directory = Path.Combine(cacheRoot.Directory, "sdk", Path.GetFileNameWithoutExtension(fileName));
         if (Directory.Exists(Path.Combine(directory, "liftoff")))
         {
             return directory;

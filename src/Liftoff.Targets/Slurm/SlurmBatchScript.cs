@@ -1,4 +1,6 @@
 using System.Text;
+using System.Text.Json;
+using Liftoff.Contracts;
 using System.Text.RegularExpressions;
 
 namespace Liftoff.Targets.Slurm;
@@ -9,8 +11,8 @@ namespace Liftoff.Targets.Slurm;
 /// <param name="WorkDir">The per-attempt folder on the shared file system (<c>--chdir</c>).</param>
 /// <param name="OutputPath">The file stdout and stderr go to (<c>--output</c>); sbatch's <c>%j</c>-style patterns apply.</param>
 /// <param name="SecretsFile">
-/// A mode-0600 file of <c>export NAME='value'</c> lines the script sources: the run key and resolved secrets never
-/// appear in the script text or a command line.
+/// A mode-0600 file of <c>export NAME='value'</c> lines the script sources: the run key, resolved secrets and the agent's
+/// inherited variables (<see cref="InheritedEnvironment"/>) never appear in the script text or a command line.
 /// </param>
 /// <param name="Command">The entrypoint argv.</param>
 /// <param name="Environment">The job's variables that are not secret.</param>
@@ -26,8 +28,37 @@ internal sealed record SlurmSubmission(
     string? Image);
 
 /// <summary>
-/// The batch script a <c>slurm</c> launch is submitted as: an <c>#SBATCH</c> line for every option set, the queue
-/// owner's modules and setup lines, the secrets file sourced, the job's variables exported, then <c>srun</c> of the
+/// What only the agent knows when it submits: <c>--dry-run</c> shows each as a marked placeholder
+/// (<see cref="Placeholders"/>), the runner passes the real values; everything else is the same text.
+/// </summary>
+/// <param name="AttemptDirectory">The attempt's folder under <c>slurm.workdir</c> (secrets file, output).</param>
+/// <param name="CodeDirectory">Where the entrypoint runs: the fetched code, or the attempt's folder for an image job.</param>
+/// <param name="ServerUrl">The Liftoff server as compute nodes reach it.</param>
+/// <param name="VirtualEnv">Code jobs: the virtual environment the entrypoint runs in.</param>
+/// <param name="SdkPath">Code jobs: the folder holding the Liftoff Python SDK, first on <c>PYTHONPATH</c>.</param>
+internal sealed record SlurmAgentValues(
+    string JobName,
+    string Comment,
+    string AttemptDirectory,
+    string CodeDirectory,
+    string ServerUrl,
+    string? VirtualEnv,
+    string? SdkPath)
+{
+    public static SlurmAgentValues Placeholders(LaunchSpec spec)
+    {
+        const string attempt = "<slurm.workdir>/<attempt folder>";
+        var code = SlurmBatchScript.Image(spec) is null;
+        var subdir = spec.JobDefinition.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.Object
+            && source.TryGetProperty("subdir", out var s) && s.ValueKind == JsonValueKind.String && s.GetString() is { Length: > 0 } dir ? "/" + dir : "";
+        return new SlurmAgentValues("<job name given by the agent>", "<comment given by the agent>", attempt, code ? attempt + "/code" + subdir : attempt,
+            "<server URL as compute nodes see it>", code ? "<the job's virtual environment>" : null, code ? "<the Liftoff SDK>" : null);
+    }
+}
+
+/// <summary>
+/// The batch script a <c>slurm</c> launch is submitted as: an <c>#SBATCH</c> line for every option set, the
+/// secrets file sourced, the queue owner's modules and setup lines, the job's variables exported, then <c>srun</c> of the
 /// entrypoint, so that <c>ntasks</c> &gt; 1 runs one task per rank, each told its rank the way torch and Liftoff's SDK read it.
 /// </summary>
 internal static partial class SlurmBatchScript
@@ -44,6 +75,56 @@ internal static partial class SlurmBatchScript
     /// </summary>
     public const string RankWrapper =
         "export LIFTOFF_RANK=\"$SLURM_PROCID\" RANK=\"$SLURM_PROCID\" WORLD_SIZE=\"$SLURM_NTASKS\" LOCAL_RANK=\"$SLURM_LOCALID\"; exec \"$@\"";
+
+    /// <summary>Puts the venv first on PATH on the compute node, after the queue's modules and setup lines set theirs.</summary>
+    public const string VenvWrapper = "PATH=\"$VIRTUAL_ENV/bin:$PATH\"; export PATH; exec \"$@\"";
+
+    /// <summary>
+    /// The launch as submitted: the batch script and its secrets file's text. The one composition both the runner and
+    /// <c>--dry-run</c> use, so what a user previews is what runs (with <paramref name="agent"/>'s placeholders).
+    /// <paramref name="inherited"/> is what the job takes from the agent's environment (<see cref="InheritedEnvironment"/>):
+    /// <c>--export=NONE</c> keeps sbatch from passing the rest. <paramref name="resolve"/> gives a secret reference's value.
+    /// </summary>
+    public static (string Script, string SecretsFile) Compose(SlurmResourceConfig config, LaunchSpec spec, SlurmAgentValues agent,
+        IReadOnlyDictionary<string, string> inherited, Func<string, string, string> resolve)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(agent);
+        var run = new Dictionary<string, string>(spec.Environment, StringComparer.Ordinal);
+        foreach (var (name, value) in RemoteEnvironment.Added(agent.ServerUrl))
+        {
+            run[name] = value;
+        }
+
+        var command = spec.Entrypoint;
+        if (agent.VirtualEnv is { } venv)
+        {
+            run["VIRTUAL_ENV"] = venv;
+            run["PYTHONPATH"] = agent.SdkPath + (config.Env.TryGetValue("PYTHONPATH", out var own) && own.Length > 0 ? ":" + own : "");
+            command = ["/bin/sh", "-c", VenvWrapper, "liftoff-venv", .. spec.Entrypoint];
+        }
+
+        var (exported, secret) = SplitEnvironment(config, run, resolve);
+        var file = new Dictionary<string, string>(inherited, StringComparer.Ordinal);
+        foreach (var (name, value) in secret)
+        {
+            file[name] = value;
+        }
+
+        var script = Render(config, new SlurmSubmission(agent.JobName, agent.Comment, agent.CodeDirectory, SlurmJobs.OutputFile(agent.AttemptDirectory),
+            SlurmJobs.SecretsFile(agent.AttemptDirectory), command, exported, Image(spec)));
+        return (script, SecretsFileText(file));
+    }
+
+    /// <summary>An image job's image; null for a code or git job.</summary>
+    public static string? Image(LaunchSpec spec) =>
+        spec.JobDefinition.ValueKind == JsonValueKind.Object
+        && spec.JobDefinition.TryGetProperty("source_type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == JobSourceTypes.Image
+        && spec.JobDefinition.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.Object
+        && source.TryGetProperty("image", out var image) && image.ValueKind == JsonValueKind.String
+            ? image.GetString()
+            : null;
 
     public static string Render(SlurmResourceConfig config, SlurmSubmission submission)
     {
@@ -84,12 +165,17 @@ internal static partial class SlurmBatchScript
         Option("nodelist", config.Nodelist);
         Option("exclude", config.Exclude);
         Option("signal", config.Signal);
+        // The agent's environment stays on the login node: the job gets the variables this script and its file set.
+        Option("export", "NONE");
         if (config.Exclusive)
         {
             script.Append("#SBATCH --exclusive\n");
         }
 
         script.Append("set -e\n");
+        // First, so the modules and setup lines find PATH and HOME.
+        script.Append("# the run key, the secret values and PATH, HOME and the locale of the submitting user: in a file only that user reads\n");
+        script.Append(". ").Append(Quote(submission.SecretsFile)).Append('\n');
         foreach (var module in config.Modules)
         {
             script.Append("module load ").Append(Quote(module)).Append('\n');
@@ -100,7 +186,6 @@ internal static partial class SlurmBatchScript
             script.Append(line).Append('\n');
         }
 
-        script.Append(". ").Append(Quote(submission.SecretsFile)).Append('\n');
         foreach (var (name, value) in submission.Environment.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             if (!ShellName().IsMatch(name) || KeyVariables.Contains(name))
@@ -116,7 +201,8 @@ internal static partial class SlurmBatchScript
             script.Append("export LIFTOFF_ALL_RANKS=1\n");
         }
 
-        script.Append("exec srun");
+        // sbatch's --export=NONE would pass on to srun through SLURM_EXPORT_ENV: the tasks get what the script set.
+        script.Append("exec srun --export=ALL");
         var task = new List<string>();
         switch (submission.Image)
         {

@@ -34,16 +34,11 @@ internal sealed class SlurmCommands(SlurmSettings settings)
     /// <summary>squeue's <c>--Format</c>: each field ends with <c>|</c>, unpadded; the comment is last, so nothing it holds shifts the others.</summary>
     private const string QueueFormat = "JobID:|,State:|,Reason:|,exit_code:|,Name:|,Comment:|";
 
-    /// <summary>
-    /// What sbatch must not pass from the agent's environment to the job (it passes the rest, as local-process does): what
-    /// would break the job's venv. Tool.RunAsync withholds the agent's LIFTOFF_ settings, its key among them.
-    /// </summary>
-    private static readonly Dictionary<string, string?> Withheld = new(StringComparer.Ordinal) { ["PYTHONHOME"] = null, ["VIRTUAL_ENV"] = null, ["PYTHONPATH"] = null };
-
     /// <summary>Submits <paramref name="script"/>; returns the job id.</summary>
     public async Task<string> SubmitAsync(string script, string workingDirectory, CancellationToken cancellationToken)
     {
-        var result = await Tool.RunAsync(ItemPhases.Submit, settings.Sbatch, ["--parsable", script], workingDirectory, null, cancellationToken, Withheld);
+        // The script says --export=NONE too; on the command line it also outranks an SBATCH_EXPORT in the agent's environment.
+        var result = await Tool.RunAsync(ItemPhases.Submit, settings.Sbatch, ["--parsable", "--export=NONE", script], workingDirectory, null, cancellationToken);
         // --parsable prints "ID" or "ID;CLUSTER"; a site's job_submit plugin may add lines of its own on stderr.
         var id = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(line => line.Split(';')[0])

@@ -1,7 +1,7 @@
-using System.Text.Json;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Targets.LocalProcess;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Liftoff.Targets.Slurm;
 
@@ -13,22 +13,21 @@ namespace Liftoff.Targets.Slurm;
 /// <c>sbatch</c>. Jobs carry their agent, item, attempt, run and queue in their comment, so a restarted agent finds
 /// its own again.
 /// </summary>
-internal sealed class SlurmRunner(AgentOptions options, LiftoffClient client, TimeProvider time) : ILaunchRunner, IReattachableRunner, IDisposable
+internal sealed class SlurmRunner(AgentOptions options, [FromKeyedServices(SlurmTarget.Key)] PythonCaches caches, LiftoffClient client, TimeProvider time)
+    : ILaunchRunner, IReattachableRunner
 {
-    /// <summary>Puts the venv first on PATH on the compute node, after the queue's modules and setup lines set theirs.</summary>
-    private const string VenvWrapper = "PATH=\"$VIRTUAL_ENV/bin:$PATH\"; export PATH; exec \"$@\"";
-
-    private readonly Lock _gate = new();
-    private Shared? _shared;
-
     private SlurmSettings Settings => options.Target<SlurmSettings>();
 
     private SlurmCommands Commands => new(Settings);
 
+    /// <summary>The agent's <c>slurm.workdir</c>; an agent without one refuses slurm items, naming the setting.</summary>
+    public static string Workdir(AgentOptions options) => options.Target<SlurmSettings>().Workdir ?? throw new LaunchException(ItemPhases.Submit,
+        "this agent's config has no slurm.workdir (a folder on a file system the compute nodes see), so it cannot run slurm jobs");
+
     public async Task<ILaunchedWorkload> StartAsync(LaunchContext context, CancellationToken cancellationToken)
     {
         var spec = context.Spec;
-        var shared = SharedCaches();
+        var workdir = Workdir(options);
         SlurmResourceConfig config;
         try
         {
@@ -44,35 +43,23 @@ internal sealed class SlurmRunner(AgentOptions options, LiftoffClient client, Ti
             throw new LaunchException(ItemPhases.Submit, "the launch has no entrypoint: give the job one, or the launch --entrypoint");
         }
 
-        var attempt = SlurmJobs.AttemptDirectory(shared.Workdir, spec.ItemId, spec.Attempt);
+        var image = SlurmBatchScript.Image(spec);
+        if ((image is not null || context.Job.SourceType == JobSourceTypes.Image) && config.Container == SlurmContainer.None)
+        {
+            throw new LaunchException(ItemPhases.Submit, "an image job cannot run on this slurm queue: its resource config names no container runtime (container: apptainer or enroot)");
+        }
+
+        var attempt = SlurmJobs.AttemptDirectory(workdir, spec.ItemId, spec.Attempt);
         // An earlier start of this very attempt that died before it submitted: start over.
         SlurmWorkload.RemoveAttemptDirectory(attempt);
         CreatePrivateDirectory(attempt);
 
-        var run = RemoteEnvironment.For(context);
-        if (Settings.ServerUrl is { } url)
+        var directory = attempt;
+        string? venv = null;
+        string? sdkPath = null;
+        if (image is null)
         {
-            run["LIFTOFF_BASE_URL"] = url.TrimEnd('/');
-            run["WANDB_BASE_URL"] = run["LIFTOFF_BASE_URL"];
-        }
-
-        string? image = null;
-        string directory;
-        IReadOnlyList<string> command;
-        if (context.Job.SourceType == JobSourceTypes.Image)
-        {
-            if (config.Container == SlurmContainer.None)
-            {
-                throw new LaunchException(ItemPhases.Submit, "an image job cannot run on this slurm queue: its resource config names no container runtime (container: apptainer or enroot)");
-            }
-
-            image = context.Job.Source is { ValueKind: JsonValueKind.Object } source && source.TryGetProperty("image", out var i) ? i.GetString() : null;
-            directory = attempt;
-            command = spec.Entrypoint;
-        }
-        else
-        {
-            directory = await shared.Code.FetchAsync(context with { WorkDirectory = attempt }, cancellationToken);
+            directory = await caches.Code.FetchAsync(context with { WorkDirectory = attempt }, cancellationToken);
             var requirements = context.Job.Runtime?.Requirements;
             var requirementsFile = Path.Combine(directory, "requirements.txt");
             if (string.IsNullOrWhiteSpace(requirements) && File.Exists(requirementsFile))
@@ -80,20 +67,17 @@ internal sealed class SlurmRunner(AgentOptions options, LiftoffClient client, Ti
                 requirements = await File.ReadAllTextAsync(requirementsFile, cancellationToken);
             }
 
-            var venv = await shared.Environments.GetAsync(options.Python, requirements, context.Console, cancellationToken);
-            var sdkPath = await shared.Sdk.GetPathAsync(context.Client, cancellationToken);
-            run["VIRTUAL_ENV"] = venv.Directory;
-            run["PYTHONPATH"] = sdkPath + (config.Env.TryGetValue("PYTHONPATH", out var own) && own.Length > 0 ? ":" + own : "");
-            command = ["/bin/sh", "-c", VenvWrapper, "liftoff-venv", .. spec.Entrypoint];
+            venv = (await caches.Environments.GetAsync(options.Python, requirements, context.Console, cancellationToken)).Directory;
+            sdkPath = await caches.Sdk.GetPathAsync(context.Client, cancellationToken);
         }
 
+        var serverUrl = (Settings.ServerUrl ?? context.Client.Settings.BaseUrl.ToString()).TrimEnd('/');
+        var agent = new SlurmAgentValues(SlurmJobs.JobName(spec), SlurmJobs.Comment(options.Name, spec), attempt, directory, serverUrl, venv, sdkPath);
         string script;
         try
         {
-            var (exported, secret) = SlurmBatchScript.SplitEnvironment(config, run, (name, value) => SecretValues.Resolve(value, spec, name));
-            WritePrivate(SlurmJobs.SecretsFile(attempt), SlurmBatchScript.SecretsFileText(secret));
-            script = SlurmBatchScript.Render(config, new SlurmSubmission(SlurmJobs.JobName(spec), SlurmJobs.Comment(options.Name, spec), directory,
-                SlurmJobs.OutputFile(attempt), SlurmJobs.SecretsFile(attempt), command, exported, image));
+            (script, var secrets) = SlurmBatchScript.Compose(config, spec, agent, InheritedEnvironment.FromAgent(), (name, value) => SecretValues.Resolve(value, spec, name));
+            WritePrivate(SlurmJobs.SecretsFile(attempt), secrets);
         }
         catch (ArgumentException ex)
         {
@@ -157,8 +141,6 @@ internal sealed class SlurmRunner(AgentOptions options, LiftoffClient client, Ti
         SlurmWorkload.RemoveAttemptDirectory(SlurmJobs.AttemptDirectory(Settings.Workdir!, leftover.ItemId, leftover.Attempt));
     }
 
-    public void Dispose() => _shared?.Sdk.Dispose();
-
     /// <summary>The queue's <c>signal</c> (<c>[B:|R:]SIG[@TIME]</c>) names the signal the job expects before it is ended; SIGTERM otherwise.</summary>
     private SlurmWorkload.Options WorkloadOptions(string? signal)
     {
@@ -194,24 +176,4 @@ internal sealed class SlurmRunner(AgentOptions options, LiftoffClient client, Ti
         using var writer = new StreamWriter(file);
         writer.Write(text);
     }
-
-    /// <summary>local-process's code, venv and SDK caches, rooted in the shared folder rather than the agent's own work directory.</summary>
-    private Shared SharedCaches()
-    {
-        lock (_gate)
-        {
-            if (_shared is null)
-            {
-                var workdir = Settings.Workdir ?? throw new LaunchException(ItemPhases.Submit,
-                    "this agent's config has no slurm.workdir (a folder on a file system the compute nodes see), so it cannot run slurm jobs");
-                var shared = new AgentOptions { Name = options.Name, WorkDirectory = workdir, Python = options.Python, AllowLocalGitRemotes = options.AllowLocalGitRemotes };
-                var locks = new CacheLock();
-                _shared = new Shared(workdir, new CodeFetcher(shared, locks, time), new PythonEnvironments(shared, locks, time), new PythonSdk(shared, locks, time));
-            }
-
-            return _shared;
-        }
-    }
-
-    private sealed record Shared(string Workdir, CodeFetcher Code, PythonEnvironments Environments, PythonSdk Sdk);
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Liftoff.Contracts;
+using Liftoff.Targets.LocalProcess;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Liftoff.Targets.Slurm;
@@ -13,7 +14,10 @@ namespace Liftoff.Targets.Slurm;
 /// </summary>
 internal sealed partial class SlurmTarget : TargetDefinition
 {
-    public override string Name => "slurm";
+    /// <summary>The name, for the keyed services this target registers.</summary>
+    public const string Key = "slurm";
+
+    public override string Name => Key;
 
     public override AgentConfigSection AgentConfig { get; } = new AgentConfigSection<SlurmSettings>("slurm", s => s.Validate());
 
@@ -33,31 +37,20 @@ internal sealed partial class SlurmTarget : TargetDefinition
             : null;
 
     /// <summary>
-    /// The batch script as the agent would submit it. What only the agent knows at claim (its job name, the attempt's
-    /// folder under its shared working directory, the server's URL as compute nodes see it) stands as a marked
-    /// <c>&lt;placeholder&gt;</c>; the run key and secrets are in the secrets file the script sources, shown by its path.
+    /// The batch script as the agent submits it (<see cref="SlurmBatchScript.Compose"/>, the runner's own composition).
+    /// What only the agent knows at claim (its job name, the attempt's folder under its shared working directory, the
+    /// virtual environment, the server's URL as compute nodes see it) stands as a marked <c>&lt;placeholder&gt;</c>; the
+    /// run key, secrets and the agent's PATH, HOME and locale are in the secrets file the script sources, shown by its path.
     /// </summary>
-    public override string RenderDryRun(LaunchSpec spec)
-    {
-        var config = SlurmResourceConfig.Parse(spec.ResourceConfig);
-        var image = spec.JobDefinition.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.Object && source.TryGetProperty("image", out var i)
-            ? i.GetString()
-            : null;
-        var run = new Dictionary<string, string>(spec.Environment, StringComparer.Ordinal)
-        {
-            ["LIFTOFF_BASE_URL"] = "<server URL as compute nodes see it>",
-            ["WANDB_BASE_URL"] = "<server URL as compute nodes see it>",
-            ["LIFTOFF_CONSOLE"] = "off",
-            ["PYTHONUNBUFFERED"] = "1",
-        };
-        var (exported, _) = SlurmBatchScript.SplitEnvironment(config, run, (_, value) => value);
-        const string attempt = "<slurm.workdir>/<attempt folder>";
-        var submission = new SlurmSubmission("<job name given by the agent>", "<comment given by the agent>", attempt, attempt + "/output.log",
-            attempt + "/secrets.env", spec.Entrypoint, exported, image);
-        return SlurmBatchScript.Render(config, submission);
-    }
+    public override string RenderDryRun(LaunchSpec spec) =>
+        SlurmBatchScript.Compose(SlurmResourceConfig.Parse(spec.ResourceConfig), spec, SlurmAgentValues.Placeholders(spec), new Dictionary<string, string>(), (_, value) => value).Script;
 
-    public override void AddRunner(IServiceCollection services, AgentOptions options) => services.AddRunner<SlurmRunner>(Name);
+    /// <summary>The runner, with the code, venv and SDK caches under <c>slurm.workdir</c> (compute nodes must see them), keyed by this target.</summary>
+    public override void AddRunner(IServiceCollection services, AgentOptions options)
+    {
+        PythonCaches.AddTargetCaches(services, Key, new CacheRoot(() => SlurmRunner.Workdir(options)));
+        services.AddRunner<SlurmRunner>(Name);
+    }
 
     [GeneratedRegex(@"^\.env\..+$")]
     private static partial Regex EnvironmentValuePath();
