@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Liftoff.Client;
 using Liftoff.Contracts;
+using Liftoff.Core.Launch;
 using Liftoff.Targets;
 using Microsoft.Extensions.Logging;
 
@@ -31,6 +32,9 @@ internal sealed class ItemExecution
     private readonly CancellationTokenSource _force = new();
 
     private int _reason = (int)StopReason.None;
+
+    /// <summary>The workload being watched, whose waiting reason each heartbeat carries.</summary>
+    private volatile ILaunchedWorkload? _workload;
 
     /// <summary>The workload was stopped for the agent's shutdown: the item goes back to its queue once the heartbeats stop.</summary>
     private bool _release;
@@ -216,6 +220,7 @@ internal sealed class ItemExecution
     {
         await using (workload)
         {
+            _workload = workload;
             var exited = workload.WaitForExitAsync(CancellationToken.None);
             await Task.WhenAny(exited, Task.Delay(Timeout.InfiniteTimeSpan, _time, _stop.Token));
             if (!exited.IsCompleted)
@@ -386,7 +391,7 @@ internal sealed class ItemExecution
             try
             {
                 await Task.Delay(delay, _time, stoppingToken);
-                var reply = await _client.ItemHeartbeatAsync(Spec.ItemId, Spec.Attempt, stoppingToken);
+                var reply = await _client.ItemHeartbeatAsync(Spec.ItemId, new ItemHeartbeatRequest(Spec.Attempt, WaitingReason()), stoppingToken);
                 backoff.Reset();
                 delay = _heartbeatInterval();
                 if (reply.CancelRequested && RequestStop(StopReason.Cancelled))
@@ -410,6 +415,18 @@ internal sealed class ItemExecution
                 _logger.LogWarning("Heartbeat for item {ItemId} failed ({Reason}); retrying in {Delay:0.0} s", Spec.ItemId, ex.Message, delay.TotalSeconds);
             }
         }
+    }
+
+    /// <summary>What the workload waits for, as one redacted line the server keeps (it refuses longer ones).</summary>
+    private string? WaitingReason()
+    {
+        if (_workload?.WaitingReason is not { Length: > 0 } reason)
+        {
+            return null;
+        }
+
+        reason = new string([.. Redact(reason).Select(c => char.IsControl(c) ? ' ' : c)]).Trim();
+        return reason.Length <= ItemLifecycle.MaxWaitingReasonChars ? reason : reason[..(ItemLifecycle.MaxWaitingReasonChars - 1)] + "…";
     }
 
     /// <summary>The first reason wins; true when this call set it.</summary>

@@ -224,7 +224,11 @@ public sealed class LiftoffClient : IDisposable
 
     /// <summary>Renews the lease on an item; a 409 means another attempt owns it now.</summary>
     public Task<ItemHeartbeatReply> ItemHeartbeatAsync(string itemId, int attempt, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, ItemPath(itemId) + "/heartbeat", JsonContent.Create(new ItemHeartbeatRequest(attempt), LiftoffJsonContext.Default.ItemHeartbeatRequest), LiftoffJsonContext.Default.ItemHeartbeatReply, cancellationToken, idempotent: true);
+        ItemHeartbeatAsync(itemId, new ItemHeartbeatRequest(attempt), cancellationToken);
+
+    /// <summary>Renews the lease on an item, with why its workload waits (null: it does not).</summary>
+    public Task<ItemHeartbeatReply> ItemHeartbeatAsync(string itemId, ItemHeartbeatRequest heartbeat, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, ItemPath(itemId) + "/heartbeat", JsonContent.Create(heartbeat, LiftoffJsonContext.Default.ItemHeartbeatRequest), LiftoffJsonContext.Default.ItemHeartbeatReply, cancellationToken, idempotent: true);
 
     /// <summary>
     /// Reports an item's progress (starting, running, finished, failed, cancelled) under its fencing token. The same

@@ -112,7 +112,8 @@ public sealed record ItemInfo(
     DateTimeOffset? ClaimedAt,
     DateTimeOffset? EndedAt,
     DateTimeOffset? LeaseExpiresAt,
-    bool CancelRequested);
+    bool CancelRequested,
+    string? WaitingReason = null);
 
 public sealed record ItemList(IReadOnlyList<ItemInfo> Items, string? NextCursor);
 
@@ -180,7 +181,11 @@ public sealed record ClaimRequest(double WaitSeconds = 30);
 /// <summary>A claimed item: the lease, its fencing token (<see cref="LaunchSpec.Attempt"/>) and what to run.</summary>
 public sealed record Claim(ItemInfo Item, LaunchSpec Spec, DateTimeOffset LeaseExpiresAt);
 
-public sealed record ItemHeartbeatRequest(int Attempt);
+/// <summary>
+/// The agent renews its lease on an item under the attempt's fencing token. <see cref="WaitingReason"/> is why the
+/// workload is not running yet as the target says (a Slurm pending reason, a pending pod's), null once it runs.
+/// </summary>
+public sealed record ItemHeartbeatRequest(int Attempt, string? WaitingReason = null);
 
 public sealed record ItemHeartbeatReply(string State, bool CancelRequested, DateTimeOffset LeaseExpiresAt);
 

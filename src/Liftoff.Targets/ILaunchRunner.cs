@@ -24,6 +24,13 @@ internal interface ILaunchedWorkload : IAsyncDisposable
     Task<WorkloadExit> WaitForExitAsync(CancellationToken cancellationToken);
 
     /// <summary>
+    /// Why the workload is not running yet, as its target last said while <see cref="WaitForExitAsync"/> watched it (a
+    /// Slurm job's pending reason, a pending pod's); null when it runs, or the target gives no reasons. The agent
+    /// reports it with each heartbeat, and the item shows it (<c>waiting_reason</c>).
+    /// </summary>
+    string? WaitingReason => null;
+
+    /// <summary>
     /// Stops the workload and everything it started: a polite stop first, the forced one after <paramref name="grace"/>
     /// (zero: forced at once). Returns once it is gone.
     /// </summary>

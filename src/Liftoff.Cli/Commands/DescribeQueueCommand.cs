@@ -41,11 +41,11 @@ internal sealed class DescribeQueueCommand : BaseCommand
             agents.AddRow(Markup.Escape(a.Id), Markup.Escape(a.Name), a.State, a.RunningItems.ToString(CultureInfo.InvariantCulture), Output.Time(a.LastHeartbeatAt));
         }
 
-        var table = new Table().Title("items (pending in claim order first)").AddColumns("ITEM", "STATE", "PRIORITY", "ATTEMPT", "JOB", "RUN", "ERROR");
+        var table = new Table().Title("items (pending in claim order first)").AddColumns("ITEM", "STATE", "PRIORITY", "ATTEMPT", "JOB", "RUN", "WAITING FOR", "ERROR");
         foreach (var i in items.Items)
         {
             table.AddRow(Markup.Escape(i.Id), i.State, i.Priority, i.Attempt.ToString(CultureInfo.InvariantCulture), Markup.Escape(i.Job), Markup.Escape(i.RunId ?? "-"),
-                Markup.Escape(i.Error is null ? "" : $"{i.Phase}: {i.Error}"));
+                Markup.Escape(i.WaitingReason ?? ""), Markup.Escape(i.Error is null ? "" : $"{i.Phase}: {i.Error}"));
         }
 
         Output.Table(agents);

@@ -22,11 +22,27 @@ public static class ItemLifecycle
         return item with { State = ItemStates.Leased, AgentId = agentId, RunId = runId, ClaimedAt = now, StartedAt = null, LeaseExpiresAt = leaseUntil };
     }
 
+    /// <summary>Longest waiting reason kept: a reason is a word or a short sentence (a pod's may carry the scheduler's message).</summary>
+    public const int MaxWaitingReasonChars = 200;
+
     public static ItemRecord Renew(ItemRecord item, int attempt, DateTimeOffset leaseUntil)
     {
         EnsureOwner(item, attempt);
         return item with { LeaseExpiresAt = leaseUntil };
     }
+
+    /// <summary>
+    /// The agent's heartbeat with what its workload waits for (null: not waiting). Kept only while the item is held: a
+    /// move to running or to an end clears it (<see cref="Move"/>), a requeue with <see cref="Clear"/>.
+    /// </summary>
+    public static ItemRecord Renew(ItemRecord item, int attempt, DateTimeOffset leaseUntil, string? waitingReason) =>
+        Renew(item, attempt, leaseUntil) with { WaitingReason = waitingReason };
+
+    /// <summary>
+    /// What the store keeps of <paramref name="item"/>: a waiting reason belongs to a held item, so an item that left
+    /// its held states by any path (expiry, release, cancel, time-out) loses it.
+    /// </summary>
+    public static ItemRecord Clear(ItemRecord item) => item.WaitingReason is not null && !item.IsHeld ? item with { WaitingReason = null } : item;
 
     /// <summary>The agent's progress report.</summary>
     public static ItemRecord Report(ItemRecord item, int attempt, string state, string? phase, string? message, DateTimeOffset now, DateTimeOffset leaseUntil)
@@ -134,7 +150,7 @@ public static class ItemLifecycle
         }
 
         // A cancel request outranks the agent's view: the item stays stopping until the agent reports the end.
-        return item.State == ItemStates.Stopping && !IsTerminal(to) ? item : item with { State = to };
+        return item.State == ItemStates.Stopping && !IsTerminal(to) ? item : item with { State = to, WaitingReason = item.State == to ? item.WaitingReason : null };
     }
 
     private static void Expect(ItemRecord item, string state)

@@ -3,7 +3,8 @@ namespace Liftoff.Core.Launch;
 /// <summary>
 /// A launch item as the store keeps it. JSON fields are object texts. <paramref name="SubmittedBy"/> is the user whose key
 /// enqueued it (a team's members cancel and move their own items only); the store records the owning entity when it is
-/// not given, as it did for every item before teams.
+/// not given, as it did for every item before teams. <paramref name="WaitingReason"/> is why a held item's workload is
+/// not running yet, as its agent last said (a Slurm pending reason, a pending pod's); only a held item has one.
 /// </summary>
 public sealed record ItemRecord(
     string Id,
@@ -31,7 +32,8 @@ public sealed record ItemRecord(
     DateTimeOffset? EndedAt,
     DateTimeOffset? LeaseExpiresAt,
     bool CancelRequested,
-    string? SubmittedBy = null)
+    string? SubmittedBy = null,
+    string? WaitingReason = null)
 {
     public bool IsTerminal => ItemLifecycle.IsTerminal(State);
 

@@ -49,10 +49,20 @@ internal static class ItemsApi
         return item is null ? ItemNotFound(id) : TypedResults.Ok(Mapping.ToInfo(item));
     }
 
-    public static async Task<Results<Ok<ItemHeartbeatReply>, ProblemHttpResult>> Heartbeat(string id, ItemHeartbeatRequest request, [AsParameters] ItemServices services, CancellationToken cancellationToken)
+    /// <summary>
+    /// Renews the lease; the agent's waiting reason rides along. Only an agent's key reaches this (a run's key may not:
+    /// launched code must not tell users why it waits), and the reason is one short line.
+    /// </summary>
+    public static async Task<Results<Ok<ItemHeartbeatReply>, ProblemHttpResult, ValidationProblem>> Heartbeat(string id, ItemHeartbeatRequest request, [AsParameters] ItemServices services, CancellationToken cancellationToken)
     {
+        if (request.WaitingReason is { } reason && (reason.Length > ItemLifecycle.MaxWaitingReasonChars || reason.Any(char.IsControl)))
+        {
+            return new Validation().Add("waiting_reason", $"a waiting reason is one line of at most {ItemLifecycle.MaxWaitingReasonChars} characters").Result;
+        }
+
         var leaseUntil = services.Time.GetUtcNow() + services.Options.ItemLease;
-        var item = await services.Queues.UpdateItemAsync(services.Acting.EntityId, id, i => ItemLifecycle.Renew(i, request.Attempt, leaseUntil), cancellationToken);
+        var waiting = string.IsNullOrWhiteSpace(request.WaitingReason) ? null : request.WaitingReason.Trim();
+        var item = await services.Queues.UpdateItemAsync(services.Acting.EntityId, id, i => ItemLifecycle.Renew(i, request.Attempt, leaseUntil, waiting), cancellationToken);
         return item is null ? ItemNotFound(id) : TypedResults.Ok(new ItemHeartbeatReply(item.State, item.CancelRequested, item.LeaseExpiresAt!.Value));
     }
 

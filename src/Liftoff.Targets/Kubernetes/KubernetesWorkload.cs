@@ -23,6 +23,10 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
 {
     private static readonly string[] PullAndConfigReasons = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"];
 
+    private volatile string? _waitingReason;
+
+    public string? WaitingReason => _waitingReason;
+
     /// <summary>How long the API server may stay unreachable before the agent gives up on the Job.</summary>
     private static readonly TimeSpan UnreachableLimit = TimeSpan.FromMinutes(10);
 
@@ -131,6 +135,7 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
             else if (pod.Status?.Phase is null or "Pending" && Pending(pod) is { } reason)
             {
                 pendingSince ??= time.GetUtcNow();
+                _waitingReason = reason;
                 if (reason != lastPending)
                 {
                     lastPending = reason;
@@ -148,6 +153,7 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
             {
                 pendingSince = null;
                 lastPending = null;
+                _waitingReason = null;
             }
 
             await NextChangeAsync(cancellationToken);

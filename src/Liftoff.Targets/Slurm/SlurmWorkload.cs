@@ -25,8 +25,11 @@ internal sealed class SlurmWorkload(SlurmCommands commands, string jobId, string
     private long _offset;
     private long _lines;
     private bool _started;
+    private volatile string? _waitingReason;
 
     public string JobId => jobId;
+
+    public string? WaitingReason => _waitingReason;
 
     public async Task<WorkloadExit> WaitForExitAsync(CancellationToken cancellationToken)
     {
@@ -63,6 +66,7 @@ internal sealed class SlurmWorkload(SlurmCommands commands, string jobId, string
 
             if (job.IsPending)
             {
+                _waitingReason = job.Reason is "None" or "" ? null : job.Reason;
                 if (job.Reason != lastPending && job.Reason is not ("None" or ""))
                 {
                     lastPending = job.Reason;
@@ -72,6 +76,7 @@ internal sealed class SlurmWorkload(SlurmCommands commands, string jobId, string
             else
             {
                 lastPending = null;
+                _waitingReason = null;
                 _started |= job.State is not "CANCELLED" || File.Exists(SlurmJobs.OutputFile(attemptDirectory));
             }
 

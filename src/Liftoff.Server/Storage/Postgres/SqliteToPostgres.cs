@@ -17,7 +17,7 @@ namespace Liftoff.Server.Storage.Postgres;
 internal static class SqliteToPostgres
 {
     /// <summary>The schema version these tables describe; a newer one must teach this copy its new columns first.</summary>
-    public const int SchemaVersion = 9;
+    public const int SchemaVersion = 12;
 
     private enum Kind
     {
@@ -66,7 +66,8 @@ internal static class SqliteToPostgres
             ("attempt", Kind.Int), ("max_attempts", Kind.Int), ("job", Kind.Text), ("job_definition", Kind.Text), ("project", Kind.Text),
             ("run_id", Kind.Text), ("config", Kind.Text), ("resource_args", Kind.Text), ("template_values", Kind.Text), ("entrypoint", Kind.Text),
             ("phase", Kind.Text), ("error", Kind.Text), ("agent_id", Kind.Text), ("idempotency_key", Kind.Text), ("created_at", Kind.Time),
-            ("claimed_at", Kind.Time), ("started_at", Kind.Time), ("ended_at", Kind.Time), ("lease_expires_at", Kind.Time), ("cancel_requested", Kind.Bool), ("submitted_by", Kind.Long)], "seq"),
+            ("claimed_at", Kind.Time), ("started_at", Kind.Time), ("ended_at", Kind.Time), ("lease_expires_at", Kind.Time), ("cancel_requested", Kind.Bool), ("submitted_by", Kind.Long),
+            ("waiting_reason", Kind.Text)], "seq"),
         new("agents", "id", [
             ("id", Kind.Text), ("entity_id", Kind.Long), ("name", Kind.Text), ("queues", Kind.Text), ("version", Kind.Text), ("host", Kind.Text),
             ("max_jobs", Kind.Int), ("state", Kind.Text), ("running_items", Kind.Int), ("registered_at", Kind.Time), ("heartbeat_at", Kind.Time),

@@ -19,7 +19,7 @@ internal sealed partial class RelationalStore : IQueueStore
     internal const string ItemSelect = """
         SELECT i.id, q.name, e.name, i.state, i.priority, i.attempt, i.max_attempts, i.job, i.job_definition, i.project, i.run_id,
         i.config, i.resource_args, i.template_values, i.entrypoint, i.phase, i.error, i.agent_id, i.idempotency_key,
-        i.created_at, i.claimed_at, i.started_at, i.ended_at, i.lease_expires_at, i.cancel_requested, i.entity_id, i.queue_id, s.name
+        i.created_at, i.claimed_at, i.started_at, i.ended_at, i.lease_expires_at, i.cancel_requested, i.entity_id, i.queue_id, s.name, i.waiting_reason
         """;
 
     internal const string ItemJoins = "JOIN queues q ON q.id = i.queue_id JOIN entities e ON e.id = i.entity_id LEFT JOIN entities s ON s.id = i.submitted_by";
@@ -175,7 +175,7 @@ internal sealed partial class RelationalStore : IQueueStore
             }
 
             var (before, _, queueId) = found[0];
-            var after = change(before);
+            var after = ItemLifecycle.Clear(change(before));
             if (!ReferenceEquals(before, after))
             {
                 await session.ExecuteAsync([
@@ -208,7 +208,7 @@ internal sealed partial class RelationalStore : IQueueStore
             var writes = new List<Sql>();
             foreach (var (item, _, queueId) in expired)
             {
-                var next = ItemLifecycle.Expire(item, now);
+                var next = ItemLifecycle.Clear(ItemLifecycle.Expire(item, now));
                 writes.Add(ItemUpdate(next));
                 writes.AddRange(RevokeRunKeys(item.RunId, now));
                 writes.Add(new Sql(
@@ -239,7 +239,7 @@ internal sealed partial class RelationalStore : IQueueStore
             foreach (var (item, _, queueId) in stuck)
             {
                 var queue = (await session.FirstAsync($"SELECT {QueueColumns} WHERE q.id = @q", QueueRow, cancellationToken, ("@q", queueId)))!;
-                var next = ItemLifecycle.TimeOutStart(item, TimeSpan.FromSeconds(queue.StartTimeoutSeconds), now);
+                var next = ItemLifecycle.Clear(ItemLifecycle.TimeOutStart(item, TimeSpan.FromSeconds(queue.StartTimeoutSeconds), now));
                 writes.Add(ItemUpdate(next));
                 writes.AddRange(EndRunOfItem(next, now));
                 failed.Add(next);
@@ -315,12 +315,13 @@ internal sealed partial class RelationalStore : IQueueStore
     private static Sql ItemUpdate(ItemRecord item) =>
         new("""
             UPDATE items SET state = @state, attempt = @attempt, run_id = @run, phase = @phase, error = @error, agent_id = @agent,
-                claimed_at = @claimed, started_at = @started, ended_at = @ended, lease_expires_at = @lease, cancel_requested = @cancel
+                claimed_at = @claimed, started_at = @started, ended_at = @ended, lease_expires_at = @lease, cancel_requested = @cancel,
+                waiting_reason = @waiting
             WHERE id = @id
             """,
             ("@state", item.State), ("@attempt", item.Attempt), ("@run", item.RunId), ("@phase", item.Phase), ("@error", item.Error),
             ("@agent", item.AgentId), ("@claimed", item.ClaimedAt), ("@started", item.StartedAt), ("@ended", item.EndedAt),
-            ("@lease", item.LeaseExpiresAt), ("@cancel", item.CancelRequested), ("@id", item.Id));
+            ("@lease", item.LeaseExpiresAt), ("@cancel", item.CancelRequested), ("@waiting", item.WaitingReason), ("@id", item.Id));
 
     internal static Task<List<ItemRow>> ReadItemsAsync(DbSession session, string where, CancellationToken cancellationToken, params (string, object?)[] parameters) =>
         session.ListAsync($"{ItemSelect} FROM items i {ItemJoins} {where}", ItemRowOf, cancellationToken, parameters);
@@ -333,7 +334,7 @@ internal sealed partial class RelationalStore : IQueueStore
         EntrypointJson: r.NullableString(14), Phase: r.NullableString(15), Error: r.NullableString(16),
         AgentId: r.NullableString(17), IdempotencyKey: r.NullableString(18), CreatedAt: r.Time(19),
         ClaimedAt: r.NullableTime(20), StartedAt: r.NullableTime(21), EndedAt: r.NullableTime(22),
-        LeaseExpiresAt: r.NullableTime(23), CancelRequested: r.Bool(24), SubmittedBy: r.NullableString(27)), r.Long(25), r.Long(26));
+        LeaseExpiresAt: r.NullableTime(23), CancelRequested: r.Bool(24), SubmittedBy: r.NullableString(27), WaitingReason: r.NullableString(28)), r.Long(25), r.Long(26));
 
     private static QueueRecord QueueRow(Row r) => new(r.Long(0), r.String(1), r.String(2), r.String(3), r.String(4),
         JsonSerializer.Deserialize(r.String(5), LiftoffJsonContext.Default.IReadOnlyListTemplateVariable)!,
