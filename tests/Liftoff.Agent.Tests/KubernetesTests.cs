@@ -85,6 +85,26 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
         Assert.Contains(standIn.Requests, r => r.StartsWith("DELETE /apis/batch/v1/namespaces/ml/jobs/", StringComparison.Ordinal) && r.Contains("propagationPolicy=Foreground", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Agent_WhileThePodIsPending_ShowsItsReasonOnTheItem_UntilTheItemEnds()
+    {
+        await using var standIn = await KubernetesStandIn.StartAsync();
+        standIn.Scenarios["registry.example/jobs/waits:1"] = PodScenario.Unschedulable;
+        await using var harness = await StartAsync(standIn);
+        var job = await CreateJobAsync(harness, "waits", "registry.example/jobs/waits:1", "print('never runs')");
+        await StartAgentAsync(harness, standIn, pendingTimeoutSeconds: 600, pollSeconds: 0.2);
+
+        var item = await harness.EnqueueAsync(job);
+        var waiting = await harness.WaitForItemAsync(item.Id, i => i.WaitingReason is not null, "the pod's pending reason on the item");
+        await harness.Client.CancelItemAsync(item.Id);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to be cancelled");
+
+        Assert.StartsWith("Unschedulable", waiting.WaitingReason, StringComparison.Ordinal);
+        Assert.Equal(ItemStates.Running, waiting.State);
+        Assert.Equal(ItemStates.Cancelled, done.State);
+        Assert.Null(done.WaitingReason);
+    }
+
     [Theory]
     [InlineData(PodScenario.OomKilled, "OOMKilled")]
     [InlineData(PodScenario.Evicted, "evicted")]

@@ -14,6 +14,40 @@ public sealed class LocalProcessTests(ServerFixture server) : IClassFixture<Serv
     private static readonly string[] PythonTrain = ["python", "train.py"];
 
     [Fact]
+    public async Task Agent_GivesTheJobOnlyTheAllowedVariablesOfItsOwnEnvironment()
+    {
+        await using var harness = await AgentHarness.StartAsync(server, queueConfigJson: """{"env": {"FROM_QUEUE": "q1"}}""");
+        var job = await harness.CreateJobAsync("env", new Dictionary<string, string>
+        {
+            ["train.py"] = """
+                import os, liftoff
+                liftoff.init()
+                print("leaked:", [n for n in ("TEST_AGENT_SECRET", "LIFTOFF_TEST_AGENT_SECRET") if n in os.environ])
+                print("given:", os.environ.get("FROM_QUEUE"), bool(os.environ.get("HOME")), bool(os.environ.get("PATH")), os.environ.get("LANG"))
+                liftoff.finish()
+                """,
+        }, PythonTrain);
+        var config = harness.Work.File("agent.yaml", $"""
+            queues: [{harness.Queue}]
+            python: {Python.Executable}
+            """);
+        using var agent = AgentProcess.Start(server.BaseUrl, harness.Key, new Dictionary<string, string?>
+        {
+            ["TEST_AGENT_SECRET"] = "agent-only-1",
+            ["LIFTOFF_TEST_AGENT_SECRET"] = "agent-only-2",
+            ["LANG"] = "C.UTF-8",
+        }, "--config", config, "--work-dir", Path.Combine(harness.Work.Path, "agent"));
+
+        var item = await harness.EnqueueAsync(job);
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        var logs = await harness.LogsAsync(done.RunId!);
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}\n{logs}\n{agent.Output}");
+        Assert.Contains("leaked: []", logs, StringComparison.Ordinal);
+        Assert.Contains("given: q1 True True C.UTF-8", logs, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Agent_WhenAnArtifactJobIsEnqueued_RunsItWithTheLaunchConfigAndCapturesTheConsole()
     {
         await using var harness = await AgentHarness.StartAsync(server);

@@ -91,10 +91,17 @@ public sealed partial class SlurmTests(ServerFixture server, SlurmClusterFixture
             TimeSpan.FromSeconds(60), "the pending reason in the run's console");
         var jobId = JobId(logs);
         Assert.Equal("PENDING", (await SqueueAsync(jobId)).State);
+        var waiting = await harness.WaitForItemAsync(item.Id, i => i.WaitingReason is not null, "the pending reason on the item");
+        Assert.Equal(SlurmClusterFixture.HeldReason, waiting.WaitingReason);
+        var describe = await CliAsync(harness, "queue", "describe", harness.Queue);
+        Assert.True(describe.ExitCode == 0, describe.ToString());
+        Assert.Contains("WAITING FOR", describe.Stdout, StringComparison.Ordinal);
+        Assert.Contains(describe.Stdout.Split('\n'), l => l.Contains(item.Id, StringComparison.Ordinal) && l.Contains(SlurmClusterFixture.HeldReason, StringComparison.Ordinal));
         await harness.Client.CancelItemAsync(item.Id);
         var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Cancelled or ItemStates.Failed or ItemStates.Finished, "the item to be cancelled");
 
         Assert.Equal(ItemStates.Cancelled, done.State);
+        Assert.Null(done.WaitingReason);
         Assert.Equal("CANCELLED", (await SqueueAsync(jobId)).State);
         Assert.Empty(Directory.GetDirectories(Path.Combine(cluster.Workdir, "attempts")));
     }
@@ -206,6 +213,54 @@ public sealed partial class SlurmTests(ServerFixture server, SlurmClusterFixture
     }
 
     [Fact]
+    public async Task Agent_SubmitsExactlyTheDryRunsScript_AndTheJobGetsNoneOfTheAgentsOwnEnvironment()
+    {
+        await using var harness = await SlurmHarness.StartAsync(server, """{"partition": "debug", "env": {"FROM_QUEUE": "q1"}, "setup": ["export FROM_SETUP=s1"]}""");
+        using var marks = new TempDirectory();
+        var proceed = Path.Combine(marks.Path, "proceed");
+        var job = await CreateJobAsync(harness, "env", $$"""
+            import os, sys, time, liftoff
+            liftoff.init()
+            print("leaked:", [n for n in ("TEST_AGENT_SECRET", "LIFTOFF_TEST_AGENT_SECRET") if n in os.environ], flush=True)
+            print("given:", os.environ.get("FROM_QUEUE"), os.environ.get("FROM_SETUP"), bool(os.environ.get("HOME")), bool(os.environ.get("PATH")), sys.prefix == os.environ.get("VIRTUAL_ENV"), flush=True)
+            while not os.path.exists({{JsonSerializer.Serialize(proceed)}}):
+                time.sleep(0.05)
+            liftoff.finish()
+            """);
+        var request = new EnqueueRequest(job, AgentHarness.Project, ResourceArgs: JsonDocument.Parse("""{"ntasks": 1}""").RootElement.Clone());
+        var dryRun = TargetRegistry.Find(SlurmHarness.Resource)!.RenderDryRun(await harness.Client.DryRunAsync(harness.Queue, request));
+        var config = marks.File("agent.yaml", $"""
+            name: env-agent
+            queues: [{harness.Queue}]
+            python: {Python.Executable}
+            slurm:
+              workdir: {cluster.Workdir}
+              poll_interval: 0.2
+            """);
+        using var agent = AgentProcess.Start(server.BaseUrl, harness.Key, new Dictionary<string, string?>
+        {
+            ["TEST_AGENT_SECRET"] = "agent-only-1",
+            ["LIFTOFF_TEST_AGENT_SECRET"] = "agent-only-2",
+        }, "--config", config, "--work-dir", Path.Combine(harness.Work.Path, "agent"));
+
+        var item = await harness.Client.EnqueueAsync(harness.Queue, request);
+        var running = await harness.WaitForItemAsync(item.Id, i => i.State == ItemStates.Running && i.RunId is not null, "the item to run");
+        await Poll.UntilAsync(() => harness.LogsAsync(running.RunId!), l => l.Contains("given:", StringComparison.Ordinal), TimeSpan.FromSeconds(90), "the job's lines");
+        var attempt = Assert.Single(Directory.GetDirectories(Path.Combine(cluster.Workdir, "attempts")));
+        var submitted = File.ReadAllText(Path.Combine(attempt, "job.sh"));
+        File.WriteAllText(proceed, "");
+        var done = await harness.WaitForItemAsync(item.Id, i => i.State is ItemStates.Finished or ItemStates.Failed, "the item to end");
+
+        var logs = await harness.LogsAsync(done.RunId!);
+        Assert.True(done.State == ItemStates.Finished, $"{done.State} {done.Phase}: {done.Error}\n{logs}\n{agent.Output}");
+        Assert.Contains("leaked: []", logs, StringComparison.Ordinal);
+        Assert.Contains("given: q1 s1 True True True", logs, StringComparison.Ordinal);
+        Assert.Contains("#SBATCH --export=\"NONE\"", submitted, StringComparison.Ordinal);
+        Assert.DoesNotContain("agent-only", submitted, StringComparison.Ordinal);
+        Assert.Matches(DryRunPattern(dryRun), submitted);
+    }
+
+    [Fact]
     public async Task Enqueue_OfAPartitionTheQueueDoesNotAllow_IsRefusedNamingTheField()
     {
         await using var harness = await SlurmHarness.StartAsync(server, """{"partition": "debug", "allowed_partitions": ["debug"]}""");
@@ -223,6 +278,23 @@ public sealed partial class SlurmTests(ServerFixture server, SlurmClusterFixture
 
     private Task StartAgentAsync(AgentHarness harness, string name = "test-agent") => SlurmHarness.StartAgentAsync(harness, cluster, name);
 
+    /// <summary>
+    /// The dry-run's text as a pattern the submitted script must match whole: each <c>&lt;placeholder&gt;</c> stands
+    /// for what only the agent knows (one line at most), everything else must be the same character for character.
+    /// </summary>
+    internal static Regex DryRunPattern(string dryRun) =>
+        new("^" + string.Concat(Placeholder().Split(dryRun).Select((part, i) => i % 2 == 0 ? Regex.Escape(part) : "[^\n]+?")) + "$", RegexOptions.None, TimeSpan.FromSeconds(10));
+
+    /// <summary><c>liftoff</c> itself, as a user runs it against the test server.</summary>
+    internal static Task<ProcessResult> CliAsync(AgentHarness harness, params string[] args) =>
+        ProcessRunner.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "Liftoff.Cli.dll"), .. args], new Dictionary<string, string?>
+        {
+            ["LIFTOFF_BASE_URL"] = harness.Server.BaseUrl.ToString(),
+            ["LIFTOFF_API_KEY"] = harness.Key,
+            ["NO_COLOR"] = "1",
+            ["COLUMNS"] = "250",
+        });
+
     /// <summary>The Slurm job id the agent's console line names.</summary>
     internal static string JobId(string logs) => SubmittedLine().Match(logs) is { Success: true } match ? match.Groups[1].Value : throw new Xunit.Sdk.XunitException("no 'submitted Slurm job' line in:\n" + logs);
 
@@ -234,6 +306,9 @@ public sealed partial class SlurmTests(ServerFixture server, SlurmClusterFixture
         var fields = result.Stdout.Trim().Split('|');
         return (fields[0], fields[1]);
     }
+
+    [GeneratedRegex(@"(<[^<>\n]+>)")]
+    private static partial Regex Placeholder();
 
     [GeneratedRegex(@"submitted Slurm job (\d+)")]
     private static partial Regex SubmittedLine();

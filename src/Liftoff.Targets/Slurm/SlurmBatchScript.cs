@@ -52,7 +52,7 @@ internal sealed record SlurmAgentValues(
         var subdir = spec.JobDefinition.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.Object
             && source.TryGetProperty("subdir", out var s) && s.ValueKind == JsonValueKind.String && s.GetString() is { Length: > 0 } dir ? "/" + dir : "";
         return new SlurmAgentValues("<job name given by the agent>", "<comment given by the agent>", attempt, code ? attempt + "/code" + subdir : attempt,
-            "<server URL as compute nodes see it>", code ? "<the job's virtual environment>" : null, code ? "<the Liftoff SDK>" : null);
+            "<server URL as compute nodes see it>", code ? "<the virtual environment made for the job>" : null, code ? "<the Liftoff SDK>" : null);
     }
 }
 

@@ -58,6 +58,36 @@ public sealed class LeaseTests(FakeClockServerFixture server) : IClassFixture<Fa
     }
 
     [Fact]
+    public async Task ItemHeartbeat_WaitingReason_IsSetByTheAgentsKeyNotTheRunsKey_ShownOnTheItem_AndOneShortLine()
+    {
+        var key = await server.NewUserKeyAsync();
+        using var http = server.Http(key);
+        await TestJobs.CreateRepoJobAsync(http, "p", "train");
+        await (await http.PostJsonAsync("/api/v1/queues", """{"name":"q","resource":"local-process","max_attempts":2}""")).JsonAsync(HttpStatusCode.Created);
+        using var client = server.Client(key);
+        var item = await client.EnqueueAsync("q", new EnqueueRequest("train", "p"));
+        var claim = await client.ClaimAsync((await client.RegisterAgentAsync(new RegisterAgentRequest("a", ["q"]))).Id, TimeSpan.FromSeconds(5));
+        await client.ReportItemAsync(item.Id, new ItemProgressRequest(1, "running"));
+        using var launched = server.Client(claim!.Spec.Environment["LIFTOFF_API_KEY"]);
+
+        var byRun = await Assert.ThrowsAsync<LiftoffException>(() => launched.ItemHeartbeatAsync(item.Id, new ItemHeartbeatRequest(1, "Resources")));
+        var tooLong = await Assert.ThrowsAsync<LiftoffException>(() => client.ItemHeartbeatAsync(item.Id, new ItemHeartbeatRequest(1, new string('x', 201))));
+        var twoLines = await Assert.ThrowsAsync<LiftoffException>(() => client.ItemHeartbeatAsync(item.Id, new ItemHeartbeatRequest(1, "Resources\nfake line")));
+        Assert.Equal(HttpStatusCode.Forbidden, byRun.StatusCode);
+        Assert.Equal((HttpStatusCode.BadRequest, HttpStatusCode.BadRequest), (tooLong.StatusCode, twoLines.StatusCode));
+        Assert.Contains("waiting_reason", tooLong.Message, StringComparison.Ordinal);
+        Assert.Null((await client.GetItemAsync(item.Id)).WaitingReason);
+
+        await client.ItemHeartbeatAsync(item.Id, new ItemHeartbeatRequest(1, "PartitionDown"));
+
+        Assert.Equal("PartitionDown", (await client.GetItemAsync(item.Id)).WaitingReason);
+        var json = await (await http.GetAsync(new Uri($"/api/v1/items/{item.Id}", UriKind.Relative))).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal("PartitionDown", json.GetProperty("waiting_reason").GetString());
+        await client.ItemHeartbeatAsync(item.Id, new ItemHeartbeatRequest(1, null));
+        Assert.Null((await client.GetItemAsync(item.Id)).WaitingReason);
+    }
+
+    [Fact]
     public async Task Claim_OnAnEmptyQueue_ReturnsNothingOnceTheWaitHasPassedOnTheServersClock()
     {
         var client = await SetUpAsync();

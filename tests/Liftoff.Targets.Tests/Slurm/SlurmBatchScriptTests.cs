@@ -43,15 +43,17 @@ public sealed class SlurmBatchScriptTests
             #SBATCH --qos="high"
             #SBATCH --account="ml"
             #SBATCH --signal="B:USR1@120"
+            #SBATCH --export="NONE"
             #SBATCH --exclusive
             set -e
+            # the run key, the secret values and PATH, HOME and the locale of the submitting user: in a file only that user reads
+            . '/shared/liftoff/item1-1/secrets.env'
             module load 'cuda/12.1'
             source /opt/site/env.sh
-            . '/shared/liftoff/item1-1/secrets.env'
             export LIFTOFF_RUN_ID='r1'
             export MSG='a $HOME `b`'
             export LIFTOFF_ALL_RANKS=1
-            exec srun /bin/sh -c 'export LIFTOFF_RANK="$SLURM_PROCID" RANK="$SLURM_PROCID" WORLD_SIZE="$SLURM_NTASKS" LOCAL_RANK="$SLURM_LOCALID"; exec "$@"' liftoff-rank 'python' 'train.py' '--name' 'it'\''s'
+            exec srun --export=ALL /bin/sh -c 'export LIFTOFF_RANK="$SLURM_PROCID" RANK="$SLURM_PROCID" WORLD_SIZE="$SLURM_NTASKS" LOCAL_RANK="$SLURM_LOCALID"; exec "$@"' liftoff-rank 'python' 'train.py' '--name' 'it'\''s'
 
             """, script);
     }
@@ -122,7 +124,7 @@ public sealed class SlurmBatchScriptTests
         {
             var bin = Directory.CreateDirectory(Path.Combine(dir.FullName, "bin")).FullName;
             var srun = Path.Combine(bin, "srun");
-            await File.WriteAllTextAsync(srun, "#!/bin/sh\nexport SLURM_PROCID=1 SLURM_NTASKS=2 SLURM_LOCALID=1\nexec \"$@\"\n");
+            await File.WriteAllTextAsync(srun, "#!/bin/sh\ncase \"$1\" in --export=ALL) shift ;; *) exit 9 ;; esac\nexport SLURM_PROCID=1 SLURM_NTASKS=2 SLURM_LOCALID=1\nexec \"$@\"\n");
             File.SetUnixFileMode(srun, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             var secrets = Path.Combine(dir.FullName, "secrets.env");
             await File.WriteAllTextAsync(secrets, SlurmBatchScript.SecretsFileText(new Dictionary<string, string> { ["LIFTOFF_API_KEY"] = "lk_'quoted' $(x)" }));
@@ -174,7 +176,11 @@ public sealed class SlurmBatchScriptTests
         Assert.Contains(". '<slurm.workdir>/<attempt folder>/secrets.env'\n", script, StringComparison.Ordinal);
         Assert.Contains("export HF_HOME='/shared/hf'\n", script, StringComparison.Ordinal);
         Assert.Contains("export LIFTOFF_BASE_URL='<server URL as compute nodes see it>'\n", script, StringComparison.Ordinal);
-        Assert.EndsWith("liftoff-rank 'python' 'train.py'\n", script, StringComparison.Ordinal);
+        Assert.Contains("#SBATCH --export=\"NONE\"\n", script, StringComparison.Ordinal);
+        Assert.Contains("export VIRTUAL_ENV='<the virtual environment made for the job>'\n", script, StringComparison.Ordinal);
+        Assert.Contains("export PYTHONPATH='<the Liftoff SDK>'\n", script, StringComparison.Ordinal);
+        Assert.Contains("#SBATCH --chdir=\"<slurm.workdir>/<attempt folder>/code\"\n", script, StringComparison.Ordinal);
+        Assert.EndsWith($"liftoff-rank '/bin/sh' '-c' '{SlurmBatchScript.VenvWrapper}' 'liftoff-venv' 'python' 'train.py'\n", script, StringComparison.Ordinal);
         Assert.DoesNotContain("API_KEY", script, StringComparison.Ordinal);
         Assert.DoesNotContain("HF_TOKEN", script, StringComparison.Ordinal);
     }
