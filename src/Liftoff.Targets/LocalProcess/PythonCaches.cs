@@ -26,7 +26,6 @@ internal sealed record PythonCaches(CodeFetcher Code, PythonEnvironments Environ
         services.TryAddSingleton<CodeFetcher>();
         services.TryAddSingleton<PythonEnvironments>();
         services.TryAddSingleton<PythonSdk>();
-        services.TryAddSingleton(sp => new PythonCaches(sp.GetRequiredService<CodeFetcher>(), sp.GetRequiredService<PythonEnvironments>(), sp.GetRequiredService<PythonSdk>()));
         return services;
     }
 

@@ -75,10 +75,10 @@ public sealed class SlurmBatchScriptTests
         var enroot = SlurmBatchScript.Render(new SlurmResourceConfig { Container = SlurmContainer.Enroot }, image);
 
         Assert.EndsWith(
-            "exec srun /bin/sh -c '" + SlurmBatchScript.RankWrapper + "' liftoff-rank 'apptainer' 'exec' '--bind' '/w' '--pwd' '/w' '--nv' 'docker://ghcr.io/org/train:1' 'python' 'train.py'\n",
+            "exec srun --export=ALL /bin/sh -c '" + SlurmBatchScript.RankWrapper + "' liftoff-rank 'apptainer' 'exec' '--bind' '/w' '--pwd' '/w' '--nv' 'docker://ghcr.io/org/train:1' 'python' 'train.py'\n",
             apptainer, StringComparison.Ordinal);
         Assert.EndsWith(
-            "exec srun '--container-image=ghcr.io#org/train:1' '--container-mounts=/w' '--container-workdir=/w' /bin/sh -c '" + SlurmBatchScript.RankWrapper + "' liftoff-rank 'python' 'train.py'\n",
+            "exec srun --export=ALL '--container-image=ghcr.io#org/train:1' '--container-mounts=/w' '--container-workdir=/w' /bin/sh -c '" + SlurmBatchScript.RankWrapper + "' liftoff-rank 'python' 'train.py'\n",
             enroot, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => SlurmBatchScript.Render(new SlurmResourceConfig(), image));
     }
