@@ -29,6 +29,7 @@ public sealed class TeamCommandTests(ServerFixture server) : IClassFixture<Serve
         var viewerLists = await bob.RunAsync("queue", "list", "--json");
         var viewerDeletes = await bob.RunAsync("queue", "delete", "gpu");
         var outsiderLists = await outsider.RunAsync("queue", "list", "--entity", team);
+        var restricted = await lead.RunAsync("queue", "create", "a100", "--resource", "local-process", "--entity", team, "--allowed-member", leadName, "--json");
         var promote = await lead.RunAsync("team", "set-role", team, bobName, "--role", "admin");
         var list = await bob.RunAsync("team", "list", "--json");
         var describe = await bob.RunAsync("team", "describe", team, "--json");
@@ -50,6 +51,8 @@ public sealed class TeamCommandTests(ServerFixture server) : IClassFixture<Serve
         Assert.Contains($"needs the admin role in '{team}'; you are a viewer", viewerDeletes.Stderr, StringComparison.Ordinal);
         Assert.Equal(4, outsiderLists.ExitCode);
         Assert.Contains($"no entity '{team}'", outsiderLists.Stderr, StringComparison.Ordinal);
+        Assert.True(restricted.ExitCode == 0, restricted.ToString());
+        Assert.Equal([leadName], JsonDocument.Parse(restricted.Stdout).RootElement.GetProperty("allowed_members").EnumerateArray().Select(m => m.GetString()));
         Assert.True(promote.ExitCode == 0, promote.ToString());
         Assert.Contains(JsonDocument.Parse(list.Stdout).RootElement.GetProperty("teams").EnumerateArray(),
             t => t.GetProperty("name").GetString() == team && t.GetProperty("role").GetString() == "admin");
