@@ -16,6 +16,7 @@ internal static class LiftoffCommandLine
         {
             new HelpOption(),
             new VersionOption(),
+            BaseCommand.EntityOption,
             new UpCommand(),
             new ServerCommand(),
             new LoginCommand(),
@@ -48,6 +49,15 @@ internal static class LiftoffCommandLine
                 new SetSecretCommand(),
                 new ListSecretsCommand(),
                 new DeleteSecretCommand(),
+            },
+            new Command("team", "Create teams and manage their members and roles.")
+            {
+                new CreateTeamCommand(),
+                new AddMemberTeamCommand(),
+                new SetRoleTeamCommand(),
+                new RemoveMemberTeamCommand(),
+                new ListTeamsCommand(),
+                new DescribeTeamCommand(),
             },
             new Command("users", "Manage users (admin).")
             {

@@ -69,6 +69,26 @@ public sealed class LiftoffClient : IDisposable
     public Task RevokeKeyAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Delete, $"api/v1/keys/{Uri.EscapeDataString(id)}", null, cancellationToken);
 
+    /// <summary>Creates a team with <paramref name="admin"/> (an existing user) as its first admin (the server admin only).</summary>
+    public Task<TeamInfo> CreateTeamAsync(string name, string admin, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/teams", JsonContent.Create(new CreateTeamRequest(name, admin), LiftoffJsonContext.Default.CreateTeamRequest), LiftoffJsonContext.Default.TeamInfo, cancellationToken);
+
+    /// <summary>The caller's teams with their role in each (the server admin: every team).</summary>
+    public Task<TeamList> ListTeamsAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/teams", null, LiftoffJsonContext.Default.TeamList, cancellationToken);
+
+    /// <summary>A team and its members (its viewers and up).</summary>
+    public Task<TeamInfo> GetTeamAsync(string team, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, TeamPath(team), null, LiftoffJsonContext.Default.TeamInfo, cancellationToken);
+
+    /// <summary>Adds a user to a team, or changes their role: viewer, member or admin (the team's admins).</summary>
+    public Task<TeamMember> SetTeamMemberAsync(string team, string user, string role, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Put, TeamPath(team) + "/members/" + Uri.EscapeDataString(user), JsonContent.Create(new SetMemberRequest(role), LiftoffJsonContext.Default.SetMemberRequest), LiftoffJsonContext.Default.TeamMember, cancellationToken);
+
+    /// <summary>Removes a user from a team (the team's admins); a team's last admin stays.</summary>
+    public Task RemoveTeamMemberAsync(string team, string user, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, TeamPath(team) + "/members/" + Uri.EscapeDataString(user), null, cancellationToken);
+
     /// <summary>Creates or replaces a secret of the caller's entity; the value is never returned by any call.</summary>
     public Task<SecretInfo> SetSecretAsync(string name, string value, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Put, $"api/v1/secrets/{Uri.EscapeDataString(name)}", JsonContent.Create(new SetSecretRequest(value), LiftoffJsonContext.Default.SetSecretRequest), LiftoffJsonContext.Default.SecretInfo, cancellationToken);
@@ -129,7 +149,7 @@ public sealed class LiftoffClient : IDisposable
     /// <summary>The run's console lines; with <paramref name="follow"/>, new lines as they arrive until the run ends.</summary>
     public async IAsyncEnumerable<NumberedLogLine> ReadLogsAsync(string id, bool follow = false, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, RunPath(id) + "/logs" + Query(("follow", follow ? "true" : null)));
+        using var request = new HttpRequestMessage(HttpMethod.Get, WithEntity(RunPath(id) + "/logs" + Query(("follow", follow ? "true" : null))));
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         await EnsureSuccessAsync(response, cancellationToken);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
@@ -289,7 +309,7 @@ public sealed class LiftoffClient : IDisposable
     /// <summary>A blob's bytes as a stream (from the bucket itself, by redirect, on an S3 store); dispose it when done.</summary>
     public async Task<Stream> OpenBlobAsync(string sha256, CancellationToken cancellationToken = default)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/blobs/{Uri.EscapeDataString(sha256)}");
+        using var request = new HttpRequestMessage(HttpMethod.Get, WithEntity($"api/v1/blobs/{Uri.EscapeDataString(sha256)}"));
         HttpResponseMessage response;
         try
         {
@@ -370,6 +390,8 @@ public sealed class LiftoffClient : IDisposable
         _http.Dispose();
     }
 
+    private static string TeamPath(string name) => $"api/v1/teams/{Uri.EscapeDataString(name)}";
+
     private static string RunPath(string id) => $"api/v1/runs/{Uri.EscapeDataString(id)}";
 
     private static string QueuePath(string name) => $"api/v1/queues/{Uri.EscapeDataString(name)}";
@@ -384,6 +406,14 @@ public sealed class LiftoffClient : IDisposable
         var present = parameters.Where(p => p.Value is not null).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}").ToList();
         return present.Count == 0 ? "" : "?" + string.Join('&', present);
     }
+
+    /// <summary>
+    /// Names <see cref="LiftoffSettings.Entity"/> on the request. The server reads it where a request acts on an entity's
+    /// things and ignores it where the request is about the caller (keys, teams list) or names its team in the path.
+    /// </summary>
+    private string WithEntity(string path) => Settings.Entity is not { } entity
+        ? path
+        : path + (path.Contains('?', StringComparison.Ordinal) ? '&' : '?') + "entity=" + Uri.EscapeDataString(entity);
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> type, CancellationToken cancellationToken, bool idempotent = false)
     {
@@ -413,7 +443,7 @@ public sealed class LiftoffClient : IDisposable
             response = await _retry.ExecuteAsync(
                 static (context, state) => new ValueTask<HttpResponseMessage>(state.Http.SendAsync(new HttpRequestMessage(state.Method, state.Path) { Content = state.Content }, context.CancellationToken)),
                 context,
-                (Http: _http, Method: method, Path: path, Content: content));
+                (Http: _http, Method: method, Path: WithEntity(path), Content: content));
         }
         catch (HttpRequestException ex)
         {

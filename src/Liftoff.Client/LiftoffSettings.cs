@@ -4,11 +4,18 @@ using System.Text.Json.Serialization;
 namespace Liftoff.Client;
 
 /// <summary>
-/// Where to reach the server and with which key: explicit values, else <c>LIFTOFF_BASE_URL</c> / <c>LIFTOFF_API_KEY</c>,
-/// else the user config file that <c>liftoff login</c> and <c>liftoff up</c> write.
+/// Where to reach the server, with which key and as which entity: explicit values, else <c>LIFTOFF_BASE_URL</c> /
+/// <c>LIFTOFF_API_KEY</c> / <c>LIFTOFF_ENTITY</c>, else the user config file that <c>liftoff login</c> and
+/// <c>liftoff up</c> write.
 /// </summary>
 public sealed record LiftoffSettings(Uri BaseUrl, string ApiKey)
 {
+    /// <summary>
+    /// The entity (a user or a team) whose projects, runs, artifacts, jobs, queues and secrets every request acts on;
+    /// null: the server's choice, the key's user's default entity (else the user).
+    /// </summary>
+    public string? Entity { get; init; }
+
     /// <summary>
     /// How long a request that met a passing failure (the server unreachable, or a load balancer's 502/503/504 while a
     /// replica goes away) is tried again, on a capped, jittered backoff. Only requests that cannot take effect twice are
@@ -33,11 +40,12 @@ public sealed record LiftoffSettings(Uri BaseUrl, string ApiKey)
     }
 
     /// <summary>Resolves the settings, or throws <see cref="LiftoffException"/> saying how to provide them.</summary>
-    public static LiftoffSettings Resolve(string? baseUrl = null, string? apiKey = null)
+    public static LiftoffSettings Resolve(string? baseUrl = null, string? apiKey = null, string? entity = null)
     {
         var file = ReadConfigFile();
         baseUrl ??= Environment.GetEnvironmentVariable("LIFTOFF_BASE_URL") is { Length: > 0 } envUrl ? envUrl : file?.BaseUrl;
         apiKey ??= Environment.GetEnvironmentVariable("LIFTOFF_API_KEY") is { Length: > 0 } envKey ? envKey : file?.ApiKey;
+        entity ??= Environment.GetEnvironmentVariable("LIFTOFF_ENTITY") is { Length: > 0 } envEntity ? envEntity : file?.Entity;
         if (string.IsNullOrEmpty(baseUrl) || string.IsNullOrEmpty(apiKey))
         {
             throw new LiftoffException(
@@ -49,7 +57,7 @@ public sealed record LiftoffSettings(Uri BaseUrl, string ApiKey)
             throw new LiftoffException($"'{baseUrl}' is not an http(s) URL");
         }
 
-        return new LiftoffSettings(url, apiKey);
+        return new LiftoffSettings(url, apiKey) { Entity = string.IsNullOrEmpty(entity) ? null : entity };
     }
 
     /// <summary>Writes the user config file, readable by its owner only (mode 0600).</summary>
@@ -66,7 +74,7 @@ public sealed record LiftoffSettings(Uri BaseUrl, string ApiKey)
 
         using (var stream = new FileStream(temp, options))
         {
-            JsonSerializer.Serialize(stream, new ConfigFile(BaseUrl.ToString().TrimEnd('/'), ApiKey), SettingsJsonContext.Default.ConfigFile);
+            JsonSerializer.Serialize(stream, new ConfigFile(BaseUrl.ToString().TrimEnd('/'), ApiKey, Entity), SettingsJsonContext.Default.ConfigFile);
         }
 
         if (!OperatingSystem.IsWindows())
@@ -79,10 +87,12 @@ public sealed record LiftoffSettings(Uri BaseUrl, string ApiKey)
 
     /// <summary>The settings stored in the user config file, if there is one.</summary>
     public static LiftoffSettings? Load() =>
-        ReadConfigFile() is { BaseUrl: { } url, ApiKey: { } key } && Uri.TryCreate(url, UriKind.Absolute, out var uri) ? new LiftoffSettings(uri, key) : null;
+        ReadConfigFile() is { BaseUrl: { } url, ApiKey: { } key } file && Uri.TryCreate(url, UriKind.Absolute, out var uri)
+            ? new LiftoffSettings(uri, key) { Entity = file.Entity }
+            : null;
 
     /// <summary>Never prints the key.</summary>
-    public override string ToString() => $"LiftoffSettings {{ BaseUrl = {BaseUrl} }}";
+    public override string ToString() => $"LiftoffSettings {{ BaseUrl = {BaseUrl}, Entity = {Entity} }}";
 
     private static ConfigFile? ReadConfigFile()
     {
@@ -102,7 +112,8 @@ public sealed record LiftoffSettings(Uri BaseUrl, string ApiKey)
     }
 }
 
-internal sealed record ConfigFile(string? BaseUrl, string? ApiKey);
+/// <summary>The user config file; <see cref="Entity"/> is omitted when unset.</summary>
+internal sealed record ConfigFile(string? BaseUrl, string? ApiKey, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Entity = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(ConfigFile))]

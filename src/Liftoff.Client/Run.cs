@@ -71,7 +71,13 @@ public sealed class Run : IAsyncDisposable
     public static async Task<Run> InitAsync(RunOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new RunOptions();
-        var settings = options.Settings ?? LiftoffSettings.Resolve();
+        var settings = options.Settings ?? LiftoffSettings.Resolve(entity: options.Entity);
+        if ((options.Entity ?? settings.Entity ?? Env("LIFTOFF_ENTITY")) is { } entity)
+        {
+            // Every call of the run (history, console, heartbeats) finds it under the entity it was made in.
+            settings = settings with { Entity = entity };
+        }
+
         var config = options.Config?.DeepClone().AsObject() ?? [];
         var client = new LiftoffClient(settings);
         try
@@ -97,7 +103,7 @@ public sealed class Run : IAsyncDisposable
 
             var info = await client.InitRunAsync(new InitRunRequest(
                 Project: options.Project ?? Env("LIFTOFF_PROJECT"),
-                Entity: options.Entity ?? Env("LIFTOFF_ENTITY"),
+                Entity: settings.Entity,
                 Id: options.Id ?? Env("LIFTOFF_RUN_ID"),
                 Name: options.Name ?? Env("LIFTOFF_RUN_NAME"),
                 Config: JsonDocument.Parse(config.ToJsonString()).RootElement,

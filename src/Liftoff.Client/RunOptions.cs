@@ -8,7 +8,7 @@ public sealed record RunOptions
     /// <summary>The project; default <c>LIFTOFF_PROJECT</c>, else "uncategorized".</summary>
     public string? Project { get; init; }
 
-    /// <summary>The entity; default the key's owner.</summary>
+    /// <summary>The entity (a user or a team the key's user belongs to); default <c>LIFTOFF_ENTITY</c>, else the settings', else the key's user's default entity.</summary>
     public string? Entity { get; init; }
 
     /// <summary>A display name; generated when absent.</summary>

@@ -58,8 +58,10 @@ public sealed record CreateQueueRequest(
     JsonElement? Config = null,
     IReadOnlyList<TemplateVariable>? TemplateVariables = null,
     int? MaxAttempts = null,
-    int? StartTimeoutSeconds = null);
+    int? StartTimeoutSeconds = null,
+    IReadOnlyList<string>? AllowedMembers = null);
 
+/// <summary><see cref="AllowedMembers"/>: on a team's queue restricted to some members, who besides its admins may launch onto it.</summary>
 public sealed record QueueInfo(
     string Name,
     string Entity,
@@ -72,7 +74,8 @@ public sealed record QueueInfo(
     long Depth,
     IReadOnlyDictionary<string, long> Items,
     double? OldestPendingSeconds,
-    IReadOnlyList<AgentInfo> Agents);
+    IReadOnlyList<AgentInfo> Agents,
+    IReadOnlyList<string>? AllowedMembers = null);
 
 public sealed record QueueList(IReadOnlyList<QueueInfo> Queues);
 

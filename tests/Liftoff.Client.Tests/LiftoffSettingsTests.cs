@@ -36,6 +36,23 @@ public sealed class LiftoffSettingsTests
     }
 
     [Fact]
+    public void Resolve_EntityFromConfigFile_EnvironmentAndArgumentWin()
+    {
+        using var home = new TempDirectory();
+        using var env = new EnvironmentScope(("XDG_CONFIG_HOME", home.Path), ("LIFTOFF_BASE_URL", null), ("LIFTOFF_API_KEY", null), ("LIFTOFF_ENTITY", null));
+        new LiftoffSettings(new Uri("http://127.0.0.1:9999"), "k") { Entity = "from-file" }.Save();
+
+        var fromFile = LiftoffSettings.Resolve().Entity;
+        Environment.SetEnvironmentVariable("LIFTOFF_ENTITY", "from-env");
+        var fromEnv = LiftoffSettings.Resolve().Entity;
+        var given = LiftoffSettings.Resolve(entity: "given").Entity;
+
+        Assert.Equal("from-file", fromFile);
+        Assert.Equal("from-env", fromEnv);
+        Assert.Equal("given", given);
+    }
+
+    [Fact]
     public void Resolve_WithNothingConfigured_SaysHowToFixIt()
     {
         using var home = new TempDirectory();

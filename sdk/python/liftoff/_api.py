@@ -137,8 +137,11 @@ class HttpClient:
     Authorization header; it is never part of a message, exception or repr.
     """
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 20.0) -> None:
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 20.0, entity: Optional[str] = None) -> None:
         parts = urlsplit(base_url)
+        # Every request names the entity (a user or team) it acts on; without one the server
+        # takes the key's user's default entity.
+        self._entity_query = "entity=" + quote(entity, safe="") if entity else None
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
         self._port = parts.port
@@ -200,6 +203,8 @@ class HttpClient:
 
     def _exchange(self, method: str, path: str, payload: Optional[bytes]) -> Tuple[int, str, Dict[str, str], bytes]:
         url = self._prefix + path
+        if self._entity_query is not None:
+            url += ("&" if "?" in path else "?") + self._entity_query
         headers = self._headers
         if payload is None and method in ("POST", "PUT", "PATCH"):
             payload = b""

@@ -281,7 +281,7 @@ class Run:
         if settings.mode == "disabled" or self._client is None:
             return
         _make_interruptible()
-        sender_client = HttpClient(settings.base_url, settings.api_key)
+        sender_client = HttpClient(settings.base_url, settings.api_key, entity=settings.entity)
         self._sender = Sender(
             sender_client,
             self._id,
@@ -632,7 +632,7 @@ def init(
         return run
 
     launched = bool(os.environ.get("LIFTOFF_RUN_ID")) and resolved.run_id == os.environ.get("LIFTOFF_RUN_ID")
-    client = HttpClient(resolved.base_url, resolved.api_key)
+    client = HttpClient(resolved.base_url, resolved.api_key, entity=resolved.entity)
     if launched and ENV_CONFIG not in os.environ:
         overrides = _launch_config(client, resolved)
     run_config = {**base_config, **overrides}

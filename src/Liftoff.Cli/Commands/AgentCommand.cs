@@ -72,7 +72,7 @@ internal sealed class AgentCommand : BaseCommand
         }
 
         // An agent outlives a replica going away behind a load balancer: its calls are tried again for a minute.
-        using var client = new LiftoffClient(LiftoffSettings.Resolve() with { RetryFor = TimeSpan.FromMinutes(1) });
+        using var client = new LiftoffClient(Settings() with { RetryFor = TimeSpan.FromMinutes(1) });
         await using var services = BuildServices(client, options);
         await services.GetRequiredService<AgentWorker>().ExecuteAsync(cancellationToken, ShutdownToken);
         return ExitCodes.Success;

@@ -12,12 +12,20 @@ internal abstract class BaseCommand : Command
 {
     public static readonly Option<bool> JsonOption = new("--json") { Description = "Write the result as JSON to stdout (data only)." };
 
+    /// <summary>Given once on the root, so every command (and every request it makes) acts on the entity named.</summary>
+    public static readonly Option<string?> EntityOption = new("--entity")
+    {
+        Description = "The user or team whose projects, queues, jobs, artifacts and secrets to act on (default: LIFTOFF_ENTITY, else the config file's, else your default entity).",
+        Recursive = true,
+    };
+
     protected BaseCommand(string name, string description) : base(name, description)
     {
         SetAction(async (parseResult, cancellationToken) =>
         {
             using var signals = new TerminationSignals(cancellationToken, HandlesSecondSignal);
             ShutdownToken = signals.Shutdown;
+            _entity = parseResult.GetValue(EntityOption);
             try
             {
                 return await ExecuteAsync(parseResult, signals.Stopping);
@@ -49,5 +57,10 @@ internal abstract class BaseCommand : Command
 
     protected abstract Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken);
 
-    protected static LiftoffClient Connect() => new(LiftoffSettings.Resolve());
+    protected LiftoffClient Connect() => new(Settings());
+
+    /// <summary>The resolved settings, with <c>--entity</c> over the environment's and the config file's.</summary>
+    protected LiftoffSettings Settings() => LiftoffSettings.Resolve(entity: _entity);
+
+    private string? _entity;
 }

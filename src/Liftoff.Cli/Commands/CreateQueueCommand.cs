@@ -14,6 +14,12 @@ internal sealed class CreateQueueCommand : BaseCommand
     private static readonly Option<string?> ConfigOption = new("--config") { Description = "Default resource config: a YAML or JSON file." };
     private static readonly Option<string[]> TemplateVarOption = new("--template-var") { Description = "A template variable items must set: name=integer:1..8, name=number:0.1.., name=string:a|b.", AllowMultipleArgumentsPerToken = false };
     private static readonly Option<int?> MaxAttemptsOption = new("--max-attempts") { Description = "Attempts before an item whose agent vanished fails (default 3)." };
+    private static readonly Option<string[]> AllowedMemberOption = new("--allowed-member")
+    {
+        Description = "On a team's queue: a member who may launch onto it (repeat for several); the team's admins always may. Default: every member.",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     private static readonly Option<int?> StartTimeoutOption = new("--start-timeout") { Description = "Seconds an item may spend starting (build, pull) before it fails (default 1800)." };
 
     public CreateQueueCommand() : base("create", "Create a queue for one target resource.")
@@ -24,6 +30,7 @@ internal sealed class CreateQueueCommand : BaseCommand
         Options.Add(TemplateVarOption);
         Options.Add(MaxAttemptsOption);
         Options.Add(StartTimeoutOption);
+        Options.Add(AllowedMemberOption);
         Options.Add(JsonOption);
     }
 
@@ -47,7 +54,8 @@ internal sealed class CreateQueueCommand : BaseCommand
             : null;
         using var client = Connect();
         var queue = await client.CreateQueueAsync(new CreateQueueRequest(parseResult.GetValue(NameArgument)!, parseResult.GetValue(ResourceOption)!, config, variables,
-            parseResult.GetValue(MaxAttemptsOption), parseResult.GetValue(StartTimeoutOption)), cancellationToken);
+            parseResult.GetValue(MaxAttemptsOption), parseResult.GetValue(StartTimeoutOption),
+            parseResult.GetValue(AllowedMemberOption) is { Length: > 0 } allowed ? allowed : null), cancellationToken);
         if (parseResult.GetValue(JsonOption))
         {
             Output.Json(queue, LiftoffJsonContext.Default.QueueInfo);

@@ -56,7 +56,7 @@ internal sealed class LaunchCommand : BaseCommand
             throw new LiftoffException("give exactly one of --job (an existing job), --uri (a directory or git URL) or --image (a container image)");
         }
 
-        using var client = new LiftoffClient(LiftoffSettings.Resolve() with { RetryFor = RetryFor });
+        using var client = new LiftoffClient(Settings() with { RetryFor = RetryFor });
         var job = parseResult.GetValue(JobOption) ?? await CreateJobAsync(client, parseResult, cancellationToken);
         var request = BuildRequest(parseResult, job) with { Entrypoint = parseResult.GetValue(JobOption) is null ? null : Entrypoint(parseResult) };
         if (parseResult.GetValue(DryRunOption))

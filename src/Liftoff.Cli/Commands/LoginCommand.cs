@@ -42,7 +42,7 @@ internal sealed class LoginCommand : BaseCommand
             return ExitCodes.Usage;
         }
 
-        var settings = LiftoffSettings.Resolve(parseResult.GetValue(UrlOption), key);
+        var settings = LiftoffSettings.Resolve(parseResult.GetValue(UrlOption), key, parseResult.GetValue(EntityOption));
         using var client = new LiftoffClient(settings);
         var viewer = await client.GetViewerAsync(cancellationToken);
         settings.Save();

@@ -51,6 +51,11 @@ internal static class QueuesApi
             errors.AddRange(LaunchPlanner.CheckSecretPlacement(services.Targets, request.Resource, SecretReferences.Find(merged, ""), "config"));
         }
 
+        if (request.AllowedMembers is { } allowed)
+        {
+            errors.AddRange(await CheckAllowedMembersAsync(allowed, services, cancellationToken));
+        }
+
         if (errors.Any)
         {
             return errors.Result;
@@ -59,7 +64,8 @@ internal static class QueuesApi
         var queue = await services.Queues.CreateQueueAsync(services.Acting.EntityId, new QueueRecord(
             0, services.Acting.Entity, request.Name, request.Resource,
             request.Config is { ValueKind: JsonValueKind.Object } given ? given.GetRawText() : "{}", variables,
-            request.MaxAttempts ?? DefaultMaxAttempts, request.StartTimeoutSeconds ?? DefaultStartTimeoutSeconds, services.Time.GetUtcNow()), cancellationToken);
+            request.MaxAttempts ?? DefaultMaxAttempts, request.StartTimeoutSeconds ?? DefaultStartTimeoutSeconds, services.Time.GetUtcNow(),
+            request.AllowedMembers is { } members ? [.. members.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)] : null), cancellationToken);
         return TypedResults.Created($"/api/v1/queues/{queue.Name}", await DescribeAsync(queue, services, cancellationToken));
     }
 
@@ -108,6 +114,11 @@ internal static class QueuesApi
             return QueueNotFound(name);
         }
 
+        if (NotAllowed(queue, services) is { } restricted)
+        {
+            return restricted;
+        }
+
         var (item, errors) = await services.Planner.PlanAsync(services.Acting, services.Caller, queue, request, services.Time.GetUtcNow(), cancellationToken);
         if (item is null)
         {
@@ -132,6 +143,11 @@ internal static class QueuesApi
         if (await services.Queues.GetQueueAsync(services.Acting.EntityId, name, cancellationToken) is not { } queue)
         {
             return QueueNotFound(name);
+        }
+
+        if (NotAllowed(queue, services) is { } restricted)
+        {
+            return restricted;
         }
 
         // The planned item is never stored, so its id names nothing: a placeholder, like the run's, instead of an id a user would look up.
@@ -160,6 +176,34 @@ internal static class QueuesApi
 
     public static ProblemHttpResult QueueNotFound(string name) => Problems.NotFound($"queue '{name}' not found");
 
+    /// <summary>
+    /// A queue restricted to some members takes launches from those members and the entity's admins (who could lift the
+    /// restriction anyway); everyone else with the member role gets a 403 that names the queue.
+    /// </summary>
+    private static ProblemHttpResult? NotAllowed(QueueRecord queue, QueueServices services) =>
+        queue.AllowedMembers is { } allowed && services.Acting.Role < EntityRole.Admin && !allowed.Contains(services.Caller.Name, StringComparer.Ordinal)
+            ? Problems.Forbidden($"queue '{queue.Name}' of '{queue.Entity}' is restricted to some members ({string.Join(", ", allowed)}) and its admins; "
+                + $"'{services.Caller.Name}' is not one of them: ask an admin of '{queue.Entity}' to add you")
+            : null;
+
+    /// <summary>Only a team's queue is restricted, and only to users who are members of that team.</summary>
+    private static async Task<IReadOnlyList<FieldError>> CheckAllowedMembersAsync(IReadOnlyList<string> allowed, QueueServices services, CancellationToken cancellationToken)
+    {
+        if (await services.Identities.FindEntityAsync(services.Acting.Entity, cancellationToken) is not { Kind: EntityKinds.Team } team)
+        {
+            return [new FieldError("allowed_members", $"only a team's queue is restricted to some members; '{services.Acting.Entity}' is a user (create the queue with --entity TEAM)")];
+        }
+
+        if (allowed.Count is 0 or > 1000)
+        {
+            return [new FieldError("allowed_members", "allowed_members lists 1 to 1000 members of the team (leave it out for every member)")];
+        }
+
+        var members = (await services.Identities.ListMembersAsync(team.Id, cancellationToken)).Select(m => m.User).ToHashSet(StringComparer.Ordinal);
+        return [.. allowed.Select((name, i) => (name, i)).Where(m => !members.Contains(m.name))
+            .Select(m => new FieldError($"allowed_members[{m.i}]", $"'{m.name}' is not a member of team '{team.Name}': add them with 'liftoff team add-member {team.Name} {m.name}' first"))];
+    }
+
     private static ValidationProblem Refused(IReadOnlyList<FieldError> errors) => new Validation().AddRange(errors).Result;
 
     private static async Task<QueueInfo> DescribeAsync(QueueRecord queue, QueueServices services, CancellationToken cancellationToken, IReadOnlyList<AgentRecord>? agents = null)
@@ -170,7 +214,8 @@ internal static class QueuesApi
         return new QueueInfo(queue.Name, queue.Entity, queue.Resource, Mapping.Json(queue.ConfigJson), queue.TemplateVariables, queue.MaxAttempts,
             queue.StartTimeoutSeconds, queue.CreatedAt, stats.Counts.GetValueOrDefault(ItemStates.Pending), stats.Counts,
             stats.OldestPendingAt is { } oldest ? (now - oldest).TotalSeconds : null,
-            [.. agents.Where(a => a.Queues.Contains(queue.Name) && a.State != AgentStates.Stopped).Select(a => Mapping.ToInfo(a, now, services.Options.ItemLease))]);
+            [.. agents.Where(a => a.Queues.Contains(queue.Name) && a.State != AgentStates.Stopped).Select(a => Mapping.ToInfo(a, now, services.Options.ItemLease))],
+            queue.AllowedMembers);
     }
 }
 
@@ -179,6 +224,8 @@ internal sealed class QueueServices
     public required IQueueStore Queues { get; init; }
 
     public required LaunchPlanner Planner { get; init; }
+
+    public required IIdentityStore Identities { get; init; }
 
     public required TargetCatalog Targets { get; init; }
 

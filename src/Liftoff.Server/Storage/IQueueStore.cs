@@ -76,7 +76,8 @@ internal sealed record QueueRecord(
     IReadOnlyList<TemplateVariable> TemplateVariables,
     int MaxAttempts,
     int StartTimeoutSeconds,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    IReadOnlyList<string>? AllowedMembers = null);
 
 internal sealed record QueueStats(IReadOnlyDictionary<string, long> Counts, DateTimeOffset? OldestPendingAt);
 

@@ -74,6 +74,10 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
         ("POST /api/v1/queues/{name}/items", "/api/v1/queues/q/items", "{}", Member(Bad)),
         ("POST /api/v1/queues/{name}/dry-run", "/api/v1/queues/q/dry-run", "{}", Member(Bad)),
         ("GET /api/v1/queues/{name}/items", "/api/v1/queues/q/items", null, Viewer(Ok)),
+        // "restricted" takes launches from its allowed members (the viewer only, who lacks the role) and the admins.
+        ("POST /api/v1/queues/{name}/items", "/api/v1/queues/restricted/items", "{}", Admin(Bad)),
+        ("POST /api/v1/queues/{name}/dry-run", "/api/v1/queues/restricted/dry-run", "{}", Admin(Bad)),
+        ("GET /api/v1/queues/{name}", "/api/v1/queues/restricted", null, Viewer(Ok)),
 
         ("GET /api/v1/items/{id}", "/api/v1/items/item_none", null, Viewer(Missing)),
         ("POST /api/v1/items/{id}/cancel", "/api/v1/items/item_none/cancel", null, Member(Missing)),
@@ -153,7 +157,9 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
                 }
                 else if (status == Forbidden && endpoint.Contains("/api/v1/", StringComparison.Ordinal) && !endpoint.Contains("/users", StringComparison.Ordinal)
                     && !endpoint.StartsWith("POST /api/v1/teams", StringComparison.Ordinal)
-                    && !JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString()!.Contains($"role in '{team.Name}'", StringComparison.Ordinal))
+                    && JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString() is var detail
+                    && !detail!.Contains($"role in '{team.Name}'", StringComparison.Ordinal)
+                    && !(path.Contains("/restricted/", StringComparison.Ordinal) && detail.Contains($"queue 'restricted' of '{team.Name}' is restricted to some members", StringComparison.Ordinal)))
                 {
                     failures.Add($"{endpoint} as {who}: the 403 does not name the role needed in the team: {text}");
                 }
@@ -202,6 +208,45 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
         Assert.Contains($"needs the member role in '{team.Name}'", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(0, JsonDocument.Parse(await items.Content.ReadAsStringAsync()).RootElement.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Enqueue_OnARestrictedQueue_TakesItsAllowedMembersAndAdminsOnly()
+    {
+        var team = await TeamAsync();
+        await Check(await SendAsync(team.Admin, "PUT", $"/api/v1/teams/{team.Name}/members/{team.ViewerName}", """{"role":"member"}"""), HttpStatusCode.OK);
+        const string launch = """{"job":"img","project":"p"}""";
+
+        using var allowed = await SendAsync(team.Viewer, "POST", $"/api/v1/queues/restricted/items?entity={team.Name}", launch);
+        using var refused = await SendAsync(team.Member, "POST", $"/api/v1/queues/restricted/items?entity={team.Name}", launch);
+        using var byAdmin = await SendAsync(team.Admin, "POST", $"/api/v1/queues/restricted/items?entity={team.Name}", launch);
+        using var items = await SendAsync(team.Member, "GET", $"/api/v1/queues/restricted/items?entity={team.Name}", null);
+        using var described = await SendAsync(team.Member, "GET", $"/api/v1/queues/restricted?entity={team.Name}", null);
+
+        Assert.Equal(HttpStatusCode.Created, allowed.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains($"queue 'restricted' of '{team.Name}' is restricted to some members ({team.ViewerName})", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Created, byAdmin.StatusCode);
+        Assert.Equal(2, JsonDocument.Parse(await items.Content.ReadAsStringAsync()).RootElement.GetProperty("items").GetArrayLength());
+        Assert.Equal([team.ViewerName], JsonDocument.Parse(await described.Content.ReadAsStringAsync()).RootElement.GetProperty("allowed_members").EnumerateArray().Select(m => m.GetString()));
+    }
+
+    [Fact]
+    public async Task CreateQueue_AllowedMembersOutsideTheTeamOrOnAUsersQueue_IsRefusedNamingTheField()
+    {
+        var team = await TeamAsync();
+
+        using var stranger = await SendAsync(team.Admin, "POST", $"/api/v1/queues/?entity={team.Name}", """{"name":"r2","resource":"docker","allowed_members":["nobody"]}""");
+        using var empty = await SendAsync(team.Admin, "POST", $"/api/v1/queues/?entity={team.Name}", """{"name":"r3","resource":"docker","allowed_members":[]}""");
+        using var ownQueue = await SendAsync(team.Admin, "POST", "/api/v1/queues/", """{"name":"r4","resource":"docker","allowed_members":["x"]}""");
+        using var queues = await SendAsync(team.Admin, "GET", $"/api/v1/queues/?entity={team.Name}", null);
+
+        Assert.Equal(HttpStatusCode.BadRequest, stranger.StatusCode);
+        Assert.Contains("allowed_members[0]", await stranger.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, ownQueue.StatusCode);
+        Assert.Contains("only a team's queue", await ownQueue.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(["q", "restricted"], JsonDocument.Parse(await queues.Content.ReadAsStringAsync()).RootElement.GetProperty("queues").EnumerateArray().Select(q => q.GetProperty("name").GetString()));
     }
 
     [Fact]
@@ -257,7 +302,7 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
 
         using (var queues = await SendAsync(team.Member, "GET", "/api/v1/queues/", null))
         {
-            Assert.Equal(["q"], JsonDocument.Parse(await queues.Content.ReadAsStringAsync()).RootElement.GetProperty("queues").EnumerateArray().Select(q => q.GetProperty("name").GetString()));
+            Assert.Equal(["q", "restricted"], JsonDocument.Parse(await queues.Content.ReadAsStringAsync()).RootElement.GetProperty("queues").EnumerateArray().Select(q => q.GetProperty("name").GetString()));
         }
 
         using var outsider = await SendAsync(team.Outsider, "PUT", "/api/v1/viewer/default-entity", $$"""{"entity":"{{team.Name}}"}""");
@@ -278,6 +323,7 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
         await Check(await SendAsync(admin, "PUT", $"/api/v1/teams/{name}/members/{name}-member", """{"role":"member"}"""), HttpStatusCode.OK);
         await Check(await SendAsync(admin, "PUT", $"/api/v1/teams/{name}/members/{name}-viewer", """{"role":"viewer"}"""), HttpStatusCode.OK);
         await Check(await SendAsync(admin, "POST", $"/api/v1/queues/?entity={name}", """{"name":"q","resource":"docker"}"""), HttpStatusCode.Created);
+        await Check(await SendAsync(admin, "POST", $"/api/v1/queues/?entity={name}", $$"""{"name":"restricted","resource":"docker","allowed_members":["{{name}}-viewer"]}"""), HttpStatusCode.Created);
         await Check(await SendAsync(member, "POST", $"/api/v1/jobs/?entity={name}",
             """{"project":"p","name":"img","definition":{"source_type":"image","source":{"image":"ghcr.io/org/train:1"},"entrypoint":["python"]}}"""), HttpStatusCode.Created);
         using var run = await SendAsync(member, "POST", $"/api/v1/runs/?entity={name}", """{"project":"p"}""");

@@ -21,6 +21,19 @@ public abstract partial class StoreContract
     }
 
     [Fact]
+    public async Task CreateQueue_WithAllowedMembers_KeepsThemAndOthersStayUnrestricted()
+    {
+        var team = await Identities.CreateTeamAsync("vision", (await NewEntityAsync("alice")).Id, T0, default);
+
+        await Queues.CreateQueueAsync(team.Id, NewQueue("gpu") with { AllowedMembers = ["alice", "bob"] }, default);
+        await Queues.CreateQueueAsync(team.Id, NewQueue("cpu"), default);
+
+        Assert.Equal(["alice", "bob"], (await Queues.GetQueueAsync(team.Id, "gpu", default))!.AllowedMembers);
+        Assert.Null((await Queues.GetQueueAsync(team.Id, "cpu", default))!.AllowedMembers);
+        Assert.Equal([null, ["alice", "bob"]], (await Queues.ListQueuesAsync(team.Id, default)).Select(q => q.AllowedMembers));
+    }
+
+    [Fact]
     public async Task CreateTeam_WhenANameIsTakenByAUserOrATeam_ThrowsDuplicate()
     {
         var alice = await NewEntityAsync("alice");

@@ -60,7 +60,7 @@ internal static class SqliteToPostgres
         new("run_artifacts", "run_seq, role, version_id", [("run_seq", Kind.Long), ("version_id", Kind.Long), ("role", Kind.Text), ("created_at", Kind.Time)]),
         new("queues", "id", [
             ("id", Kind.Long), ("entity_id", Kind.Long), ("name", Kind.Text), ("resource", Kind.Text), ("config", Kind.Text), ("template_variables", Kind.Text),
-            ("max_attempts", Kind.Int), ("start_timeout_seconds", Kind.Int), ("created_at", Kind.Time)], "id"),
+            ("max_attempts", Kind.Int), ("start_timeout_seconds", Kind.Int), ("created_at", Kind.Time), ("allowed_members", Kind.Text)], "id"),
         new("items", "seq", [
             ("seq", Kind.Long), ("id", Kind.Text), ("queue_id", Kind.Long), ("entity_id", Kind.Long), ("state", Kind.Text), ("priority", Kind.Int),
             ("attempt", Kind.Int), ("max_attempts", Kind.Int), ("job", Kind.Text), ("job_definition", Kind.Text), ("project", Kind.Text),

@@ -252,6 +252,10 @@ internal static partial class Migrations
             ALTER TABLE items ADD COLUMN submitted_by {bigint} REFERENCES entities(id);
             UPDATE items SET submitted_by = entity_id;
             """),
+        // A team queue restricted to some members: a JSON array of user names; null, every member.
+        (10, """
+            ALTER TABLE queues ADD COLUMN allowed_members {text};
+            """),
         // Why a claimed item's workload is not running yet (a Slurm pending reason, a pod's), as its agent last said.
         (12, """
             ALTER TABLE items ADD COLUMN waiting_reason {text};

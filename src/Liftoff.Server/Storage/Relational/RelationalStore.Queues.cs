@@ -11,7 +11,7 @@ namespace Liftoff.Server.Storage.Relational;
 internal sealed partial class RelationalStore : IQueueStore
 {
     private const string QueueColumns = """
-        q.id, e.name, q.name, q.resource, q.config, q.template_variables, q.max_attempts, q.start_timeout_seconds, q.created_at
+        q.id, e.name, q.name, q.resource, q.config, q.template_variables, q.max_attempts, q.start_timeout_seconds, q.created_at, q.allowed_members
         FROM queues q JOIN entities e ON e.id = q.entity_id
         """;
 
@@ -33,13 +33,14 @@ internal sealed partial class RelationalStore : IQueueStore
         database.WriteAsync(async session =>
         {
             var id = await session.ScalarAsync("""
-                INSERT INTO queues (entity_id, name, resource, config, template_variables, max_attempts, start_timeout_seconds, created_at)
-                VALUES (@e, @name, @resource, @config, @vars, @attempts, @timeout, @at)
+                INSERT INTO queues (entity_id, name, resource, config, template_variables, max_attempts, start_timeout_seconds, created_at, allowed_members)
+                VALUES (@e, @name, @resource, @config, @vars, @attempts, @timeout, @at, @allowed)
                 ON CONFLICT (entity_id, name) DO NOTHING RETURNING id
                 """, cancellationToken,
                 ("@e", entityId), ("@name", queue.Name), ("@resource", queue.Resource), ("@config", queue.ConfigJson),
                 ("@vars", JsonSerializer.Serialize(queue.TemplateVariables, LiftoffJsonContext.Default.IReadOnlyListTemplateVariable)),
-                ("@attempts", queue.MaxAttempts), ("@timeout", queue.StartTimeoutSeconds), ("@at", queue.CreatedAt)) as long?
+                ("@attempts", queue.MaxAttempts), ("@timeout", queue.StartTimeoutSeconds), ("@at", queue.CreatedAt),
+                ("@allowed", queue.AllowedMembers is { } allowed ? JsonSerializer.Serialize(allowed, LiftoffJsonContext.Default.IReadOnlyListString) : null)) as long?
                 ?? throw new DuplicateException($"a queue named '{queue.Name}' exists");
             return queue with { Id = id };
         }, cancellationToken);
@@ -338,7 +339,7 @@ internal sealed partial class RelationalStore : IQueueStore
 
     private static QueueRecord QueueRow(Row r) => new(r.Long(0), r.String(1), r.String(2), r.String(3), r.String(4),
         JsonSerializer.Deserialize(r.String(5), LiftoffJsonContext.Default.IReadOnlyListTemplateVariable)!,
-        r.Int(6), r.Int(7), r.Time(8));
+        r.Int(6), r.Int(7), r.Time(8), r.NullableString(9) is { } allowed ? JsonSerializer.Deserialize(allowed, LiftoffJsonContext.Default.IReadOnlyListString) : null);
 
     private static AgentRecord AgentRow(Row r) => new(r.String(0), r.String(1), r.String(2),
         JsonSerializer.Deserialize(r.String(3), LiftoffJsonContext.Default.IReadOnlyListString)!,
