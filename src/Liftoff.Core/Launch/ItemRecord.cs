@@ -3,7 +3,9 @@ namespace Liftoff.Core.Launch;
 /// <summary>
 /// A launch item as the store keeps it. JSON fields are object texts. <paramref name="SubmittedBy"/> is the user whose key
 /// enqueued it (a team's members cancel and move their own items only); the store records the owning entity when it is
-/// not given, as it did for every item before teams.
+/// not given, as it did for every item before teams. <paramref name="RetryPolicyJson"/> is the item's effective policy,
+/// fixed at enqueue (null: the defaults); <paramref name="RetriesJson"/> counts the retries spent per budget;
+/// <paramref name="ClaimableAt"/>, while set, holds a retried item back until its backoff ends.
 /// </summary>
 public sealed record ItemRecord(
     string Id,
@@ -31,7 +33,12 @@ public sealed record ItemRecord(
     DateTimeOffset? EndedAt,
     DateTimeOffset? LeaseExpiresAt,
     bool CancelRequested,
-    string? SubmittedBy = null)
+    string? SubmittedBy = null,
+    string? FailureClass = null,
+    DateTimeOffset? ClaimableAt = null,
+    string? RetriesJson = null,
+    string? RetryPolicyJson = null,
+    int? MaxRunSeconds = null)
 {
     public bool IsTerminal => ItemLifecycle.IsTerminal(State);
 
