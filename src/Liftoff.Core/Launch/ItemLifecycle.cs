@@ -20,7 +20,12 @@ public static class ItemLifecycle
     public static ItemRecord Claim(ItemRecord item, string agentId, string runId, DateTimeOffset now, DateTimeOffset leaseUntil)
     {
         Expect(item, ItemStates.Pending);
-        return item with { State = ItemStates.Leased, AgentId = agentId, RunId = runId, ClaimedAt = now, StartedAt = null, LeaseExpiresAt = leaseUntil };
+        // The previous attempt's failure stays in the history; the item now speaks for this attempt.
+        return item with
+        {
+            State = ItemStates.Leased, AgentId = agentId, RunId = runId, ClaimedAt = now, StartedAt = null, LeaseExpiresAt = leaseUntil,
+            Phase = null, Error = null, FailureClass = null, ClaimableAt = null,
+        };
     }
 
     public static ItemRecord Renew(ItemRecord item, int attempt, DateTimeOffset leaseUntil)
@@ -96,7 +101,7 @@ public static class ItemLifecycle
         if (item.CancelRequested || failureClass == FailureClasses.Cancelled || spent >= allowed || item.Attempt >= item.MaxAttempts)
         {
             var why = item.CancelRequested || failureClass == FailureClasses.Cancelled ? ""
-                : spent >= allowed ? $" (no {budget} retries left: {allowed} allowed)"
+                : spent >= allowed ? (allowed == 0 ? "" : $" (no {budget} retries left: {allowed} allowed)")
                 : $" (attempt {item.Attempt} of {item.MaxAttempts})";
             return item with
             {
