@@ -49,7 +49,8 @@ public sealed class RetryApiTests(FakeClockServerFixture server) : IClassFixture
         Assert.Equal(1, retried.RetryPolicy!.Attempts![FailureClasses.Infrastructure]);
         Assert.Null(await client.ClaimAsync(agent.Id, TimeSpan.Zero));
 
-        server.Clock.Advance(TimeSpan.FromSeconds(60));
+        // Past the backoff by more than a reaper period, so that a tick of the reaper sees it over.
+        server.Clock.Advance(TimeSpan.FromSeconds(70));
         await Poll.UntilAsync(() => client.GetItemAsync(item.Id), i => i.ClaimableAt is null, TimeSpan.FromSeconds(30), "the reaper to end the backoff");
         var again = (await client.ClaimAsync(agent.Id, TimeSpan.Zero))!;
         Assert.Equal((item.Id, 2), (again.Item.Id, again.Spec.Attempt));
