@@ -72,6 +72,9 @@ internal sealed class ItemExecution
 
         /// <summary>The agent stops without draining: stop the workload and hand the item back (released at once).</summary>
         HandedBack,
+
+        /// <summary>The run passed its max run time: stop the workload, fail the attempt with class timeout.</summary>
+        TimedOut,
     }
 
     public string ItemId => Spec.ItemId;
@@ -121,7 +124,7 @@ internal sealed class ItemExecution
         catch (Exception ex) when (ex is not OperationCanceledException || !_force.IsCancellationRequested)
         {
             _logger.LogError("Item {ItemId} failed in the agent: {Error}", Spec.ItemId, Redact(ex.ToString()));
-            await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Submit, Message($"the agent failed: {ex.Message}")));
+            await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Submit, Message($"the agent failed: {ex.Message}"), FailureClass: FailureClasses.Infrastructure));
         }
         finally
         {
@@ -160,7 +163,7 @@ internal sealed class ItemExecution
             await console.CompleteAsync(_force.Token);
             if (Reason == StopReason.None)
             {
-                await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ex.Phase, Message(ex.Message)));
+                await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ex.Phase, Message(ex.Message), FailureClass: ex.FailureClass));
             }
             else
             {
@@ -222,6 +225,7 @@ internal sealed class ItemExecution
         {
             _workload = workload;
             var exited = workload.WaitForExitAsync(CancellationToken.None);
+            using var timer = MaxRunTimer();
             await Task.WhenAny(exited, Task.Delay(Timeout.InfiniteTimeSpan, _time, _stop.Token));
             if (!exited.IsCompleted)
             {
@@ -261,6 +265,11 @@ internal sealed class ItemExecution
             case StopReason.Lost:
                 _logger.LogWarning("Dropped item {ItemId}: attempt {Attempt} no longer holds it", Spec.ItemId, Spec.Attempt);
                 break;
+            case StopReason.TimedOut:
+                await TryAsync(() => _client.FinishRunAsync(Spec.RunId, exitCode ?? 143, _force.Token));
+                await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Run,
+                    $"the run passed its max run time of {Spec.Launch!.MaxRunSeconds} s and was stopped", exitCode, FailureClasses.Timeout));
+                break;
             default:
                 _release = true;
                 break;
@@ -275,13 +284,15 @@ internal sealed class ItemExecution
         var output = tail.Length > 0 ? $"; last stderr lines:\n{tail}" : "";
         if (exit.Phase is { } phase)
         {
-            await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, phase, Message(exit.Reason ?? $"the target did not run the workload ({phase})"), exit.ExitCode));
+            await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, phase, Message(exit.Reason ?? $"the target did not run the workload ({phase})"), exit.ExitCode,
+                exit.FailureClass ?? FailureClasses.Config));
             return;
         }
 
         if (run?.State == RunStates.Pending)
         {
-            await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Run, Message($"the job never called init (it exited with code {exit.ExitCode}{Describe(exit)}){output}"), exit.ExitCode));
+            await ReportAsync(new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Run, Message($"the job never called init (it exited with code {exit.ExitCode}{Describe(exit)}){output}"), exit.ExitCode,
+                exit.FailureClass ?? FailureClasses.User));
             return;
         }
 
@@ -304,7 +315,8 @@ internal sealed class ItemExecution
 
         await ReportAsync(exit.ExitCode == 0
             ? new ItemProgressRequest(Spec.Attempt, ItemStates.Finished, ExitCode: 0)
-            : new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Run, Message($"the job exited with code {exit.ExitCode}{Describe(exit)}{output}"), exit.ExitCode));
+            : new ItemProgressRequest(Spec.Attempt, ItemStates.Failed, ItemPhases.Run, Message($"the job exited with code {exit.ExitCode}{Describe(exit)}{output}"), exit.ExitCode,
+                exit.FailureClass ?? FailureClasses.User));
     }
 
     private async Task<RunInfo?> ReadRunAsync()
@@ -428,6 +440,20 @@ internal sealed class ItemExecution
         reason = new string([.. Redact(reason).Select(c => char.IsControl(c) ? ' ' : c)]).Trim();
         return reason.Length <= ItemLifecycle.MaxWaitingReasonChars ? reason : reason[..(ItemLifecycle.MaxWaitingReasonChars - 1)] + "…";
     }
+
+    /// <summary>
+    /// Stops the workload once it has run for the item's max run time, through the same two-phase stop as a cancel.
+    /// The time counts from the watch (the workload started); a re-attached workload carries no spec and no limit.
+    /// </summary>
+    private ITimer? MaxRunTimer() => Spec.Launch?.MaxRunSeconds is { } seconds
+        ? _time.CreateTimer(_ =>
+        {
+            if (RequestStop(StopReason.TimedOut))
+            {
+                _logger.LogInformation("Item {ItemId} passed its max run time of {Seconds} s", Spec.ItemId, seconds);
+            }
+        }, null, TimeSpan.FromSeconds(seconds), Timeout.InfiniteTimeSpan)
+        : null;
 
     /// <summary>The first reason wins; true when this call set it.</summary>
     private bool RequestStop(StopReason reason)

@@ -38,6 +38,10 @@ internal static class LiftoffCommandLine
                 new DeleteQueueCommand(),
                 new CancelItemCommand(),
             },
+            new Command("item", "Inspect launch items.")
+            {
+                new DescribeItemCommand(),
+            },
             new Command("keys", "Create, list and revoke your API keys.")
             {
                 new CreateKeyCommand(),

@@ -208,6 +208,10 @@ public sealed class LiftoffClient : IDisposable
     public Task<ItemInfo> GetItemAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Get, ItemPath(id), null, LiftoffJsonContext.Default.ItemInfo, cancellationToken);
 
+    /// <summary>The item's history: every state it entered, per attempt, with each failed attempt's class and message.</summary>
+    public Task<ItemHistory> GetItemHistoryAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, ItemPath(id) + "/history", null, LiftoffJsonContext.Default.ItemHistory, cancellationToken);
+
     /// <summary>Cancels an item in any state: pending ones at once, claimed ones through their agent.</summary>
     public Task<ItemInfo> CancelItemAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, ItemPath(id) + "/cancel", null, LiftoffJsonContext.Default.ItemInfo, cancellationToken, idempotent: true);

@@ -47,6 +47,47 @@ public static class ItemPhases
 }
 
 /// <summary>
+/// What a failed attempt's failure was, as whoever saw it classed it: the agent (from what its target reported) or the
+/// server (lease expiry, start timeout). A queue's <see cref="RetryPolicy"/> gives attempts per class.
+/// </summary>
+public static class FailureClasses
+{
+    /// <summary>The machinery failed, not the job: agent or node lost, pod evicted, a transient registry or cloud error, a signal from outside.</summary>
+    public const string Infrastructure = "infrastructure";
+
+    /// <summary>The target took the capacity back (spot reclaim).</summary>
+    public const string Preemption = "preemption";
+
+    /// <summary>The workload exited non-zero or never called <c>init</c>.</summary>
+    public const string User = "user";
+
+    /// <summary>The target refused the workload: a bad manifest, a missing secret, an image that does not exist.</summary>
+    public const string Config = "config";
+
+    /// <summary>Past the queue's start timeout or the item's max run time.</summary>
+    public const string Timeout = "timeout";
+
+    public const string Cancelled = "cancelled";
+
+    public static readonly IReadOnlyList<string> All = [Infrastructure, Preemption, User, Config, Timeout, Cancelled];
+
+    /// <summary>The classes a retry policy budgets; a cancel is never retried.</summary>
+    public static readonly IReadOnlyList<string> Retryable = [Infrastructure, Preemption, User, Config, Timeout];
+}
+
+/// <summary>Exponential backoff between attempts: <c>initial_seconds × 2^(n-1)</c>, at most <c>max_seconds</c>, less up to <c>jitter</c> of it at random.</summary>
+public sealed record BackoffPolicy(double? InitialSeconds = null, double? MaxSeconds = null, double? Jitter = null);
+
+/// <summary>
+/// How a queue (or, within the queue's bounds, an item) retries failed attempts: extra attempts per failure class,
+/// exit codes retried as infrastructure failures, and the backoff before a retried item is claimable again.
+/// </summary>
+public sealed record RetryPolicy(
+    IReadOnlyDictionary<string, int>? Attempts = null,
+    IReadOnlyList<int>? RetryOnExitCodes = null,
+    BackoffPolicy? Backoff = null);
+
+/// <summary>
 /// A queue's template variable: <c>integer</c> or <c>number</c> with optional bounds, or <c>string</c> with optional
 /// choices. Written on the CLI as <c>name=integer:1..8</c>, <c>name=number:0.1..</c>, <c>name=string:a|b|c</c>.
 /// </summary>
@@ -59,7 +100,9 @@ public sealed record CreateQueueRequest(
     IReadOnlyList<TemplateVariable>? TemplateVariables = null,
     int? MaxAttempts = null,
     int? StartTimeoutSeconds = null,
-    IReadOnlyList<string>? AllowedMembers = null);
+    IReadOnlyList<string>? AllowedMembers = null,
+    RetryPolicy? RetryPolicy = null,
+    int? MaxRunSeconds = null);
 
 /// <summary><see cref="AllowedMembers"/>: on a team's queue restricted to some members, who besides its admins may launch onto it.</summary>
 public sealed record QueueInfo(
@@ -75,7 +118,9 @@ public sealed record QueueInfo(
     IReadOnlyDictionary<string, long> Items,
     double? OldestPendingSeconds,
     IReadOnlyList<AgentInfo> Agents,
-    IReadOnlyList<string>? AllowedMembers = null);
+    IReadOnlyList<string>? AllowedMembers = null,
+    RetryPolicy? RetryPolicy = null,
+    int? MaxRunSeconds = null);
 
 public sealed record QueueList(IReadOnlyList<QueueInfo> Queues);
 
@@ -91,7 +136,9 @@ public sealed record EnqueueRequest(
     IReadOnlyDictionary<string, JsonElement>? TemplateValues = null,
     string? Priority = null,
     IReadOnlyList<string>? Entrypoint = null,
-    string? IdempotencyKey = null);
+    string? IdempotencyKey = null,
+    RetryPolicy? RetryPolicy = null,
+    int? MaxRunSeconds = null);
 
 public sealed record ItemInfo(
     string Id,
@@ -116,7 +163,28 @@ public sealed record ItemInfo(
     DateTimeOffset? EndedAt,
     DateTimeOffset? LeaseExpiresAt,
     bool CancelRequested,
-    string? WaitingReason = null);
+    string? WaitingReason = null,
+    string? FailureClass = null,
+    DateTimeOffset? ClaimableAt = null,
+    RetryPolicy? RetryPolicy = null,
+    int? MaxRunSeconds = null);
+
+/// <summary>
+/// One entry of an item's history (append-only): the state it entered, for which attempt, and for a failed attempt
+/// its class and message. A retried attempt's entry is <c>pending</c> with <see cref="ClaimableAt"/>, the end of its backoff.
+/// </summary>
+public sealed record ItemEvent(
+    DateTimeOffset At,
+    string State,
+    int Attempt,
+    string? FailureClass,
+    string? Phase,
+    string? Message,
+    string? RunId,
+    string? AgentId,
+    DateTimeOffset? ClaimableAt);
+
+public sealed record ItemHistory(string ItemId, IReadOnlyList<ItemEvent> Events);
 
 public sealed record ItemList(IReadOnlyList<ItemInfo> Items, string? NextCursor);
 
@@ -143,7 +211,8 @@ public sealed record LaunchSpec(
     JsonElement ResourceConfig,
     IReadOnlyDictionary<string, string> Environment,
     JsonElement? QueueResourceConfig = null,
-    IReadOnlyDictionary<string, string>? Secrets = null);
+    IReadOnlyDictionary<string, string>? Secrets = null,
+    int? MaxRunSeconds = null);
 
 public sealed record RegisterAgentRequest(string Name, IReadOnlyList<string> Queues, string? Version = null, string? Host = null, int MaxJobs = 1);
 
@@ -195,8 +264,9 @@ public sealed record ItemHeartbeatReply(string State, bool CancelRequested, Date
 /// <summary>
 /// The agent's report on an item it holds: <c>starting</c>, <c>running</c>, <c>finished</c>, <c>failed</c> (with phase and
 /// message) or <c>cancelled</c> (after a cancel request). Carries the fencing token; a stale one is refused with 409.
+/// A failure carries its <see cref="FailureClasses"/> class as the agent's target saw it (<c>user</c> when not given).
 /// </summary>
-public sealed record ItemProgressRequest(int Attempt, string State, string? Phase = null, string? Message = null, int? ExitCode = null);
+public sealed record ItemProgressRequest(int Attempt, string State, string? Phase = null, string? Message = null, int? ExitCode = null, string? FailureClass = null);
 
 /// <summary>
 /// An agent that stops gracefully hands an item back: it is pending again without an attempt counted, and the run

@@ -31,6 +31,9 @@ public static class Limits
 
     public const int MaxAgentJobs = 1000;
 
+    /// <summary>The longest max run time a queue or item may set: 30 days.</summary>
+    public const int MaxRunSeconds = 30 * 24 * 3600;
+
     /// <summary>Null when <paramref name="value"/> fits in <paramref name="limit"/> bytes of UTF-8 JSON, else the message naming its size.</summary>
     public static string? TooLarge(JsonElement? value, int limit, string what) =>
         value is { } given && given.GetRawText() is var json && Encoding.UTF8.GetByteCount(json) is var bytes && bytes > limit

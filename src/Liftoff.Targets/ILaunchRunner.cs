@@ -41,8 +41,10 @@ internal interface ILaunchedWorkload : IAsyncDisposable
 /// How a workload ended: its exit code (128 + N when a signal N ended a process) and, when known, why. A workload the
 /// target never got to run (an image it could not pull, a pod it could not schedule) names the <see cref="Phase"/>
 /// (one of <see cref="ItemPhases"/>) that stopped it, so the item fails there rather than in <c>run</c>.
+/// <see cref="FailureClass"/> is the target's word on whose failure a non-zero exit was (one of <see cref="FailureClasses"/>):
+/// unset, a run that exited non-zero is the job's (<c>user</c>), a workload the target never ran a <c>config</c> refusal.
 /// </summary>
-internal sealed record WorkloadExit(int ExitCode, string? Reason = null, string? Phase = null);
+internal sealed record WorkloadExit(int ExitCode, string? Reason = null, string? Phase = null, string? FailureClass = null);
 
 /// <summary>What a runner gets for one item.</summary>
 internal sealed record LaunchContext(
@@ -52,10 +54,16 @@ internal sealed record LaunchContext(
     LiftoffClient Client,
     string WorkDirectory);
 
-/// <summary>The workload could not be prepared or started; <see cref="Phase"/> is one of <see cref="ItemPhases"/>.</summary>
-internal sealed class LaunchException(string phase, string message, Exception? innerException = null) : Exception(message, innerException)
+/// <summary>
+/// The workload could not be prepared or started; <see cref="Phase"/> is one of <see cref="ItemPhases"/>. The
+/// <see cref="FailureClass"/> says whose failure it was: <c>config</c> (the target refused what it was given) unless
+/// the runner knows it passing (<c>infrastructure</c>: a registry or cloud that answered 5xx or throttled).
+/// </summary>
+internal sealed class LaunchException(string phase, string message, Exception? innerException = null, string failureClass = FailureClasses.Config) : Exception(message, innerException)
 {
     public string Phase { get; } = phase;
+
+    public string FailureClass { get; } = failureClass;
 }
 
 /// <summary>

@@ -37,12 +37,13 @@ internal sealed class AgentHarness : IAsyncDisposable
 
     public const string Project = "agent-tests";
 
-    public static async Task<AgentHarness> StartAsync(ServerFixture server, int maxAttempts = 3, string resource = Resources.LocalProcess, string? queueConfigJson = null)
+    public static async Task<AgentHarness> StartAsync(ServerFixture server, int maxAttempts = 3, string resource = Resources.LocalProcess, string? queueConfigJson = null,
+        RetryPolicy? retryPolicy = null)
     {
         var key = await server.NewUserKeyAsync();
         var harness = new AgentHarness(server, key, "q" + Guid.NewGuid().ToString("N")[..8], new TempDirectory());
         var config = queueConfigJson is null ? (JsonElement?)null : JsonDocument.Parse(queueConfigJson).RootElement.Clone();
-        await harness.Client.CreateQueueAsync(new CreateQueueRequest(harness.Queue, resource, config, MaxAttempts: maxAttempts));
+        await harness.Client.CreateQueueAsync(new CreateQueueRequest(harness.Queue, resource, config, MaxAttempts: maxAttempts, RetryPolicy: retryPolicy));
         return harness;
     }
 
@@ -64,8 +65,8 @@ internal sealed class AgentHarness : IAsyncDisposable
         return name;
     }
 
-    public Task<ItemInfo> EnqueueAsync(string job, string? configJson = null) =>
-        Client.EnqueueAsync(Queue, new EnqueueRequest(job, Project, configJson is null ? null : JsonDocument.Parse(configJson).RootElement.Clone()));
+    public Task<ItemInfo> EnqueueAsync(string job, string? configJson = null, int? maxRunSeconds = null) =>
+        Client.EnqueueAsync(Queue, new EnqueueRequest(job, Project, configJson is null ? null : JsonDocument.Parse(configJson).RootElement.Clone(), MaxRunSeconds: maxRunSeconds));
 
     public AgentOptions Options(int maxJobs = 1, bool drain = false, string name = "test-agent") => new()
     {

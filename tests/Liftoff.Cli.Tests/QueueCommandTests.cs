@@ -48,10 +48,15 @@ public sealed class QueueCommandTests(ServerFixture server) : IClassFixture<Serv
         Assert.Contains("active item", deleteRefused.Stderr, StringComparison.Ordinal);
 
         var cancel = await cli.RunAsync("queue", "cancel", item.GetProperty("id").GetString()!);
+        var describeItem = await cli.RunAsync("item", "describe", item.GetProperty("id").GetString()!, "--json");
         var delete = await cli.RunAsync("queue", "delete", "gpu");
 
         Assert.True(cancel.ExitCode == 0, cancel.ToString());
         Assert.Contains("cancelled", cancel.Stderr, StringComparison.Ordinal);
+        Assert.True(describeItem.ExitCode == 0, describeItem.ToString());
+        Assert.Equal(
+            [("pending", null), ("cancelled", "cancelled")],
+            JsonDocument.Parse(describeItem.Stdout).RootElement.GetProperty("events").EnumerateArray().Select(e => (e.GetProperty("state").GetString(), e.GetProperty("failure_class").GetString())));
         Assert.True(delete.ExitCode == 0, delete.ToString());
     }
 

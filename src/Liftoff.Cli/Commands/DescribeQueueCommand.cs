@@ -30,6 +30,12 @@ internal sealed class DescribeQueueCommand : BaseCommand
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(queue.Name)}[/] on {queue.Resource}, up to {queue.MaxAttempts} attempts, start timeout {queue.StartTimeoutSeconds} s");
         AnsiConsole.MarkupLine($"items: {Markup.Escape(string.Join(", ", queue.Items.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")))}{(queue.Items.Count == 0 ? "none" : "")}; depth {queue.Depth}{(queue.OldestPendingSeconds is { } age ? $", oldest pending {Output.Age(age)}" : "")}");
         AnsiConsole.MarkupLine($"config: {Markup.Escape(queue.Config.GetRawText())}");
+        if (queue.RetryPolicy is { Attempts: { } attempts } policy)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape($"retries: {string.Join(", ", attempts.Select(a => $"{a.Key} {a.Value}"))}; exit codes retried: {string.Join(", ", policy.RetryOnExitCodes ?? [])}; "
+                + $"backoff {policy.Backoff?.InitialSeconds} s doubling to {policy.Backoff?.MaxSeconds} s (jitter {policy.Backoff?.Jitter})"
+                + (queue.MaxRunSeconds is { } maxRun ? $"; max run {maxRun} s" : "")));
+        }
         if (queue.TemplateVariables.Count > 0)
         {
             AnsiConsole.MarkupLine($"template variables: {Markup.Escape(string.Join(", ", queue.TemplateVariables.Select(v => $"{v.Name} ({Core.Launch.TemplateVariables.Describe(v)})")))}");
@@ -45,7 +51,8 @@ internal sealed class DescribeQueueCommand : BaseCommand
         foreach (var i in items.Items)
         {
             table.AddRow(Markup.Escape(i.Id), i.State, i.Priority, i.Attempt.ToString(CultureInfo.InvariantCulture), Markup.Escape(i.Job), Markup.Escape(i.RunId ?? "-"),
-                Markup.Escape(i.WaitingReason ?? ""), Markup.Escape(i.Error is null ? "" : $"{i.Phase}: {i.Error}"));
+                Markup.Escape(DescribeItemCommand.WaitingReason(i) ?? ""),
+                Markup.Escape(i.Error is null ? "" : $"{(i.FailureClass is { } c ? c + " in " : "")}{i.Phase}: {i.Error}"));
         }
 
         Output.Table(agents);

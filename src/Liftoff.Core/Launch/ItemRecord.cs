@@ -5,6 +5,9 @@ namespace Liftoff.Core.Launch;
 /// enqueued it (a team's members cancel and move their own items only); the store records the owning entity when it is
 /// not given, as it did for every item before teams. <paramref name="WaitingReason"/> is why a held item's workload is
 /// not running yet, as its agent last said (a Slurm pending reason, a pending pod's); only a held item has one.
+/// <paramref name="RetryPolicyJson"/> is the item's effective policy,
+/// fixed at enqueue (null: the defaults); <paramref name="RetriesJson"/> counts the retries spent per budget;
+/// <paramref name="ClaimableAt"/>, while set, holds a retried item back until its backoff ends.
 /// </summary>
 public sealed record ItemRecord(
     string Id,
@@ -33,7 +36,12 @@ public sealed record ItemRecord(
     DateTimeOffset? LeaseExpiresAt,
     bool CancelRequested,
     string? SubmittedBy = null,
-    string? WaitingReason = null)
+    string? WaitingReason = null,
+    string? FailureClass = null,
+    DateTimeOffset? ClaimableAt = null,
+    string? RetriesJson = null,
+    string? RetryPolicyJson = null,
+    int? MaxRunSeconds = null)
 {
     public bool IsTerminal => ItemLifecycle.IsTerminal(State);
 

@@ -21,6 +21,7 @@ internal static class ItemsApi
     {
         var items = app.MapGroup("/api/v1/items").RequireAuthorization().WithTags("Items").Needs(EntityRole.Member);
         items.MapGet("/{id}", GetItem).Needs(EntityRole.Viewer);
+        items.MapGet("/{id}/history", GetHistory).Needs(EntityRole.Viewer);
         items.MapPost("/{id}/cancel", CancelItem);
         items.MapPost("/{id}/heartbeat", Heartbeat);
         items.MapPost("/{id}/progress", Report);
@@ -31,6 +32,11 @@ internal static class ItemsApi
     public static async Task<Results<Ok<ItemInfo>, ProblemHttpResult>> GetItem(string id, [AsParameters] ItemServices services, CancellationToken cancellationToken) =>
         await services.Queues.GetItemAsync(services.Acting.EntityId, id, cancellationToken) is { } item
             ? TypedResults.Ok(Mapping.ToInfo(item))
+            : ItemNotFound(id);
+
+    public static async Task<Results<Ok<ItemHistory>, ProblemHttpResult>> GetHistory(string id, [AsParameters] ItemServices services, CancellationToken cancellationToken) =>
+        await services.Queues.GetItemHistoryAsync(services.Acting.EntityId, id, cancellationToken) is { } events
+            ? TypedResults.Ok(new ItemHistory(id, events))
             : ItemNotFound(id);
 
     public static async Task<Results<Ok<ItemInfo>, ProblemHttpResult>> CancelItem(string id, [AsParameters] ItemServices services, CancellationToken cancellationToken)
@@ -66,13 +72,24 @@ internal static class ItemsApi
         return item is null ? ItemNotFound(id) : TypedResults.Ok(new ItemHeartbeatReply(item.State, item.CancelRequested, item.LeaseExpiresAt!.Value));
     }
 
-    public static async Task<Results<Ok<ItemInfo>, ProblemHttpResult>> Report(string id, ItemProgressRequest request, [AsParameters] ItemServices services, CancellationToken cancellationToken)
+    /// <summary>
+    /// The agent's report. A failure's class is the agent's word (a run's own key cannot reach this endpoint, so a
+    /// launched job cannot class its own failures to earn retries); a retried item waits out its backoff before the
+    /// next claim.
+    /// </summary>
+    public static async Task<Results<Ok<ItemInfo>, ProblemHttpResult, ValidationProblem>> Report(string id, ItemProgressRequest request, [AsParameters] ItemServices services, CancellationToken cancellationToken)
     {
+        if (request.FailureClass is { } failureClass && !FailureClasses.All.Contains(failureClass))
+        {
+            return new Validation().Add("failure_class", $"'{failureClass}' is not a failure class: {string.Join(", ", FailureClasses.All)}").Result;
+        }
+
         var now = services.Time.GetUtcNow();
         // The end of a long message (a build log's last lines) is the part that says what went wrong.
         var message = request.Message is { Length: > MaxMessage } text ? text[^MaxMessage..] : request.Message;
         var item = await services.Queues.UpdateItemAsync(services.Acting.EntityId, id,
-            i => ItemLifecycle.Report(i, request.Attempt, request.State, request.Phase, message, now, now + services.Options.ItemLease), cancellationToken);
+            i => ItemLifecycle.Report(i, request.Attempt, request.State, request.Phase, message, now, now + services.Options.ItemLease,
+                request.FailureClass, request.ExitCode, Random.Shared.NextDouble()), cancellationToken);
         if (item?.RunId is { } runId)
         {
             services.RunSignals.Notify(runId);

@@ -22,7 +22,8 @@ internal static class Mapping
         item.RunId, Json(item.ConfigJson), Json(item.ResourceArgsJson),
         JsonSerializer.Deserialize(JsonText.Readable(item.TemplateValuesJson), LiftoffJsonContext.Default.IReadOnlyDictionaryStringString)!.ToDictionary(p => p.Key, p => JsonSerializer.SerializeToElement(p.Value, LiftoffJsonContext.Default.String)),
         item.EntrypointJson is { } e ? JsonSerializer.Deserialize(JsonText.Readable(e), LiftoffJsonContext.Default.IReadOnlyListString) : null,
-        item.Phase, item.Error, item.AgentId, item.CreatedAt, item.ClaimedAt, item.EndedAt, item.LeaseExpiresAt, item.CancelRequested, item.WaitingReason);
+        item.Phase, item.Error, item.AgentId, item.CreatedAt, item.ClaimedAt, item.EndedAt, item.LeaseExpiresAt, item.CancelRequested, item.WaitingReason,
+        item.FailureClass, item.ClaimableAt, RetryPolicies.Parse(item.RetryPolicyJson), item.MaxRunSeconds);
 
     /// <summary>The agent as callers see it at <paramref name="now"/>: offline once silent too long (<see cref="AgentLiveness"/>).</summary>
     public static AgentInfo ToInfo(AgentRecord agent, DateTimeOffset now, TimeSpan itemLease) => new(

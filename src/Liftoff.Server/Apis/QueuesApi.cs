@@ -42,6 +42,12 @@ internal static class QueuesApi
         errors.Check(request.Config is null || request.Config.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Null, "config", "config must be a JSON object of the resource's default settings");
         errors.Check(request.MaxAttempts is null or >= 1 and <= 100, "max_attempts", "max_attempts is 1 to 100");
         errors.Check(request.StartTimeoutSeconds is null or >= 1, "start_timeout_seconds", "start_timeout_seconds is at least 1");
+        errors.Check(request.MaxRunSeconds is null or >= 1 and <= Limits.MaxRunSeconds, "max_run_seconds", $"max_run_seconds is 1 to {Limits.MaxRunSeconds}");
+        if (request.RetryPolicy is { } retryPolicy)
+        {
+            errors.AddRange(RetryPolicies.Validate(retryPolicy, "retry_policy"));
+        }
+
         var variables = request.TemplateVariables ?? [];
         errors.AddRange(TemplateVariables.ValidateDeclarations(variables, "template_variables"));
         if (!errors.Any && request.Config is { ValueKind: JsonValueKind.Object } config)
@@ -65,7 +71,8 @@ internal static class QueuesApi
             0, services.Acting.Entity, request.Name, request.Resource,
             request.Config is { ValueKind: JsonValueKind.Object } given ? given.GetRawText() : "{}", variables,
             request.MaxAttempts ?? DefaultMaxAttempts, request.StartTimeoutSeconds ?? DefaultStartTimeoutSeconds, services.Time.GetUtcNow(),
-            request.AllowedMembers is { } members ? [.. members.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)] : null), cancellationToken);
+            request.AllowedMembers is { } members ? [.. members.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)] : null,
+            RetryPolicies.Serialize(RetryPolicies.Over(RetryPolicies.Default, request.RetryPolicy)), request.MaxRunSeconds), cancellationToken);
         return TypedResults.Created($"/api/v1/queues/{queue.Name}", await DescribeAsync(queue, services, cancellationToken));
     }
 
@@ -215,7 +222,7 @@ internal static class QueuesApi
             queue.StartTimeoutSeconds, queue.CreatedAt, stats.Counts.GetValueOrDefault(ItemStates.Pending), stats.Counts,
             stats.OldestPendingAt is { } oldest ? (now - oldest).TotalSeconds : null,
             [.. agents.Where(a => a.Queues.Contains(queue.Name) && a.State != AgentStates.Stopped).Select(a => Mapping.ToInfo(a, now, services.Options.ItemLease))],
-            queue.AllowedMembers);
+            queue.AllowedMembers, RetryPolicies.Parse(queue.RetryPolicyJson), queue.MaxRunSeconds);
     }
 }
 

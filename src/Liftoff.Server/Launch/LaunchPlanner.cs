@@ -59,6 +59,20 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
             errors.Add(new FieldError("config", configSize));
         }
 
+        var queuePolicy = RetryPolicies.Parse(queue.RetryPolicyJson);
+        if (request.RetryPolicy is { } retryPolicy)
+        {
+            var shape = RetryPolicies.Validate(retryPolicy, "retry_policy");
+            errors.AddRange(shape.Count > 0 ? shape : RetryPolicies.CheckWithin(retryPolicy, queuePolicy, "retry_policy"));
+        }
+
+        if (request.MaxRunSeconds is { } maxRun && (maxRun < 1 || maxRun > (queue.MaxRunSeconds ?? Limits.MaxRunSeconds)))
+        {
+            errors.Add(new FieldError("max_run_seconds", queue.MaxRunSeconds is { } queueMax
+                ? $"max_run_seconds is 1 to {queueMax} (the queue's max run time)"
+                : $"max_run_seconds is 1 to {Limits.MaxRunSeconds}"));
+        }
+
         JobVersion? job = null;
         if (ArtifactRefs.Parse(request.Job) is not { } reference)
         {
@@ -119,7 +133,8 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
             TemplateValuesJson: JsonSerializer.Serialize(templateValues, LiftoffJsonContext.Default.IReadOnlyDictionaryStringString),
             EntrypointJson: request.Entrypoint is { } e ? JsonSerializer.Serialize(e, LiftoffJsonContext.Default.IReadOnlyListString) : null,
             Phase: null, Error: null, AgentId: null, IdempotencyKey: request.IdempotencyKey, CreatedAt: now, ClaimedAt: null,
-            StartedAt: null, EndedAt: null, LeaseExpiresAt: null, CancelRequested: false, SubmittedBy: caller.Name);
+            StartedAt: null, EndedAt: null, LeaseExpiresAt: null, CancelRequested: false, SubmittedBy: caller.Name,
+            RetryPolicyJson: RetryPolicies.Serialize(RetryPolicies.Over(queuePolicy, request.RetryPolicy)), MaxRunSeconds: request.MaxRunSeconds ?? queue.MaxRunSeconds);
         return (item, errors);
     }
 
@@ -130,7 +145,8 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
     public static bool IsSameLaunch(ItemRecord earlier, ItemRecord again) =>
         earlier.Queue == again.Queue && earlier.Project == again.Project && earlier.Job == again.Job && earlier.Priority == again.Priority
         && earlier.ConfigJson == again.ConfigJson && earlier.ResourceArgsJson == again.ResourceArgsJson
-        && earlier.TemplateValuesJson == again.TemplateValuesJson && earlier.EntrypointJson == again.EntrypointJson;
+        && earlier.TemplateValuesJson == again.TemplateValuesJson && earlier.EntrypointJson == again.EntrypointJson
+        && earlier.RetryPolicyJson == again.RetryPolicyJson && earlier.MaxRunSeconds == again.MaxRunSeconds;
 
     /// <summary>
     /// Every <c>${secret:NAME}</c> reference stands in an environment value of the target and names a secret that its
@@ -230,7 +246,7 @@ internal sealed class LaunchPlanner(JobVersions jobs, TargetCatalog targets, Sec
         return new LaunchSpec(item.Id, item.Attempt, queue.Name, queue.Resource, item.Entity, item.Project, runId, runName, item.Job,
             JsonSerializer.SerializeToElement(definition, LiftoffJsonContext.Default.JobDefinition), entrypoint,
             Element(item.ConfigJson), JsonSerializer.SerializeToElement(resource, LiftoffJsonContext.Default.JsonNode), environment,
-            JsonSerializer.SerializeToElement(queueResource, LiftoffJsonContext.Default.JsonNode));
+            JsonSerializer.SerializeToElement(queueResource, LiftoffJsonContext.Default.JsonNode), MaxRunSeconds: item.MaxRunSeconds);
     }
 
     private static JsonElement Element(string json)

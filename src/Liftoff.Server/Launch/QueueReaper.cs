@@ -6,8 +6,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Liftoff.Server.Launch;
 
-/// <summary>Returns items of vanished agents (lease expired) and fails items stuck in starting (DESIGN.md §3).</summary>
-internal sealed class QueueReaper(IQueueStore queues, RunSignals runSignals, ServerOptions options, TimeProvider time, ILogger<QueueReaper> logger) : BackgroundService
+/// <summary>
+/// Returns items of vanished agents (lease expired), fails items stuck in starting (DESIGN.md §3), and makes retried
+/// items claimable once their backoff ends.
+/// </summary>
+internal sealed class QueueReaper(IQueueStore queues, RunSignals runSignals, QueueSignals queueSignals, ServerOptions options, TimeProvider time, ILogger<QueueReaper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -33,6 +36,11 @@ internal sealed class QueueReaper(IQueueStore queues, RunSignals runSignals, Ser
         foreach (var item in await queues.ExpireLeasesAsync(now, cancellationToken))
         {
             logger.LogWarning("Item {ItemId} on queue {Queue}: lease expired, now {State} (attempt {Attempt})", item.Id, item.Queue, item.State, item.Attempt);
+        }
+
+        foreach (var queueId in await queues.PromoteBackoffsAsync(now, cancellationToken))
+        {
+            queueSignals.Notify(queueId);
         }
 
         foreach (var item in await queues.TimeOutStartsAsync(now, cancellationToken))

@@ -52,7 +52,16 @@ internal interface IQueueStore
     /// </summary>
     Task<ItemRecord?> UpdateItemAsync(long entityId, string itemId, Func<ItemRecord, ItemRecord> change, CancellationToken cancellationToken);
 
-    /// <summary>Items whose lease ran out go back to pending (or fail on their last attempt); their runs crash.</summary>
+    /// <summary>Retried items whose backoff ended become claimable; returns their queues, to wake the claims waiting there.</summary>
+    Task<IReadOnlyList<long>> PromoteBackoffsAsync(DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>The item's history, oldest first; null when the item is not the entity's.</summary>
+    Task<IReadOnlyList<ItemEvent>?> GetItemHistoryAsync(long entityId, string itemId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Items whose lease ran out (an infrastructure failure) go back to pending after a backoff while their retry policy
+    /// allows, else fail; their runs crash.
+    /// </summary>
     Task<IReadOnlyList<ItemRecord>> ExpireLeasesAsync(DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>Held items that have not reached running within their queue's start timeout fail.</summary>
@@ -77,7 +86,9 @@ internal sealed record QueueRecord(
     int MaxAttempts,
     int StartTimeoutSeconds,
     DateTimeOffset CreatedAt,
-    IReadOnlyList<string>? AllowedMembers = null);
+    IReadOnlyList<string>? AllowedMembers = null,
+    string? RetryPolicyJson = null,
+    int? MaxRunSeconds = null);
 
 internal sealed record QueueStats(IReadOnlyDictionary<string, long> Counts, DateTimeOffset? OldestPendingAt);
 

@@ -307,7 +307,7 @@ internal sealed class KubernetesWorkload(KubernetesCluster cluster, string name,
     {
         if (pod?.Status?.Reason == "Evicted")
         {
-            return new WorkloadExit(137, $"the pod was evicted: {pod.Status.Message}");
+            return new WorkloadExit(137, $"the pod was evicted: {pod.Status.Message}", FailureClass: FailureClasses.Infrastructure);
         }
 
         if (main?.State?.Terminated is { } terminated)

@@ -39,6 +39,9 @@ internal sealed partial class ProcessGroup : ILaunchedWorkload
     private readonly Task _output;
     private readonly TimeProvider _time;
 
+    /// <summary>Liftoff itself signalled the group (a stop); any other signal came from outside.</summary>
+    private volatile bool _stopping;
+
     private ProcessGroup(Process process, Task output, TimeProvider time)
     {
         _process = process;
@@ -95,11 +98,17 @@ internal sealed partial class ProcessGroup : ILaunchedWorkload
         Signal(SigKill);
         // The pipes close once every process holding them is gone; bounded, in case one escaped into another group.
         await Task.WhenAny(_output, Task.Delay(TimeSpan.FromSeconds(5), _time, cancellationToken));
-        return new WorkloadExit(_process.ExitCode);
+        var code = _process.ExitCode;
+        // The wrapper exits 128 + N when a signal N ended the job. Not Liftoff's signal, while the agent lives: the
+        // machine took it (an OOM killer, an operator, a shutdown), not the job's own failure.
+        return code is > 128 and <= 128 + 64 && !_stopping
+            ? new WorkloadExit(code, $"ended by signal {code - 128} from outside Liftoff", FailureClass: Contracts.FailureClasses.Infrastructure)
+            : new WorkloadExit(code);
     }
 
     public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
     {
+        _stopping = true;
         if (grace > TimeSpan.Zero && Signal(SigTerm))
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -68,6 +68,7 @@ public sealed class RunKeyMatrixTests(ServerFixture server) : IClassFixture<Serv
         ("GET /api/v1/queues/{name}/items", "/api/v1/queues/{queue}/items", null, Ok, Forbidden, Forbidden),
 
         ("GET /api/v1/items/{id}", "/api/v1/items/{item}", null, Ok, Forbidden, Forbidden),
+        ("GET /api/v1/items/{id}/history", "/api/v1/items/{item}/history", null, Ok, Forbidden, Forbidden),
         ("POST /api/v1/items/{id}/cancel", "/api/v1/items/item_none/cancel", null, Missing, Forbidden, Forbidden),
         ("POST /api/v1/items/{id}/heartbeat", "/api/v1/items/item_none/heartbeat", """{"attempt":1}""", Missing, Forbidden, Forbidden),
         ("POST /api/v1/items/{id}/progress", "/api/v1/items/item_none/progress", """{"attempt":1,"state":"running"}""", Missing, Forbidden, Forbidden),

@@ -32,6 +32,9 @@ public sealed class LeaseTests(FakeClockServerFixture server) : IClassFixture<Fa
         Assert.Equal((HttpStatusCode.Conflict, HttpStatusCode.Conflict), (late.StatusCode, beat.StatusCode));
         Assert.Contains("drop this workload", beat.Message, StringComparison.Ordinal);
         var second = await client.RegisterAgentAsync(new RegisterAgentRequest("survives", ["q"]));
+        // Past the backoff by more than a reaper period, so that a tick of the reaper sees it over.
+        server.Clock.Advance(requeued.ClaimableAt!.Value - server.Clock.GetUtcNow() + TimeSpan.FromSeconds(10));
+        await Poll.UntilAsync(() => client.GetItemAsync(item.Id), i => i.ClaimableAt is null, TimeSpan.FromSeconds(30), "the reaper to end the backoff");
         var retry = await client.ClaimAsync(second.Id, TimeSpan.FromSeconds(5));
         Assert.Equal((item.Id, 2), (retry!.Item.Id, retry.Spec.Attempt));
         Assert.NotEqual(claim.Spec.RunId, retry.Spec.RunId);

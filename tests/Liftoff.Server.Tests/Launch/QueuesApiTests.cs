@@ -20,6 +20,9 @@ public sealed class QueuesApiTests(ServerFixture server) : IClassFixture<ServerF
     [InlineData("""{"name":"q","resource":"local-process","config":{"env":{"A":"{{gpus}}"}}}""", "config.env.A")]
     [InlineData("""{"name":"q","resource":"local-process","template_variables":[{"name":"gpus","type":"integer","min":8,"max":1}]}""", "template_variables[0].min")]
     [InlineData("""{"name":"q","resource":"local-process","max_attempts":0}""", "max_attempts")]
+    [InlineData("""{"name":"q","resource":"local-process","max_run_seconds":0}""", "max_run_seconds")]
+    [InlineData("""{"name":"q","resource":"local-process","retry_policy":{"backoff":{"jitter":2}}}""", "retry_policy.backoff.jitter")]
+    [InlineData("""{"name":"q","resource":"local-process","retry_policy":{"attempts":{"cancelled":1}}}""", "retry_policy.attempts.cancelled")]
     public async Task CreateQueue_BadInput_Is400NamingTheField(string body, string field)
     {
         using var http = server.Http(await server.NewUserKeyAsync());

@@ -105,6 +105,9 @@ public abstract partial class StoreContract
         await Assert.ThrowsAsync<ItemConflictException>(() => ReportAsync(e.Id, "i", 1, ItemStates.Finished));
         await Assert.ThrowsAsync<ItemConflictException>(() => HeartbeatAsync(e.Id, "i", 1));
         var survives = await Queues.RegisterAgentAsync(e.Id, NewAgent("survives", "q"), default);
+        Assert.Null(await ClaimNowAsync(survives, q.Id));
+        _clock.Advance(requeued.ClaimableAt!.Value - _clock.GetUtcNow());
+        await reaper.SweepAsync(default);
         var second = (await ClaimNowAsync(survives, q.Id))!;
         Assert.Equal(("i", 2), (second.Item.Id, second.Item.Attempt));
         Assert.NotEqual(first.Run.Id, second.Run.Id);
@@ -212,7 +215,9 @@ public abstract partial class StoreContract
         await woken.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    private QueueReaper NewQueueReaper() => new(Queues, _runSignals, ReaperOptions, _clock, NullLogger<QueueReaper>.Instance);
+    private readonly QueueSignals _queueSignals = new();
+
+    private QueueReaper NewQueueReaper() => new(Queues, _runSignals, _queueSignals, ReaperOptions, _clock, NullLogger<QueueReaper>.Instance);
 
     /// <summary>A claim at the clock's now, leased for the server's lease as the claim API does.</summary>
     private Task<ClaimedItem?> ClaimNowAsync(AgentRecord agent, long queueId)

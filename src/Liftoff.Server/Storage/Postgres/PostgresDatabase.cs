@@ -197,7 +197,7 @@ internal sealed class PostgresDatabase : RelationalDatabase, IAsyncDisposable
         (await session.ListAsync($"""
             {RelationalStore.ItemSelect} FROM (
                 SELECT h.* FROM unnest(@queues) AS n(id) CROSS JOIN LATERAL (
-                    SELECT p.* FROM items p WHERE p.queue_id = n.id AND p.state = '{ItemStates.Pending}'
+                    SELECT p.* FROM items p WHERE p.queue_id = n.id AND p.state = '{ItemStates.Pending}' AND p.claimable_at IS NULL
                     ORDER BY p.priority, p.seq LIMIT 1 FOR UPDATE SKIP LOCKED) h
                 ORDER BY h.priority, h.seq LIMIT 1) i
             {RelationalStore.ItemJoins}

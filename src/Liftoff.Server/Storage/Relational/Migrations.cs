@@ -260,7 +260,40 @@ internal static partial class Migrations
         (12, """
             ALTER TABLE items ADD COLUMN waiting_reason {text};
             """),
+        // Retries by failure class (issue #17). A retried item is pending with claimable_at set until its backoff
+        // ends; the claim reads items_claimable, which leaves those out, so its cost does not grow with them; the
+        // reaper finds ended backoffs through items_backoff. item_events is the item's append-only history.
+        (13, """
+            ALTER TABLE queues ADD COLUMN retry_policy {text};
+            ALTER TABLE queues ADD COLUMN max_run_seconds {int};
+            ALTER TABLE items ADD COLUMN failure_class {text};
+            ALTER TABLE items ADD COLUMN claimable_at {time};
+            ALTER TABLE items ADD COLUMN retries {text};
+            ALTER TABLE items ADD COLUMN retry_policy {text};
+            ALTER TABLE items ADD COLUMN max_run_seconds {int};
+            CREATE INDEX items_claimable ON items(queue_id, priority, seq) WHERE state = 'pending' AND claimable_at IS NULL;
+            CREATE INDEX items_backoff ON items(claimable_at) WHERE claimable_at IS NOT NULL;
+            CREATE TABLE item_events (
+                seq {seq},
+                item_id {key} NOT NULL,
+                at {time} NOT NULL,
+                state {text} NOT NULL,
+                attempt {int} NOT NULL,
+                failure_class {text},
+                phase {text},
+                message {text},
+                run_id {key},
+                agent_id {text},
+                claimable_at {time}
+            );
+            CREATE INDEX item_events_item ON item_events(item_id, seq);
+            INSERT INTO item_events (item_id, at, state, attempt, failure_class, phase, message, run_id, agent_id, claimable_at)
+            SELECT id, COALESCE(ended_at, claimed_at, created_at), state, attempt, NULL, phase, error, run_id, agent_id, NULL FROM items ORDER BY seq;
+            """),
     ];
+
+    /// <summary>The versions of the steps, in order (other branches' steps fill the numbers between).</summary>
+    public static IReadOnlyList<int> Versions => [.. Steps.Select(s => s.Version)];
 
     public static int LatestVersion => Steps[^1].Version;
 

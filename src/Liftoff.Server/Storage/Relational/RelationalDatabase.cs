@@ -68,7 +68,7 @@ internal abstract class RelationalDatabase
     public abstract Task<int[]> ExecuteAsync(DbSession session, IReadOnlyList<Sql> statements, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The highest-priority, oldest pending item of <paramref name="queueIds"/>, held so that no other claim takes it
+    /// The highest-priority, oldest claimable item of <paramref name="queueIds"/> (pending, not backing off), held so that no other claim takes it
     /// before this transaction ends; null when none is pending.
     /// </summary>
     public abstract Task<ItemRow?> FindClaimableAsync(DbSession session, IReadOnlyList<long> queueIds, CancellationToken cancellationToken);

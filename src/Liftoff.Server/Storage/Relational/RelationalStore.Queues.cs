@@ -11,7 +11,8 @@ namespace Liftoff.Server.Storage.Relational;
 internal sealed partial class RelationalStore : IQueueStore
 {
     private const string QueueColumns = """
-        q.id, e.name, q.name, q.resource, q.config, q.template_variables, q.max_attempts, q.start_timeout_seconds, q.created_at, q.allowed_members
+        q.id, e.name, q.name, q.resource, q.config, q.template_variables, q.max_attempts, q.start_timeout_seconds, q.created_at, q.allowed_members,
+        q.retry_policy, q.max_run_seconds
         FROM queues q JOIN entities e ON e.id = q.entity_id
         """;
 
@@ -19,7 +20,8 @@ internal sealed partial class RelationalStore : IQueueStore
     internal const string ItemSelect = """
         SELECT i.id, q.name, e.name, i.state, i.priority, i.attempt, i.max_attempts, i.job, i.job_definition, i.project, i.run_id,
         i.config, i.resource_args, i.template_values, i.entrypoint, i.phase, i.error, i.agent_id, i.idempotency_key,
-        i.created_at, i.claimed_at, i.started_at, i.ended_at, i.lease_expires_at, i.cancel_requested, i.entity_id, i.queue_id, s.name, i.waiting_reason
+        i.created_at, i.claimed_at, i.started_at, i.ended_at, i.lease_expires_at, i.cancel_requested, i.entity_id, i.queue_id, s.name, i.waiting_reason,
+        i.failure_class, i.claimable_at, i.retries, i.retry_policy, i.max_run_seconds
         """;
 
     internal const string ItemJoins = "JOIN queues q ON q.id = i.queue_id JOIN entities e ON e.id = i.entity_id LEFT JOIN entities s ON s.id = i.submitted_by";
@@ -33,14 +35,15 @@ internal sealed partial class RelationalStore : IQueueStore
         database.WriteAsync(async session =>
         {
             var id = await session.ScalarAsync("""
-                INSERT INTO queues (entity_id, name, resource, config, template_variables, max_attempts, start_timeout_seconds, created_at, allowed_members)
-                VALUES (@e, @name, @resource, @config, @vars, @attempts, @timeout, @at, @allowed)
+                INSERT INTO queues (entity_id, name, resource, config, template_variables, max_attempts, start_timeout_seconds, created_at, allowed_members, retry_policy, max_run_seconds)
+                VALUES (@e, @name, @resource, @config, @vars, @attempts, @timeout, @at, @allowed, @policy, @maxrun)
                 ON CONFLICT (entity_id, name) DO NOTHING RETURNING id
                 """, cancellationToken,
                 ("@e", entityId), ("@name", queue.Name), ("@resource", queue.Resource), ("@config", queue.ConfigJson),
                 ("@vars", JsonSerializer.Serialize(queue.TemplateVariables, LiftoffJsonContext.Default.IReadOnlyListTemplateVariable)),
                 ("@attempts", queue.MaxAttempts), ("@timeout", queue.StartTimeoutSeconds), ("@at", queue.CreatedAt),
-                ("@allowed", queue.AllowedMembers is { } allowed ? JsonSerializer.Serialize(allowed, LiftoffJsonContext.Default.IReadOnlyListString) : null)) as long?
+                ("@allowed", queue.AllowedMembers is { } allowed ? JsonSerializer.Serialize(allowed, LiftoffJsonContext.Default.IReadOnlyListString) : null),
+                ("@policy", queue.RetryPolicyJson), ("@maxrun", queue.MaxRunSeconds)) as long?
                 ?? throw new DuplicateException($"a queue named '{queue.Name}' exists");
             return queue with { Id = id };
         }, cancellationToken);
@@ -77,6 +80,7 @@ internal sealed partial class RelationalStore : IQueueStore
 
             await session.ExecuteAsync([
                 .. active.SelectMany(a => EndRunOfItem(a.Item with { State = ItemStates.Cancelled }, now)),
+                new Sql("DELETE FROM item_events WHERE item_id IN (SELECT id FROM items WHERE queue_id = @q)", ("@q", queue.Id)),
                 new Sql("DELETE FROM items WHERE queue_id = @q", ("@q", queue.Id)),
                 new Sql("DELETE FROM queues WHERE id = @q", ("@q", queue.Id)),
             ], cancellationToken);
@@ -91,24 +95,24 @@ internal sealed partial class RelationalStore : IQueueStore
             var inserted = await session.ExecuteAsync("""
                 INSERT INTO items (id, queue_id, entity_id, state, priority, attempt, max_attempts, job, job_definition, project, run_id,
                     config, resource_args, template_values, entrypoint, phase, error, agent_id, idempotency_key, created_at,
-                    claimed_at, started_at, ended_at, lease_expires_at, cancel_requested, submitted_by)
+                    claimed_at, started_at, ended_at, lease_expires_at, cancel_requested, submitted_by, retry_policy, max_run_seconds)
                 VALUES (@id, @q, @e, @state, @priority, @attempt, @max, @job, @definition, @project, NULL,
                     @config, @args, @values, @entrypoint, NULL, NULL, NULL, @key, @created, NULL, NULL, NULL, NULL, @cancel,
-                    COALESCE((SELECT id FROM entities WHERE name = @by), @e))
+                    COALESCE((SELECT id FROM entities WHERE name = @by), @e), @policy, @maxrun)
                 ON CONFLICT (entity_id, idempotency_key) DO NOTHING
                 """, cancellationToken,
                 ("@id", item.Id), ("@q", queueId), ("@e", entityId), ("@state", item.State), ("@priority", item.Priority),
                 ("@attempt", item.Attempt), ("@max", item.MaxAttempts), ("@job", item.Job), ("@definition", item.JobDefinitionJson),
                 ("@project", item.Project), ("@config", item.ConfigJson), ("@args", item.ResourceArgsJson), ("@values", item.TemplateValuesJson),
                 ("@entrypoint", item.EntrypointJson), ("@key", item.IdempotencyKey), ("@created", item.CreatedAt), ("@cancel", false),
-                ("@by", item.SubmittedBy));
+                ("@by", item.SubmittedBy), ("@policy", item.RetryPolicyJson), ("@maxrun", item.MaxRunSeconds));
             if (inserted == 0)
             {
                 var earlier = await ReadItemsAsync(session, "WHERE i.entity_id = @e AND i.idempotency_key = @key", cancellationToken, ("@e", entityId), ("@key", item.IdempotencyKey));
                 return (earlier[0].Item, false);
             }
 
-            await session.ExecuteAsync([.. Wake(queueId)], cancellationToken);
+            await session.ExecuteAsync([Event(item, item.CreatedAt), .. Wake(queueId)], cancellationToken);
             return (item with { SubmittedBy = item.SubmittedBy ?? await session.ScalarAsync("SELECT name FROM entities WHERE id = @e", cancellationToken, ("@e", entityId)) as string }, true);
         }, cancellationToken);
 
@@ -160,7 +164,7 @@ internal sealed partial class RelationalStore : IQueueStore
             var queue = (await session.FirstAsync($"SELECT {QueueColumns} WHERE q.id = @q", QueueRow, cancellationToken, ("@q", queueId)))!;
             var (run, key) = prepare(item, queue);
             var claimed = ItemLifecycle.Claim(item, agent.Id, run.Id, now, leaseUntil);
-            var affected = await session.ExecuteAsync([.. RunInserts(entityId, run), KeyInsert(entityId, key), ItemUpdate(claimed)], cancellationToken);
+            var affected = await session.ExecuteAsync([.. RunInserts(entityId, run), KeyInsert(entityId, key), ItemUpdate(claimed), Event(claimed, now)], cancellationToken);
             return affected[1] == 1
                 ? new ClaimedItem(claimed, queue, run)
                 : throw new DuplicateException($"run id {run.Id} collided; the claim is retried");
@@ -181,7 +185,9 @@ internal sealed partial class RelationalStore : IQueueStore
             {
                 await session.ExecuteAsync([
                     ItemUpdate(after),
+                    .. Changed(before, after) ? [Event(after, after.EndedAt ?? DateTimeOffset.UtcNow)] : Array.Empty<Sql>(),
                     .. after.IsTerminal && !before.IsTerminal ? EndRunOfItem(after, after.EndedAt ?? DateTimeOffset.UtcNow) : [],
+                    .. ItemLifecycle.IsRetry(before, after) ? RetryRunOfItem(before, DateTimeOffset.UtcNow) : [],
                     .. ItemLifecycle.IsRelease(before, after) ? ReleaseRunOfItem(before, queueId, DateTimeOffset.UtcNow) : [],
                 ], cancellationToken);
             }
@@ -198,6 +204,43 @@ internal sealed partial class RelationalStore : IQueueStore
         .. Wake(queueId),
     ];
 
+    /// <summary>
+    /// The attempt's run and key end with a retried attempt: its key stops working and a run the workload never
+    /// reached (still pending) ends failed; a run the SDK reported on keeps the end it reported.
+    /// </summary>
+    private static IEnumerable<Sql> RetryRunOfItem(ItemRecord attempt, DateTimeOffset now) =>
+    [
+        .. RevokeRunKeys(attempt.RunId, now),
+        new Sql($"UPDATE runs SET state = '{RunStates.Failed}', ended_at = @now WHERE id = @run AND state = '{RunStates.Pending}'", ("@now", now), ("@run", attempt.RunId)),
+    ];
+
+    public Task<IReadOnlyList<long>> PromoteBackoffsAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        database.WriteAsync<IReadOnlyList<long>>(async session =>
+        {
+            var due = await ReadItemsAsync(session,
+                $"WHERE i.claimable_at IS NOT NULL AND i.claimable_at <= @now{database.LockRows("i", skipLocked: true)}", cancellationToken, ("@now", now));
+            var queues = due.Select(d => d.QueueId).Distinct().ToList();
+            await session.ExecuteAsync([
+                .. due.Select(d => new Sql("UPDATE items SET claimable_at = NULL WHERE id = @id", ("@id", d.Item.Id))),
+                .. queues.SelectMany(Wake),
+            ], cancellationToken);
+            return queues;
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<ItemEvent>?> GetItemHistoryAsync(long entityId, string itemId, CancellationToken cancellationToken) =>
+        database.ReadAsync<IReadOnlyList<ItemEvent>?>(async session =>
+        {
+            if (await session.ScalarAsync("SELECT 1 FROM items WHERE entity_id = @e AND id = @id", cancellationToken, ("@e", entityId), ("@id", itemId)) is null)
+            {
+                return null;
+            }
+
+            return await session.ListAsync(
+                "SELECT at, state, attempt, failure_class, phase, message, run_id, agent_id, claimable_at FROM item_events WHERE item_id = @id ORDER BY seq",
+                r => new ItemEvent(r.Time(0), r.String(1), r.Int(2), r.NullableString(3), r.NullableString(4), r.NullableString(5), r.NullableString(6), r.NullableString(7), r.NullableTime(8)),
+                cancellationToken, ("@id", itemId));
+        }, cancellationToken);
+
     public Task<IReadOnlyList<ItemRecord>> ExpireLeasesAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         database.WriteAsync<IReadOnlyList<ItemRecord>>(async session =>
         {
@@ -209,13 +252,14 @@ internal sealed partial class RelationalStore : IQueueStore
             var writes = new List<Sql>();
             foreach (var (item, _, queueId) in expired)
             {
-                var next = ItemLifecycle.Clear(ItemLifecycle.Expire(item, now));
+                var next = ItemLifecycle.Clear(ItemLifecycle.Expire(item, now, Random.Shared.NextDouble()));
                 writes.Add(ItemUpdate(next));
+                writes.Add(Event(next, now));
                 writes.AddRange(RevokeRunKeys(item.RunId, now));
                 writes.Add(new Sql(
                     $"UPDATE runs SET state = '{RunStates.Crashed}', ended_at = @now WHERE id = @run AND state IN ('{RunStates.Pending}', '{RunStates.Running}')",
                     ("@now", now), ("@run", item.RunId)));
-                if (next.State == ItemStates.Pending)
+                if (next.State == ItemStates.Pending && next.ClaimableAt is null)
                 {
                     writes.AddRange(Wake(queueId));
                 }
@@ -240,9 +284,10 @@ internal sealed partial class RelationalStore : IQueueStore
             foreach (var (item, _, queueId) in stuck)
             {
                 var queue = (await session.FirstAsync($"SELECT {QueueColumns} WHERE q.id = @q", QueueRow, cancellationToken, ("@q", queueId)))!;
-                var next = ItemLifecycle.Clear(ItemLifecycle.TimeOutStart(item, TimeSpan.FromSeconds(queue.StartTimeoutSeconds), now));
+                var next = ItemLifecycle.Clear(ItemLifecycle.TimeOutStart(item, TimeSpan.FromSeconds(queue.StartTimeoutSeconds), now, Random.Shared.NextDouble()));
                 writes.Add(ItemUpdate(next));
-                writes.AddRange(EndRunOfItem(next, now));
+                writes.Add(Event(next, now));
+                writes.AddRange(next.State == ItemStates.Pending ? RetryRunOfItem(item, now) : EndRunOfItem(next, now));
                 failed.Add(next);
             }
 
@@ -317,12 +362,25 @@ internal sealed partial class RelationalStore : IQueueStore
         new("""
             UPDATE items SET state = @state, attempt = @attempt, run_id = @run, phase = @phase, error = @error, agent_id = @agent,
                 claimed_at = @claimed, started_at = @started, ended_at = @ended, lease_expires_at = @lease, cancel_requested = @cancel,
-                waiting_reason = @waiting
+                waiting_reason = @waiting, failure_class = @class, claimable_at = @claimable, retries = @retries
             WHERE id = @id
             """,
             ("@state", item.State), ("@attempt", item.Attempt), ("@run", item.RunId), ("@phase", item.Phase), ("@error", item.Error),
             ("@agent", item.AgentId), ("@claimed", item.ClaimedAt), ("@started", item.StartedAt), ("@ended", item.EndedAt),
-            ("@lease", item.LeaseExpiresAt), ("@cancel", item.CancelRequested), ("@waiting", item.WaitingReason), ("@id", item.Id));
+            ("@lease", item.LeaseExpiresAt), ("@cancel", item.CancelRequested), ("@waiting", item.WaitingReason), ("@class", item.FailureClass), ("@claimable", item.ClaimableAt),
+            ("@retries", item.RetriesJson), ("@id", item.Id));
+
+    /// <summary>Whether a change is one the item's history records: a new state or a new attempt (a lease renewal is not).</summary>
+    private static bool Changed(ItemRecord before, ItemRecord after) => before.State != after.State || before.Attempt != after.Attempt;
+
+    /// <summary>The item's state as one more entry of its append-only history.</summary>
+    private static Sql Event(ItemRecord item, DateTimeOffset at) =>
+        new("""
+            INSERT INTO item_events (item_id, at, state, attempt, failure_class, phase, message, run_id, agent_id, claimable_at)
+            VALUES (@id, @at, @state, @attempt, @class, @phase, @message, @run, @agent, @claimable)
+            """,
+            ("@id", item.Id), ("@at", at), ("@state", item.State), ("@attempt", item.Attempt), ("@class", item.FailureClass),
+            ("@phase", item.Phase), ("@message", item.Error), ("@run", item.RunId), ("@agent", item.AgentId), ("@claimable", item.ClaimableAt));
 
     internal static Task<List<ItemRow>> ReadItemsAsync(DbSession session, string where, CancellationToken cancellationToken, params (string, object?)[] parameters) =>
         session.ListAsync($"{ItemSelect} FROM items i {ItemJoins} {where}", ItemRowOf, cancellationToken, parameters);
@@ -335,11 +393,14 @@ internal sealed partial class RelationalStore : IQueueStore
         EntrypointJson: r.NullableString(14), Phase: r.NullableString(15), Error: r.NullableString(16),
         AgentId: r.NullableString(17), IdempotencyKey: r.NullableString(18), CreatedAt: r.Time(19),
         ClaimedAt: r.NullableTime(20), StartedAt: r.NullableTime(21), EndedAt: r.NullableTime(22),
-        LeaseExpiresAt: r.NullableTime(23), CancelRequested: r.Bool(24), SubmittedBy: r.NullableString(27), WaitingReason: r.NullableString(28)), r.Long(25), r.Long(26));
+        LeaseExpiresAt: r.NullableTime(23), CancelRequested: r.Bool(24), SubmittedBy: r.NullableString(27), WaitingReason: r.NullableString(28),
+        FailureClass: r.NullableString(29), ClaimableAt: r.NullableTime(30), RetriesJson: r.NullableString(31), RetryPolicyJson: r.NullableString(32),
+        MaxRunSeconds: r.NullableInt(33)), r.Long(25), r.Long(26));
 
     private static QueueRecord QueueRow(Row r) => new(r.Long(0), r.String(1), r.String(2), r.String(3), r.String(4),
         JsonSerializer.Deserialize(r.String(5), LiftoffJsonContext.Default.IReadOnlyListTemplateVariable)!,
-        r.Int(6), r.Int(7), r.Time(8), r.NullableString(9) is { } allowed ? JsonSerializer.Deserialize(allowed, LiftoffJsonContext.Default.IReadOnlyListString) : null);
+        r.Int(6), r.Int(7), r.Time(8), r.NullableString(9) is { } allowed ? JsonSerializer.Deserialize(allowed, LiftoffJsonContext.Default.IReadOnlyListString) : null,
+        r.NullableString(10), r.NullableInt(11));
 
     private static AgentRecord AgentRow(Row r) => new(r.String(0), r.String(1), r.String(2),
         JsonSerializer.Deserialize(r.String(3), LiftoffJsonContext.Default.IReadOnlyListString)!,

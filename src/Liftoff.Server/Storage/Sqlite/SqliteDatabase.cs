@@ -234,7 +234,7 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
         (long Priority, long Seq, string Id)? best = null;
         foreach (var queueId in queueIds)
         {
-            var head = await session.ListAsync($"SELECT priority, seq, id FROM items WHERE queue_id = @q AND state = '{ItemStates.Pending}' ORDER BY priority, seq LIMIT 1",
+            var head = await session.ListAsync($"SELECT priority, seq, id FROM items INDEXED BY items_claimable WHERE queue_id = @q AND state = '{ItemStates.Pending}' AND claimable_at IS NULL ORDER BY priority, seq LIMIT 1",
                 r => (r.Long(0), r.Long(1), r.String(2)), cancellationToken, ("@q", queueId));
             if (head.Count > 0 && (best is null || head[0].CompareTo(best.Value) < 0))
             {
