@@ -223,6 +223,7 @@ internal static class ServerRegistration
         services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<RelationalStore>());
         services.AddSingleton<IQueueStore>(sp => sp.GetRequiredService<RelationalStore>());
         services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<RelationalStore>());
+        services.AddSingleton<IAuditStore>(sp => sp.GetRequiredService<RelationalStore>());
         return services;
     }
 
