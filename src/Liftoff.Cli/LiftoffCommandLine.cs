@@ -49,6 +49,7 @@ internal static class LiftoffCommandLine
                 new ListSecretsCommand(),
                 new DeleteSecretCommand(),
             },
+            new AuditCommand(),
             new Command("users", "Manage users (admin).")
             {
                 new CreateUserCommand(),
