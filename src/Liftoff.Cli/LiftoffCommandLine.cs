@@ -63,6 +63,7 @@ internal static class LiftoffCommandLine
                 new ListTeamsCommand(),
                 new DescribeTeamCommand(),
             },
+            new AuditCommand(),
             new Command("users", "Manage users (admin).")
             {
                 new CreateUserCommand(),

@@ -101,6 +101,16 @@ public sealed class LiftoffClient : IDisposable
     public Task DeleteSecretAsync(string name, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Delete, $"api/v1/secrets/{Uri.EscapeDataString(name)}", null, cancellationToken);
 
+    /// <summary>
+    /// Audit log entries, newest first: the acting entity's (its admins only), or, for the server admin, every entry.
+    /// Filters match exactly; <paramref name="since"/> is inclusive, <paramref name="until"/> exclusive.
+    /// </summary>
+    public Task<AuditList> ListAuditAsync(string? actor = null, string? action = null, string? obj = null, DateTimeOffset? since = null, DateTimeOffset? until = null,
+        int? limit = null, string? cursor = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/audit" + Query(("actor", actor), ("action", action), ("object", obj),
+            ("since", since?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)), ("until", until?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)),
+            ("limit", limit?.ToString(CultureInfo.InvariantCulture)), ("cursor", cursor)), null, LiftoffJsonContext.Default.AuditList, cancellationToken);
+
     /// <summary>The caller's projects.</summary>
     public Task<ProjectList> ListProjectsAsync(CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Get, "api/v1/projects", null, LiftoffJsonContext.Default.ProjectList, cancellationToken);

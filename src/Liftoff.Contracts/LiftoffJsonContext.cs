@@ -13,6 +13,7 @@ namespace Liftoff.Contracts;
 [JsonSerializable(typeof(CreateTeamRequest))]
 [JsonSerializable(typeof(TeamInfo))]
 [JsonSerializable(typeof(TeamList))]
+[JsonSerializable(typeof(AuditList))]
 [JsonSerializable(typeof(SetMemberRequest))]
 [JsonSerializable(typeof(TeamMember))]
 [JsonSerializable(typeof(SetDefaultEntityRequest))]

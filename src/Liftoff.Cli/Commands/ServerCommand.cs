@@ -44,6 +44,12 @@ internal sealed class ServerCommand : BaseCommand
         DefaultValueFactory = _ => 3600,
     };
 
+    public static readonly Option<string?> AuditRetentionOption = new("--audit-retention-days")
+    {
+        Description = $"Days audit log entries are kept (default {ServerOptions.DefaultAuditRetentionDays}; 0 forever). Defaults to ${AuditRetentionVariable}.",
+    };
+
+    private const string AuditRetentionVariable = "LIFTOFF_AUDIT_RETENTION_DAYS";
     private const string LogArchiveBytesVariable = "LIFTOFF_LOG_ARCHIVE_BYTES";
     private const long DefaultLogArchiveBytes = 1L << 20;
 
@@ -84,6 +90,7 @@ internal sealed class ServerCommand : BaseCommand
         Options.Add(HostOption);
         Options.Add(HeartbeatTimeoutOption);
         Options.Add(LogArchiveBytesOption);
+        Options.Add(AuditRetentionOption);
         Options.Add(LogArchiveAfterOption);
         Options.Add(AdminOption);
         Options.Add(DatabaseOption);
@@ -151,6 +158,7 @@ internal sealed class ServerCommand : BaseCommand
         var heartbeat = parseResult.GetValue(HeartbeatTimeoutOption);
         var archiveAfter = parseResult.GetValue(LogArchiveAfterOption);
         var (archiveBytes, archiveError) = ReadLogArchiveBytes(parseResult);
+        var (retentionDays, retentionError) = ReadAuditRetention(parseResult);
         string? error = null;
         if (port is < 0 or > 65535)
         {
@@ -163,6 +171,10 @@ internal sealed class ServerCommand : BaseCommand
         else if (archiveError is not null)
         {
             error = archiveError;
+        }
+        else if (retentionError is not null)
+        {
+            error = retentionError;
         }
         else if (!double.IsFinite(archiveAfter) || archiveAfter < 0)
         {
@@ -188,6 +200,7 @@ internal sealed class ServerCommand : BaseCommand
             RunHeartbeatTimeout = TimeSpan.FromSeconds(heartbeat),
             LogArchiveBytes = archiveBytes,
             LogArchiveGrace = TimeSpan.FromSeconds(archiveAfter),
+            AuditRetention = TimeSpan.FromDays(retentionDays),
         };
     }
 
@@ -205,6 +218,22 @@ internal sealed class ServerCommand : BaseCommand
         return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes)
             ? (bytes, null)
             : (0, $"{name} '{text}' is not a number of bytes (a whole number, 0 or more; 0 keeps every console in the database)");
+    }
+
+    /// <summary>The audit retention in days from the option, else the environment, else the default; or what is wrong with it.</summary>
+    private static (int Days, string? Error) ReadAuditRetention(ParseResult parseResult)
+    {
+        var (name, text) = parseResult.GetValue(AuditRetentionOption) is { } option
+            ? ("--audit-retention-days", option)
+            : (AuditRetentionVariable, Environment.GetEnvironmentVariable(AuditRetentionVariable));
+        if (string.IsNullOrEmpty(text))
+        {
+            return (ServerOptions.DefaultAuditRetentionDays, null);
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var days) && days <= 36_500
+            ? (days, null)
+            : (0, $"{name} '{text}' is not a number of days (a whole number, 0 to 36500; 0 keeps every entry)");
     }
 
     private static string DefaultDataDirectory()

@@ -24,6 +24,7 @@ internal sealed class UpCommand : BaseCommand
         Options.Add(ServerCommand.HostOption);
         Options.Add(ServerCommand.HeartbeatTimeoutOption);
         Options.Add(ServerCommand.LogArchiveBytesOption);
+        Options.Add(ServerCommand.AuditRetentionOption);
         Options.Add(ServerCommand.LogArchiveAfterOption);
     }
 

@@ -2,6 +2,7 @@ using Liftoff.Contracts;
 using Liftoff.Core;
 using Liftoff.Core.Json;
 using Liftoff.Core.Runs;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Hosting;
 using Liftoff.Server.Launch;
@@ -27,7 +28,7 @@ internal static class AgentsApi
         agents.MapPost("/", Register);
         agents.MapGet("/", ListAgents).Needs(EntityRole.Viewer);
         agents.MapPost("/{id}/heartbeat", Heartbeat);
-        agents.MapPost("/{id}/stop", Stop).Needs(EntityRole.Admin);
+        agents.MapPost("/{id}/stop", Stop).Needs(EntityRole.Admin).Audited("agent.stop", "{id}");
         agents.MapPost("/{id}/claim", Claim);
         return app;
     }

@@ -4,6 +4,7 @@ using Liftoff.Core;
 using Liftoff.Core.Artifacts;
 using Liftoff.Core.Jobs;
 using Liftoff.Core.Json;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -25,7 +26,7 @@ internal static class ArtifactsApi
         artifacts.MapPost("/{project}/{name}", CommitVersion).RunKey(RunKeyAccess.Checked).Needs(EntityRole.Member);
         artifacts.MapGet("/{project}/{name}", ListVersions);
         artifacts.MapGet("/{project}/{name}/{reference}", GetVersion).RunKey(RunKeyAccess.Checked);
-        artifacts.MapPut("/{project}/{name}/aliases/{alias}", SetAlias).RunKey(RunKeyAccess.Checked).Needs(EntityRole.Member);
+        artifacts.MapPut("/{project}/{name}/aliases/{alias}", SetAlias).RunKey(RunKeyAccess.Checked).Needs(EntityRole.Member).Audited("alias.set", "{project}/{name}:{alias}");
         var runs = app.MapGroup("/api/v1/runs/{id}/artifacts").RequireAuthorization().WithTags("Artifacts").RunKey(RunKeyAccess.OwnRun).Needs(EntityRole.Viewer);
         runs.MapGet("/", ListRunArtifacts);
         runs.MapPost("/used", UseArtifact).Needs(EntityRole.Member);

@@ -1,5 +1,6 @@
 using Liftoff.Contracts;
 using Liftoff.Core;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -16,10 +17,10 @@ internal static class IdentityApi
     {
         app.MapGroup("/api/v1").RequireAuthorization().WithTags("Identity").MapGet("/viewer", GetViewer).RunKey(RunKeyAccess.Allowed).CallersOwn();
         var api = app.MapGroup("/api/v1").RequireAuthorization().WithTags("Identity").CallersOwn();
-        api.MapPost("/users", CreateUser);
-        api.MapPost("/keys", CreateKey);
+        api.MapPost("/users", CreateUser).Audited("user.create");
+        api.MapPost("/keys", CreateKey).Audited("key.create");
         api.MapGet("/keys", ListKeys);
-        api.MapDelete("/keys/{id}", RevokeKey);
+        api.MapDelete("/keys/{id}", RevokeKey).Audited("key.revoke", "{id}");
         return app;
     }
 
@@ -42,6 +43,7 @@ internal static class IdentityApi
             return new Validation().Add("name", $"a user name is {Names.Rule}").Result;
         }
 
+        AuditLog.Note(http, request.Name);
         var (key, secret) = ApiKeys.Create("default", time.GetUtcNow());
         var entity = await identities.CreateEntityAsync(request.Name!, admin: false, key, cancellationToken);
         return TypedResults.Created($"/api/v1/users/{entity.Name}", new CreatedUser(entity.Name, new CreatedKey(key.Id, key.Name, secret, key.CreatedAt)));
@@ -56,6 +58,7 @@ internal static class IdentityApi
         }
 
         var (key, secret) = ApiKeys.Create(request.Name ?? "default", time.GetUtcNow());
+        AuditLog.Note(http, key.Id, new System.Text.Json.Nodes.JsonObject { ["name"] = key.Name });
         await identities.AddKeyAsync(Caller.From(http.User).Id, key, cancellationToken);
         return TypedResults.Created($"/api/v1/keys/{key.Id}", new CreatedKey(key.Id, key.Name, secret, key.CreatedAt));
     }

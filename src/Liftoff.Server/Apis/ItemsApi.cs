@@ -1,5 +1,6 @@
 using Liftoff.Contracts;
 using Liftoff.Core.Launch;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Hosting;
 using Liftoff.Server.Launch;
@@ -22,7 +23,7 @@ internal static class ItemsApi
         var items = app.MapGroup("/api/v1/items").RequireAuthorization().WithTags("Items").Needs(EntityRole.Member);
         items.MapGet("/{id}", GetItem).Needs(EntityRole.Viewer);
         items.MapGet("/{id}/history", GetHistory).Needs(EntityRole.Viewer);
-        items.MapPost("/{id}/cancel", CancelItem);
+        items.MapPost("/{id}/cancel", CancelItem).Audited("item.cancel", "{id}");
         items.MapPost("/{id}/heartbeat", Heartbeat);
         items.MapPost("/{id}/progress", Report);
         items.MapPost("/{id}/release", Release);

@@ -5,6 +5,7 @@ using Liftoff.Core;
 using Liftoff.Core.Artifacts;
 using Liftoff.Core.Jobs;
 using Liftoff.Core.Json;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Launch;
@@ -25,7 +26,7 @@ internal static class JobsApi
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
         var jobs = app.MapGroup("/api/v1/jobs").RequireAuthorization().WithTags("Jobs").Needs(EntityRole.Viewer);
-        jobs.MapPost("/", CreateJob).Needs(EntityRole.Member);
+        jobs.MapPost("/", CreateJob).Needs(EntityRole.Member).Audited("job.create");
         jobs.MapGet("/", ListJobs);
         jobs.MapGet("/{project}/{name}", DescribeJob);
         return app;
@@ -51,6 +52,7 @@ internal static class JobsApi
             return errors.Result;
         }
 
+        AuditLog.Note(services.Http, $"{project}/{request.Name}", new System.Text.Json.Nodes.JsonObject { ["source_type"] = request.Definition!.SourceType });
         var entityId = services.Acting.EntityId;
         var definition = request.Definition! with
         {

@@ -1,7 +1,9 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Liftoff.Contracts;
 using Liftoff.Core;
 using Liftoff.Core.Launch;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Hosting;
 using Liftoff.Server.Launch;
@@ -23,11 +25,11 @@ internal static class QueuesApi
     public static IEndpointRouteBuilder MapQueuesApi(this IEndpointRouteBuilder app)
     {
         var queues = app.MapGroup("/api/v1/queues").RequireAuthorization().WithTags("Queues").Needs(EntityRole.Viewer);
-        queues.MapPost("/", CreateQueue).Needs(EntityRole.Admin);
+        queues.MapPost("/", CreateQueue).Needs(EntityRole.Admin).Audited("queue.create");
         queues.MapGet("/", ListQueues);
         queues.MapGet("/{name}", GetQueue);
-        queues.MapDelete("/{name}", DeleteQueue).Needs(EntityRole.Admin);
-        queues.MapPost("/{name}/items", Enqueue).Needs(EntityRole.Member);
+        queues.MapDelete("/{name}", DeleteQueue).Needs(EntityRole.Admin).Audited("queue.delete", "{name}");
+        queues.MapPost("/{name}/items", Enqueue).Needs(EntityRole.Member).Audited("item.enqueue", "{name}");
         queues.MapPost("/{name}/dry-run", DryRun).Needs(EntityRole.Member);
         queues.MapGet("/{name}/items", ListItems);
         return app;
@@ -67,12 +69,14 @@ internal static class QueuesApi
             return errors.Result;
         }
 
-        var queue = await services.Queues.CreateQueueAsync(services.Acting.EntityId, new QueueRecord(
+        var record = new QueueRecord(
             0, services.Acting.Entity, request.Name, request.Resource,
             request.Config is { ValueKind: JsonValueKind.Object } given ? given.GetRawText() : "{}", variables,
             request.MaxAttempts ?? DefaultMaxAttempts, request.StartTimeoutSeconds ?? DefaultStartTimeoutSeconds, services.Time.GetUtcNow(),
             request.AllowedMembers is { } members ? [.. members.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)] : null,
-            RetryPolicies.Serialize(RetryPolicies.Over(RetryPolicies.Default, request.RetryPolicy)), request.MaxRunSeconds), cancellationToken);
+            RetryPolicies.Serialize(RetryPolicies.Over(RetryPolicies.Default, request.RetryPolicy)), request.MaxRunSeconds);
+        AuditLog.Note(services.Http, record.Name, new JsonObject { ["before"] = null, ["after"] = AuditedConfig(record) });
+        var queue = await services.Queues.CreateQueueAsync(services.Acting.EntityId, record, cancellationToken);
         return TypedResults.Created($"/api/v1/queues/{queue.Name}", await DescribeAsync(queue, services, cancellationToken));
     }
 
@@ -96,6 +100,11 @@ internal static class QueuesApi
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteQueue(string name, bool? force, [AsParameters] QueueServices services, CancellationToken cancellationToken)
     {
+        if (await services.Queues.GetQueueAsync(services.Acting.EntityId, name, cancellationToken) is { } existing)
+        {
+            AuditLog.Note(services.Http, detail: new JsonObject { ["before"] = AuditedConfig(existing), ["after"] = null });
+        }
+
         try
         {
             return await services.Queues.DeleteQueueAsync(services.Acting.EntityId, name, force == true, services.Time.GetUtcNow(), cancellationToken)
@@ -132,6 +141,7 @@ internal static class QueuesApi
             return Refused(errors);
         }
 
+        AuditLog.Note(services.Http, item.Id, new JsonObject { ["queue"] = queue.Name, ["project"] = item.Project, ["job"] = item.Job, ["priority"] = item.Priority });
         var (stored, created) = await services.Queues.EnqueueAsync(services.Acting.EntityId, queue.Id, item, cancellationToken);
         if (!created)
         {
@@ -180,6 +190,19 @@ internal static class QueuesApi
         var items = await services.Queues.ListItemsAsync(queue.Id, state, limit ?? 100, cancellationToken);
         return TypedResults.Ok(new ItemList([.. items.Select(Mapping.ToInfo)], null));
     }
+
+    /// <summary>A queue's settings as the audit log keeps them: environment values elided.</summary>
+    private static JsonObject AuditedConfig(QueueRecord queue) => new()
+    {
+        ["resource"] = queue.Resource,
+        ["config"] = AuditLog.Redact(JsonNode.Parse(queue.ConfigJson)),
+        ["template_variables"] = queue.TemplateVariables.Count,
+        ["max_attempts"] = queue.MaxAttempts,
+        ["start_timeout_seconds"] = queue.StartTimeoutSeconds,
+        ["allowed_members"] = queue.AllowedMembers is { } members ? new JsonArray([.. members.Select(m => JsonValue.Create(m))]) : null,
+        ["retry_policy"] = queue.RetryPolicyJson is { } policy ? JsonNode.Parse(policy) : null,
+        ["max_run_seconds"] = queue.MaxRunSeconds,
+    };
 
     public static ProblemHttpResult QueueNotFound(string name) => Problems.NotFound($"queue '{name}' not found");
 

@@ -5,6 +5,7 @@ using Liftoff.Core;
 using Liftoff.Core.Json;
 using Liftoff.Core.Launch;
 using Liftoff.Core.Runs;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Runs;
@@ -36,7 +37,7 @@ internal static class RunsApi
         runs.MapGet("/{id}/logs", ReadLogs).Needs(EntityRole.Viewer);
         runs.MapPost("/{id}/heartbeat", Heartbeat);
         runs.MapPost("/{id}/finish", FinishRun);
-        runs.MapPost("/{id}/stop", StopRun);
+        runs.MapPost("/{id}/stop", StopRun).Audited("run.stop", "{id}");
         return app;
     }
 

@@ -1,5 +1,6 @@
 using Liftoff.Contracts;
 using Liftoff.Core.Launch;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Secrets;
 using Liftoff.Server.Storage;
@@ -24,8 +25,8 @@ internal static class SecretsApi
     {
         var secrets = app.MapGroup("/api/v1/secrets").RequireAuthorization().WithTags("Secrets").Needs(EntityRole.Admin);
         secrets.MapGet("/", ListSecrets).Needs(EntityRole.Viewer);
-        secrets.MapPut("/{name}", SetSecret);
-        secrets.MapDelete("/{name}", DeleteSecret);
+        secrets.MapPut("/{name}", SetSecret).Audited("secret.set", "{name}");
+        secrets.MapDelete("/{name}", DeleteSecret).Audited("secret.delete", "{name}");
         return app;
     }
 

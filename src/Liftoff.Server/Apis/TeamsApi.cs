@@ -1,5 +1,7 @@
+using System.Text.Json.Nodes;
 using Liftoff.Contracts;
 using Liftoff.Core;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -18,12 +20,12 @@ internal static class TeamsApi
     public static IEndpointRouteBuilder MapTeamsApi(this IEndpointRouteBuilder app)
     {
         var teams = app.MapGroup("/api/v1/teams").RequireAuthorization().WithTags("Teams");
-        teams.MapPost("/", CreateTeam).CallersOwn();
+        teams.MapPost("/", CreateTeam).CallersOwn().Audited("team.create");
         teams.MapGet("/", ListTeams).CallersOwn();
         teams.MapGet("/{name}", GetTeam).Needs(EntityRole.Viewer, routeParameter: "name");
-        teams.MapPut("/{name}/members/{user}", SetMember).Needs(EntityRole.Admin, routeParameter: "name");
-        teams.MapDelete("/{name}/members/{user}", RemoveMember).Needs(EntityRole.Admin, routeParameter: "name");
-        app.MapGroup("/api/v1/viewer").RequireAuthorization().WithTags("Identity").MapPut("/default-entity", SetDefaultEntity).CallersOwn();
+        teams.MapPut("/{name}/members/{user}", SetMember).Needs(EntityRole.Admin, routeParameter: "name").Audited("member.set", "{user}");
+        teams.MapDelete("/{name}/members/{user}", RemoveMember).Needs(EntityRole.Admin, routeParameter: "name").Audited("member.remove", "{user}");
+        app.MapGroup("/api/v1/viewer").RequireAuthorization().WithTags("Identity").MapPut("/default-entity", SetDefaultEntity).CallersOwn().Audited("viewer.default-entity");
         return app;
     }
 
@@ -49,6 +51,7 @@ internal static class TeamsApi
             return problem!;
         }
 
+        AuditLog.Note(http, request.Name, new JsonObject { ["admin"] = admin.Name });
         var team = await identities.CreateTeamAsync(request.Name!, admin.Id, time.GetUtcNow(), cancellationToken);
         return TypedResults.Created($"/api/v1/teams/{team.Name}", await InfoAsync(identities, team, cancellationToken));
     }
@@ -84,6 +87,8 @@ internal static class TeamsApi
             return problem!;
         }
 
+        var previous = (await identities.ListMembersAsync(team.Id, cancellationToken)).FirstOrDefault(m => m.UserId == member.Id);
+        AuditLog.Note(http, detail: new JsonObject { ["role"] = EntityRoles.Name(role), ["previous"] = previous is null ? null : EntityRoles.Name(previous.Role) });
         var stored = await identities.SetMemberAsync(team.Id, member.Id, role, time.GetUtcNow(), cancellationToken);
         roles.Forget();
         return TypedResults.Ok(ToMember(stored));
@@ -123,6 +128,7 @@ internal static class TeamsApi
             entityId = access.EntityId;
         }
 
+        AuditLog.Note(http, request.Entity);
         await identities.SetDefaultEntityAsync(caller.Id, entityId, cancellationToken);
         verified.Forget(caller.Id);
         return TypedResults.Ok(new Viewer(caller.Name, caller.KeyId, caller.Admin, entityId is null ? null : request.Entity));

@@ -58,13 +58,13 @@ internal static class EntityAccessRule
         {
             var rule = endpoint.Metadata.GetMetadata<EntityRule>() ?? new EntityRule(EntityRole.Admin);
             var acting = await ResolveAsync(context, rule);
+            // Set before the check too, so that a refusal is recorded against the entity it was refused in.
+            context.Features.Set(acting);
             if (acting.Role < rule.Role)
             {
                 throw new ForbiddenException($"{context.Request.Method} {(endpoint as RouteEndpoint)?.RoutePattern.RawText ?? context.Request.Path} needs the "
                     + $"{EntityRoles.Name(rule.Role)} role in '{acting.Entity}'; you are {(acting.Role == EntityRole.None ? "not a member" : "a " + EntityRoles.Name(acting.Role))}");
             }
-
-            context.Features.Set(acting);
         }
 
         await next(context);

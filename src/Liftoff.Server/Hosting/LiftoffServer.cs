@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization.Metadata;
 using Liftoff.Contracts;
 using Liftoff.Server.Apis;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Launch;
 using Liftoff.Server.Blobs;
@@ -173,6 +174,8 @@ internal static class ServerRegistration
         services.AddAuthorization();
         services.AddSingleton<RunKeyScope>();
         services.AddSingleton<EntityAccessCache>();
+        services.AddSingleton<AuditLog>();
+        services.AddHostedService<AuditSweeper>();
         services.AddOpenApi();
         return services;
     }
@@ -223,11 +226,13 @@ internal static class ServerRegistration
         services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<RelationalStore>());
         services.AddSingleton<IQueueStore>(sp => sp.GetRequiredService<RelationalStore>());
         services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<RelationalStore>());
+        services.AddSingleton<IAuditStore>(sp => sp.GetRequiredService<RelationalStore>());
         return services;
     }
 
     public static WebApplication MapLiftoff(this WebApplication app)
     {
+        app.UseAuditLog();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
@@ -252,6 +257,7 @@ internal static class ServerRegistration
         app.MapSdkApi();
         app.MapWandbApi();
         app.MapSessionApi();
+        app.MapAuditApi();
         app.MapWebApp();
         return app;
     }

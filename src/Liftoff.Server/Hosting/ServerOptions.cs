@@ -60,6 +60,16 @@ public sealed class ServerOptions
     /// <summary>How long after a run ends its console may be archived (late writes below the archive are refused).</summary>
     public TimeSpan LogArchiveGrace { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long audit log entries are kept (<c>--audit-retention-days</c>, <c>LIFTOFF_AUDIT_RETENTION_DAYS</c>); older
+    /// ones are deleted by a sweep every <see cref="AuditSweepInterval"/>. <see cref="TimeSpan.Zero"/> keeps them forever.
+    /// </summary>
+    public TimeSpan AuditRetention { get; set; } = TimeSpan.FromDays(DefaultAuditRetentionDays);
+
+    public const int DefaultAuditRetentionDays = 90;
+
+    public TimeSpan AuditSweepInterval { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>The largest artifact file accepted; blob uploads stream, so this bounds disk use, not memory.</summary>
     public long MaxBlobBytes { get; set; } = 1L << 40;
 

@@ -33,6 +33,8 @@ internal sealed class WandbServices
 {
     public required IRunStore Store { get; init; }
 
+    public required IIdentityStore Identities { get; init; }
+
     public required RunSignals Signals { get; init; }
 
     public required TimeProvider Time { get; init; }

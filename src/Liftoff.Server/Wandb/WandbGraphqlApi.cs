@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using GraphQLParser.AST;
+using Liftoff.Server.Storage;
 using Liftoff.Server.Wandb.Graphql;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -117,9 +118,15 @@ internal static class WandbGraphqlApi
             { "email", null },
             { "admin", caller.Admin },
             { "flags", "{}" },
-            { "teams", new GraphqlObject("EntityConnection") { { "edges", Array.Empty<object>() } } },
+            { "teams", (GraphqlResolver)(async (_, cancellationToken) => Teams(await services.Identities.ListTeamsAsync(caller.Id, all: false, cancellationToken))) },
         };
     }
+
+    /// <summary>The teams the caller belongs to (where a client may set <c>entity=</c>); a run's key belongs to none.</summary>
+    private static GraphqlObject Teams(IReadOnlyList<TeamRecord> teams) => new("EntityConnection")
+    {
+        { "edges", teams.Select(t => new GraphqlObject("EntityEdge") { { "node", new GraphqlObject("Entity") { { "id", t.Id.ToString(CultureInfo.InvariantCulture) }, { "name", t.Name } } } }).ToList() },
+    };
 
     /// <summary>No features advertised: each one (gzip file_stream, structured console lines, …) changes what clients send.</summary>
     private static GraphqlObject ServerInfo() => new("ServerInfo")

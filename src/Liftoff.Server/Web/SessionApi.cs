@@ -1,5 +1,6 @@
 using Liftoff.Contracts;
 using Liftoff.Server.Apis;
+using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -17,9 +18,9 @@ internal static class SessionApi
         var session = app.MapGroup("/web/session").WithTags("Web");
         // Anonymous, and so outside the CSRF check; a cross-site page cannot send it anyway: the body must be JSON
         // (a cross-origin JSON POST needs a CORS preflight, which this server never grants).
-        session.MapPost("/", SignIn).AllowAnonymous();
+        session.MapPost("/", SignIn).AllowAnonymous().Audited("web.sign-in");
         session.MapGet("/", GetSession).AllowAnonymous();
-        session.MapDelete("/", SignOut).RequireAuthorization().CallersOwn();
+        session.MapDelete("/", SignOut).RequireAuthorization().CallersOwn().Audited("web.sign-out");
         return app;
     }
 
@@ -37,6 +38,7 @@ internal static class SessionApi
             return TypedResults.Problem("the API key is not valid or has been revoked", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
         }
 
+        AuditLog.Note(http, actor: principal.Entity, entity: principal.Entity, entityId: principal.EntityId);
         if (principal.RunId is not null)
         {
             return Problems.Forbidden("this key belongs to one launched run and cannot sign in; use your own API key");

@@ -42,6 +42,7 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
         ("GET /api/v1/keys", "/api/v1/keys", null, Anyone(Ok)),
         ("DELETE /api/v1/keys/{id}", "/api/v1/keys/key_none", null, Anyone(Missing)),
         ("GET /api/v1/projects/", "/api/v1/projects/", null, Viewer(Ok)),
+        ("GET /api/v1/audit/", "/api/v1/audit/", null, Admin(Ok)),
 
         ("POST /api/v1/teams/", "/api/v1/teams/", """{"name":"","admin":"x"}""", (Bad, Forbidden, Forbidden, Forbidden, Forbidden)),
         ("GET /api/v1/teams/", "/api/v1/teams/", null, Anyone(Ok)),

@@ -11,13 +11,13 @@ public sealed class PostgresStoreTests : StoreContract
     private PostgresSchema? _schema;
     private PostgresDatabase? _database;
 
-    private protected override async Task<(IIdentityStore Identities, IRunStore Runs, IArtifactStore Artifacts, IQueueStore Queues)> CreateStoreAsync()
+    private protected override async Task<(IIdentityStore Identities, IRunStore Runs, IArtifactStore Artifacts, IQueueStore Queues, IAuditStore Audit)> CreateStoreAsync()
     {
         _schema = await PostgresSchema.CreateAsync();
         _database = new PostgresDatabase(_schema.ConnectionString);
         await Migrations.ApplyAsync(_database, default);
         var store = new RelationalStore(_database);
-        return (store, store, store, store);
+        return (store, store, store, store, store);
     }
 
     public override async Task DisposeAsync()

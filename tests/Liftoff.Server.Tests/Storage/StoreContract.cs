@@ -25,9 +25,11 @@ public abstract partial class StoreContract : IAsyncLifetime
 
     private protected IQueueStore Queues { get; private set; } = null!;
 
-    private protected abstract Task<(IIdentityStore Identities, IRunStore Runs, IArtifactStore Artifacts, IQueueStore Queues)> CreateStoreAsync();
+    private protected IAuditStore Audit { get; private set; } = null!;
 
-    public async Task InitializeAsync() => (Identities, Runs, Artifacts, Queues) = await CreateStoreAsync();
+    private protected abstract Task<(IIdentityStore Identities, IRunStore Runs, IArtifactStore Artifacts, IQueueStore Queues, IAuditStore Audit)> CreateStoreAsync();
+
+    public async Task InitializeAsync() => (Identities, Runs, Artifacts, Queues, Audit) = await CreateStoreAsync();
 
     public virtual Task DisposeAsync() => Task.CompletedTask;
 

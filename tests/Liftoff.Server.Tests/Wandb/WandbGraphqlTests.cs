@@ -168,6 +168,31 @@ public sealed class WandbGraphqlTests(ServerFixture server) : IClassFixture<Serv
     }
 
     [Fact]
+    public async Task Viewer_ListsTheTeamsTheKeysUserBelongsTo()
+    {
+        var name = "w" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = server.Client();
+        var member = await admin.CreateUserAsync(name + "-member");
+        await admin.CreateUserAsync(name + "-boss");
+        foreach (var team in new[] { name + "-b", name + "-a", name + "-other" })
+        {
+            using var adminHttp = server.Http(server.AdminKey);
+            using var created = await adminHttp.PostAsync("/api/v1/teams/", new StringContent($$"""{"name":"{{team}}","admin":"{{name}}-boss"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+            if (team != name + "-other")
+            {
+                using var added = await adminHttp.PutAsync($"/api/v1/teams/{team}/members/{name}-member", new StringContent("""{"role":"viewer"}""", System.Text.Encoding.UTF8, "application/json"));
+                Assert.Equal(System.Net.HttpStatusCode.OK, added.StatusCode);
+            }
+        }
+
+        using var wandb = new WandbWire(server, member.Key.Key);
+        var teams = (await wandb.DataAsync(PythonClient.Viewer)).GetProperty("viewer").GetProperty("teams").GetProperty("edges");
+
+        Assert.Equal([name + "-a", name + "-b"], teams.EnumerateArray().Select(e => e.GetProperty("node").GetProperty("name").GetString()));
+    }
+
+    [Fact]
     public async Task Viewer_AnswersEveryFieldWithFlagsAsJsonString()
     {
         using var wandb = new WandbWire(server, await server.NewUserKeyAsync());

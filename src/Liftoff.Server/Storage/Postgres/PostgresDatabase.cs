@@ -84,7 +84,7 @@ internal sealed class PostgresDatabase : RelationalDatabase, IAsyncDisposable
         return await read(new DbSession(this, connection, null));
     }
 
-    public override async Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
+    public override async Task<T> TransactAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {

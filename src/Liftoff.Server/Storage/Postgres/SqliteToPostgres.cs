@@ -9,7 +9,7 @@ namespace Liftoff.Server.Storage.Postgres;
 /// <summary>
 /// Moves an embedded installation into an empty PostgreSQL database, table by table, keeping every id (so run
 /// cursors, item sequence numbers and key ids stay valid) and every row: entities and keys, projects, runs with their
-/// history, console and console archive records, team memberships, the blob index and artifacts, queues, items and agents (blobs, archived
+/// history, console and console archive records, team memberships, the blob index and artifacts, queues, items, agents and the audit log (blobs, archived
 /// consoles included, stay in the blob store the new servers must reach). One PostgreSQL transaction: a failure
 /// leaves the target as empty as it was. The source is read in one SQLite read transaction and never written, beyond
 /// the schema upgrade any server start on it would apply.
@@ -75,6 +75,9 @@ internal static class SqliteToPostgres
             ("id", Kind.Text), ("entity_id", Kind.Long), ("name", Kind.Text), ("queues", Kind.Text), ("version", Kind.Text), ("host", Kind.Text),
             ("max_jobs", Kind.Int), ("state", Kind.Text), ("running_items", Kind.Int), ("registered_at", Kind.Time), ("heartbeat_at", Kind.Time),
             ("stop_requested", Kind.Bool)]),
+        new("audit_log", "id", [
+            ("id", Kind.Long), ("at", Kind.Time), ("entity_id", Kind.Long), ("entity", Kind.Text), ("actor", Kind.Text), ("actor_kind", Kind.Text),
+            ("address", Kind.Text), ("action", Kind.Text), ("object", Kind.Text), ("outcome", Kind.Text), ("status", Kind.Int), ("detail", Kind.Text)], "id"),
     ];
 
     /// <summary>The tables and columns copied; a test holds them against the SQLite schema so that none is forgotten.</summary>

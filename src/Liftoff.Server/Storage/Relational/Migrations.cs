@@ -256,6 +256,27 @@ internal static partial class Migrations
         (10, """
             ALTER TABLE queues ADD COLUMN allowed_members {text};
             """),
+        // The audit log: appended in the transaction of the change it records, never updated; only the retention sweep
+        // deletes. No foreign keys: an entry outlives what it names. seq, so that ids are never reused after a sweep
+        // (they are the paging cursor).
+        (11, """
+            CREATE TABLE audit_log (
+                id {seq},
+                at {time} NOT NULL,
+                entity_id {bigint},
+                entity {text},
+                actor {text} NOT NULL,
+                actor_kind {text} NOT NULL,
+                address {text},
+                action {text} NOT NULL,
+                object {text},
+                outcome {text} NOT NULL,
+                status {int} NOT NULL,
+                detail {text}
+            );
+            CREATE INDEX audit_log_at ON audit_log(at);
+            CREATE INDEX audit_log_entity ON audit_log(entity_id, id);
+            """),
         // Why a claimed item's workload is not running yet (a Slurm pending reason, a pod's), as its agent last said.
         (12, """
             ALTER TABLE items ADD COLUMN waiting_reason {text};

@@ -12,10 +12,38 @@ internal abstract class RelationalDatabase
     public abstract Task<T> ReadAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Runs <paramref name="write"/> in a transaction (<see cref="TransactAsync{T}"/>). Inside an open
+    /// <see cref="AuditScope"/> whose entry is not yet recorded, a write that changed something (it returned other than
+    /// false, null or 0) appends the entry in the same transaction, so the change and its record commit together.
+    /// </summary>
+    public async Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
+    {
+        if (AuditScope.Current is not { RecordedId: null } audit)
+        {
+            return await TransactAsync(write, cancellationToken);
+        }
+
+        var (result, recorded) = await TransactAsync(async session =>
+        {
+            var value = await write(session);
+            return (value, Changed(value) ? await RelationalStore.AppendAuditAsync(session, audit.Describe(AuditOutcomes.Ok, 0), cancellationToken) : (long?)null);
+        }, cancellationToken);
+        audit.RecordedId ??= recorded;
+        return result;
+    }
+
+    /// <summary>
     /// Runs <paramref name="write"/> in a transaction, retrying it whole when the database refuses it for contention
     /// (busy, deadlock); an exception it throws rolls everything back.
     /// </summary>
-    public abstract Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken);
+    public abstract Task<T> TransactAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken);
+
+    private static bool Changed(object? value) => value switch
+    {
+        null or false or 0 => false,
+        int[] rows => rows.Any(r => r != 0),
+        _ => true,
+    };
 
     /// <summary>Whether commands are kept per connection and reused (<see cref="Statements"/>).</summary>
     public abstract bool CachesStatements { get; }

@@ -101,7 +101,7 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
     }
 
     /// <summary>Runs <paramref name="write"/> in a transaction, alone among this process's writers, on the one writer connection.</summary>
-    public override async Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
+    public override async Task<T> TransactAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
