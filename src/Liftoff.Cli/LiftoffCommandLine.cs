@@ -16,10 +16,10 @@ internal static class LiftoffCommandLine
         {
             new HelpOption(),
             new VersionOption(),
-            new UpCommand(),
-            new ServerCommand(),
+            HostedCommands.Up(),
+            HostedCommands.Server(),
             new LoginCommand(),
-            new AgentCommand(),
+            HostedCommands.Agent(),
             new Command("runs", "List, inspect and stop runs.")
             {
                 new ListRunsCommand(),
@@ -70,7 +70,7 @@ internal static class LiftoffCommandLine
                 new ListJobsCommand(),
                 new DescribeJobCommand(),
                 new AliasJobCommand(),
-                new BuildJobCommand(),
+                HostedCommands.JobBuild(),
             },
         };
         return root;
