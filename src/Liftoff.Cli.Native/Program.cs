@@ -2,13 +2,11 @@ using System.CommandLine;
 using Liftoff.Cli;
 using Liftoff.Cli.Commands;
 
+// Only the command the line names decides: `agent list` is native, `agent` and `agent --help` are the managed agent's.
 var parseResult = LiftoffCommandLine.Build().Parse(args);
-for (var command = parseResult.CommandResult; command is not null; command = command.Parent as System.CommandLine.Parsing.CommandResult)
+if (parseResult.CommandResult.Command is HandOffCommand)
 {
-    if (command.Command is HandOffCommand)
-    {
-        return ManagedCli.Exec(args);
-    }
+    return ManagedCli.Exec(args);
 }
 
 // Commands handle SIGINT/SIGTERM themselves (BaseCommand, TerminationSignals), as in the managed build.
