@@ -49,6 +49,14 @@ internal static partial class CliBenchmark
                 await MeasureAsync("liftoff launch --job bench --dry-run", liftoff, ["launch", "--job", "bench", "-p", Project, "--queue", Queue, "--dry-run"], environment, runs),
             };
 
+            // ./liftoff's own share (bash and its staleness check) shows beside the native client it runs.
+            var native = Path.Combine(root, ".build", "cli", "liftoff");
+            if (liftoff == Path.Combine(root, "liftoff") && File.Exists(native))
+            {
+                results.Add(await MeasureAsync("liftoff --version (.build/cli/liftoff, no launcher)", native, ["--version"], environment, runs));
+                results.Add(await MeasureAsync("liftoff runs list (.build/cli/liftoff, no launcher)", native, ["runs", "list", "-p", Project], environment, runs));
+            }
+
             Console.WriteLine($"python3 is {python}");
             Console.WriteLine("| command | median ms | p90 ms | x python3 -c pass | median CPU ms |");
             Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");

@@ -17,10 +17,10 @@ internal static class LiftoffCommandLine
             new HelpOption(),
             new VersionOption(),
             BaseCommand.EntityOption,
-            new UpCommand(),
-            new ServerCommand(),
+            HostedCommands.Up(),
+            HostedCommands.Server(),
             new LoginCommand(),
-            new AgentCommand(),
+            HostedCommands.Agent(),
             new Command("runs", "List, inspect and stop runs.")
             {
                 new ListRunsCommand(),
@@ -85,7 +85,7 @@ internal static class LiftoffCommandLine
                 new ListJobsCommand(),
                 new DescribeJobCommand(),
                 new AliasJobCommand(),
-                new BuildJobCommand(),
+                HostedCommands.JobBuild(),
             },
         };
         return root;

@@ -11,8 +11,11 @@ internal static class Output
 {
     private static readonly JsonSerializerOptions Indented = new(LiftoffJson.Options) { WriteIndented = true };
 
-    public static void Json<T>(T value, JsonTypeInfo<T> type) =>
-        Console.WriteLine(JsonSerializer.Serialize(value, (JsonTypeInfo<T>)Indented.GetTypeInfo(type.Type)));
+    public static void Json<T>(T value, JsonTypeInfo<T> type) => Console.WriteLine(IndentedJson(value, type));
+
+    /// <summary>Indented wire JSON, through the source-generated <paramref name="type"/> (no reflection: the client is Native AOT).</summary>
+    public static string IndentedJson<T>(T value, JsonTypeInfo<T> type) =>
+        JsonSerializer.Serialize(value, (JsonTypeInfo<T>)Indented.GetTypeInfo(type.Type));
 
     public static void Table(Table table)
     {

@@ -3,9 +3,14 @@ using Liftoff.Testing;
 
 namespace Liftoff.Cli.Tests;
 
-/// <summary>The real liftoff program, run as a child process with its own HOME.</summary>
+/// <summary>
+/// The real liftoff program as users run it, a child process with its own HOME: the Native AOT client (published beside
+/// this assembly by the project file), which hands up, server and agent to the managed <see cref="Dll"/>.
+/// </summary>
 internal sealed class Cli(string home)
 {
+    public static string Executable { get; } = Path.Combine(AppContext.BaseDirectory, "liftoff");
+
     public static string Dll { get; } = Path.Combine(AppContext.BaseDirectory, "Liftoff.Cli.dll");
 
     public string Home { get; } = home;
@@ -32,9 +37,9 @@ internal sealed class Cli(string home)
         return env;
     }
 
-    public Task<ProcessResult> RunAsync(params string[] args) => ProcessRunner.RunAsync("dotnet", [Dll, .. args], Environment());
+    public Task<ProcessResult> RunAsync(params string[] args) => ProcessRunner.RunAsync(Executable, args, Environment());
 
-    public Task<ProcessResult> RunWithInputAsync(string stdin, params string[] args) => ProcessRunner.RunAsync("dotnet", [Dll, .. args], Environment(), stdin);
+    public Task<ProcessResult> RunWithInputAsync(string stdin, params string[] args) => ProcessRunner.RunAsync(Executable, args, Environment(), stdin);
 
-    public Process Start(params string[] args) => ProcessRunner.Start("dotnet", [Dll, .. args], Environment());
+    public Process Start(params string[] args) => ProcessRunner.Start(Executable, args, Environment());
 }

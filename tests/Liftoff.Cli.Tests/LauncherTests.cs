@@ -18,16 +18,18 @@ public sealed class LauncherTests
         var result = await checkout.RunAsync("--version");
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal($"ran {checkout.Output}/Liftoff.Cli.dll --version\n", result.Stdout);
+        Assert.Equal("native client ran --version\n", result.Stdout);
         Assert.Contains("first build", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("3 to 8 minutes", result.Stderr, StringComparison.Ordinal);
         Assert.Matches(new Regex(@"^liftoff: restoring NuGet packages: done in \d+ s$", RegexOptions.Multiline), result.Stderr);
         Assert.Matches(new Regex(@"^liftoff: compiling and publishing .*: done in \d+ s$", RegexOptions.Multiline), result.Stderr);
+        Assert.Matches(new Regex(@"^liftoff: compiling the client natively \(Native AOT\): done in \d+ s$", RegexOptions.Multiline), result.Stderr);
         Assert.Matches(new Regex(@"^liftoff: built in \d+ s$", RegexOptions.Multiline), result.Stderr);
         var calls = checkout.DotnetCalls();
         Assert.Equal(3, calls.Length);
         Assert.Matches($@"^restore {Regex.Escape(checkout.Root)}/src/Liftoff.Cli -r linux-(x64|arm64) -p:PublishReadyToRun=true ", calls[0]);
-        Assert.Matches($@"^publish {Regex.Escape(checkout.Root)}/src/Liftoff.Cli -c Release -r linux-(x64|arm64) --self-contained false -p:PublishReadyToRun=true --no-restore -o {Regex.Escape(checkout.Output)} ", calls[1]);
+        Assert.Matches($@"^publish {Regex.Escape(checkout.Root)}/src/Liftoff.Cli -c Release -r linux-(x64|arm64) --self-contained false -p:PublishReadyToRun=true -p:UseAppHost=false --no-restore -o {Regex.Escape(checkout.Output)} ", calls[1]);
+        Assert.Matches($@"^publish {Regex.Escape(checkout.Root)}/src/Liftoff.Cli.Native -c Release -r linux-(x64|arm64) -o {Regex.Escape(checkout.Output)} ", calls[2]);
     }
 
     [Fact]
@@ -47,9 +49,9 @@ public sealed class LauncherTests
         var sourceChanged = await checkout.RunAsync("runs", "list");
 
         Assert.Equal("", unchanged.Stderr);
-        Assert.Equal($"ran {checkout.Output}/Liftoff.Cli.dll runs list\n", unchanged.Stdout);
+        Assert.Equal("native client ran runs list\n", unchanged.Stdout);
         Assert.Equal("", buildOutputsOnly.Stderr);
-        Assert.Equal(5, callsBefore);
+        Assert.Equal(3, callsBefore);
         Assert.True(sourceChanged.ExitCode == 0, sourceChanged.ToString());
         Assert.Contains("the sources changed; rebuilding", sourceChanged.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("first build", sourceChanged.Stderr, StringComparison.Ordinal);
@@ -65,6 +67,8 @@ public sealed class LauncherTests
         {
             File.Copy(Path.Combine(Repo.Root, "liftoff"), Path.Combine(Root, "liftoff"));
             File.SetUnixFileMode(Path.Combine(Root, "liftoff"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Directory.CreateDirectory(Path.Combine(Root, "scripts", "setup"));
+            File.Copy(Path.Combine(Repo.Root, "scripts", "setup", "aot.sh"), Path.Combine(Root, "scripts", "setup", "aot.sh"));
             var past = DateTime.UtcNow.AddHours(-1);
             foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "src/Liftoff.Cli/Program.cs", "sdk/python/liftoff/__init__.py" })
             {
@@ -79,10 +83,14 @@ public sealed class LauncherTests
                 case "$1" in
                   restore) ;;
                   publish)
+                    project="$2"
                     while [ $# -gt 0 ]; do
-                      if [ "$1" = -o ]; then mkdir -p "$2"; echo "  Liftoff.Cli -> $2/"; fi
+                      if [ "$1" = -o ]; then mkdir -p "$2"; echo "  Liftoff.Cli -> $2/"; out="$2"; fi
                       shift
-                    done ;;
+                    done
+                    case "$project" in
+                      *Liftoff.Cli.Native) printf '#!/bin/sh\necho "native client ran $*"\n' > "$out/liftoff"; chmod +x "$out/liftoff" ;;
+                    esac ;;
                   *) echo "ran $*" ;;
                 esac
                 """);

@@ -32,7 +32,7 @@ public sealed partial class ReadmeTests
         var cli = new Cli(home.Path);
         var bin = Directory.CreateDirectory(Path.Combine(home.Path, "bin")).FullName;
         var wrapper = Path.Combine(bin, "liftoff");
-        await File.WriteAllTextAsync(wrapper, $"#!/bin/sh\nexec dotnet '{Cli.Dll}' \"$@\"\n");
+        await File.WriteAllTextAsync(wrapper, $"#!/bin/sh\nexec '{Cli.Executable}' \"$@\"\n");
         File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var env = cli.Environment(("PATH", bin + ":" + Environment.GetEnvironmentVariable("PATH")), ("PYTHONPATH", null));
         var port = FreePort();

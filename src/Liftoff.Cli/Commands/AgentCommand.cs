@@ -20,7 +20,7 @@ internal sealed class AgentCommand : BaseCommand
     private static readonly Option<bool> DrainOption = new("--drain") { Description = "On SIGINT/SIGTERM, let running items finish instead of stopping them and handing them back." };
     private static readonly Option<string?> WorkDirOption = new("--work-dir") { Description = "Where item work directories and caches live (default ~/.cache/liftoff/agent)." };
 
-    public AgentCommand() : base("agent", "Run an agent: claim items from queues and run them on this machine.")
+    public AgentCommand() : base("agent", HostedCommandText.Agent)
     {
         Options.Add(QueueOption);
         Options.Add(MaxJobsOption);

@@ -25,7 +25,7 @@ internal sealed class BuildJobCommand : BaseCommand
     private static readonly Option<string?> ConfigOption = new("--config") { Description = "An agent config file: its builder, registry and docker sections." };
     private static readonly Option<bool> PushOption = new("--push") { Description = "Push the image to the agent config's registry." };
 
-    public BuildJobCommand() : base("build", "Build a job's image as an agent would, without launching it.")
+    public BuildJobCommand() : base("build", HostedCommandText.JobBuild)
     {
         Arguments.Add(JobArgument);
         Options.Add(QueueOption);

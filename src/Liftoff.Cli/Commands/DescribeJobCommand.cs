@@ -10,7 +10,6 @@ namespace Liftoff.Cli.Commands;
 internal sealed class DescribeJobCommand : BaseCommand
 {
     private static readonly Argument<string> JobArgument = new("job") { Description = "NAME, NAME:ALIAS or NAME:vK." };
-    private static readonly JsonSerializerOptions Indented = new(LiftoffJson.Options) { WriteIndented = true };
 
     public DescribeJobCommand() : base("describe", "Show a job: source, entrypoint, versions, aliases, input schema, runs it launched.")
     {
@@ -47,7 +46,7 @@ internal sealed class DescribeJobCommand : BaseCommand
         Row("base image", definition.Runtime?.BaseImage);
         Row("requirements", definition.Runtime?.Requirements is { } requirements ? $"{requirements.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length} lines" : null);
         Row("dockerfile", definition.Runtime?.Dockerfile is null ? null : "yes");
-        Row("input schema", definition.InputTypes is { } schema ? JsonSerializer.Serialize(schema, Indented) : null);
+        Row("input schema", definition.InputTypes is { } schema ? Output.IndentedJson(schema, LiftoffJsonContext.Default.JsonElement) : null);
         Row("runs launched", job.Runs.Count == 0 ? "none (runs appear here once the job is launched from a queue)" : string.Join(", ", job.Runs));
         AnsiConsole.Write(grid);
         var versions = new Table().AddColumns("VERSION", "ALIASES", "DIGEST", "CREATED");

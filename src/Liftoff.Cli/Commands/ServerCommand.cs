@@ -83,7 +83,7 @@ internal sealed class ServerCommand : BaseCommand
         DefaultValueFactory = _ => "admin",
     };
 
-    public ServerCommand() : base("server", "Run the Liftoff server (API, store) in the foreground.")
+    public ServerCommand() : base("server", HostedCommandText.Server)
     {
         Options.Add(DataDirOption);
         Options.Add(PortOption);

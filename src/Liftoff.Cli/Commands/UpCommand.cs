@@ -17,7 +17,7 @@ namespace Liftoff.Cli.Commands;
 /// </summary>
 internal sealed class UpCommand : BaseCommand
 {
-    public UpCommand() : base("up", "Start Liftoff on this machine (server + embedded database) and configure the CLI and SDKs to use it.")
+    public UpCommand() : base("up", HostedCommandText.Up)
     {
         Options.Add(ServerCommand.DataDirOption);
         Options.Add(ServerCommand.PortOption);

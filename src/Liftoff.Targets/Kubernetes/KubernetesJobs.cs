@@ -300,7 +300,7 @@ public static class KubernetesJobs
             {
                 c.Remove("name");
                 MergeInto(main, c, "container");
-                merged.Add(main);
+                merged.Add((JsonNode)main);
                 mainPlaced = true;
             }
             else
@@ -311,7 +311,7 @@ public static class KubernetesJobs
 
         if (!mainPlaced)
         {
-            merged.Add(main);
+            merged.Add((JsonNode)main);
         }
 
         return merged;
@@ -337,7 +337,7 @@ public static class KubernetesJobs
             var pullSecrets = pod["imagePullSecrets"] as JsonArray ?? [];
             foreach (var name in target.ImagePullSecrets.Where(n => !pullSecrets.Any(s => s?["name"]?.GetValue<string>() == n)))
             {
-                pullSecrets.Add(new JsonObject { ["name"] = name });
+                pullSecrets.Add((JsonNode)new JsonObject { ["name"] = name });
             }
 
             pod["imagePullSecrets"] = pullSecrets;
@@ -366,14 +366,14 @@ public static class KubernetesJobs
 
         foreach (var (name, value) in spec.Environment.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
-            env.Add(SecretVariables.Contains(name)
+            env.Add((JsonNode)(SecretVariables.Contains(name)
                 ? new JsonObject { ["name"] = name, ["valueFrom"] = new JsonObject { ["secretKeyRef"] = new JsonObject { ["name"] = target.SecretName, ["key"] = name } } }
-                : new JsonObject { ["name"] = name, ["value"] = value });
+                : new JsonObject { ["name"] = name, ["value"] = value }));
         }
 
         foreach (var (name, value) in target.AgentEnvironment.Where(e => !spec.Environment.ContainsKey(e.Key)).OrderBy(e => e.Key, StringComparer.Ordinal))
         {
-            env.Add(new JsonObject { ["name"] = name, ["value"] = value });
+            env.Add((JsonNode)new JsonObject { ["name"] = name, ["value"] = value });
         }
 
         return env;
