@@ -2,8 +2,9 @@ using System.Text.Json.Serialization.Metadata;
 using Liftoff.Contracts;
 using Liftoff.Server.Apis;
 using Liftoff.Server.Auth;
-using Liftoff.Server.Launch;
 using Liftoff.Server.Blobs;
+using Liftoff.Server.Launch;
+using Liftoff.Server.Metrics;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Sdk;
 using Liftoff.Server.Secrets;
@@ -54,7 +55,7 @@ public sealed class LiftoffServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         Directory.CreateDirectory(options.DataDirectory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Liftoff.Server", Args = [] });
-        builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
+        builder.WebHost.UseUrls([$"http://{options.Host}:{options.Port}", .. options.MetricsPort is { } metricsPort ? [$"http://{options.Host}:{metricsPort}"] : Array.Empty<string>()]);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         builder.Logging.ClearProviders();
         if (logging is null)
@@ -88,7 +89,8 @@ public sealed class LiftoffServer : IAsyncDisposable
         var initialKey = await EnsureAdminAsync(app.Services, options.AdminName, cancellationToken);
         app.MapLiftoff();
         await app.StartAsync(cancellationToken);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .First(a => options.MetricsPort is not { } metricsPort || new Uri(a).Port != metricsPort);
         return new LiftoffServer(app, new Uri(address), database, initialKey);
     }
 
@@ -143,6 +145,7 @@ internal static class ServerRegistration
     {
         services.AddSingleton(options);
         services.AddSingleton(options.TimeProvider);
+        services.AddSingleton<ServerMetrics>();
         services.AddSingleton<RunSignals>();
         services.AddSingleton<ApiKeyCache>();
         services.AddBlobStore(options);
@@ -196,7 +199,7 @@ internal static class ServerRegistration
 
     public static IServiceCollection UseSqliteStore(this IServiceCollection services, string path)
     {
-        services.AddSingleton(_ => new SqliteDatabase(path));
+        services.AddSingleton(sp => new SqliteDatabase(path) { Metrics = sp.GetService<ServerMetrics>() });
         return services.AddRelationalStore<SqliteDatabase>();
     }
 
@@ -207,7 +210,7 @@ internal static class ServerRegistration
     public static IServiceCollection UsePostgresStore(this IServiceCollection services, string connectionString)
     {
         // Made by the container, so that stopping the server disposes it and closes its pooled connections.
-        services.AddSingleton(_ => new PostgresDatabase(connectionString));
+        services.AddSingleton(sp => new PostgresDatabase(connectionString) { Metrics = sp.GetService<ServerMetrics>() });
         services.AddRelationalStore<PostgresDatabase>();
         services.AddSingleton<PostgresQueueListener>();
         services.AddHostedService(sp => sp.GetRequiredService<PostgresQueueListener>());
@@ -228,6 +231,7 @@ internal static class ServerRegistration
 
     public static WebApplication MapLiftoff(this WebApplication app)
     {
+        app.UseServerMetrics();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
@@ -238,6 +242,7 @@ internal static class ServerRegistration
         app.UseUnkeepableInputCheck();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
+        app.MapMetricsApi();
         app.MapIdentityApi();
         app.MapTeamsApi();
         app.MapSecretsApi();

@@ -78,13 +78,13 @@ internal sealed class PostgresDatabase : RelationalDatabase, IAsyncDisposable
 
     public override string MigrationLock => $"SELECT pg_advisory_xact_lock({LockClass}, hashtext(current_schema()))";
 
-    public override async Task<T> ReadAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken)
+    protected override async Task<T> ReadCoreAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken)
     {
         await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
         return await read(new DbSession(this, connection, null));
     }
 
-    public override async Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
+    protected override async Task<T> WriteCoreAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {

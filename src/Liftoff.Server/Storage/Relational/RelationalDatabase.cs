@@ -1,4 +1,7 @@
 using System.Data.Common;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Liftoff.Server.Metrics;
 
 namespace Liftoff.Server.Storage.Relational;
 
@@ -8,14 +11,36 @@ namespace Liftoff.Server.Storage.Relational;
 /// </summary>
 internal abstract class RelationalDatabase
 {
-    /// <summary>Runs <paramref name="read"/> on a connection, outside any explicit transaction.</summary>
-    public abstract Task<T> ReadAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken);
+    /// <summary>Where the store reports how long each operation took (the server's metrics); none for a store built alone.</summary>
+    public ServerMetrics? Metrics { get; init; }
+
+    /// <summary>Runs <paramref name="read"/> on a connection, outside any explicit transaction; timed as <paramref name="operation"/>.</summary>
+    public Task<T> ReadAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken, [CallerMemberName] string operation = "") =>
+        TimedAsync(Stopwatch.GetTimestamp(), ReadCoreAsync(read, cancellationToken), operation);
 
     /// <summary>
     /// Runs <paramref name="write"/> in a transaction, retrying it whole when the database refuses it for contention
-    /// (busy, deadlock); an exception it throws rolls everything back.
+    /// (busy, deadlock); an exception it throws rolls everything back. Timed as <paramref name="operation"/>, retries included.
     /// </summary>
-    public abstract Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken);
+    public Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken, [CallerMemberName] string operation = "") =>
+        TimedAsync(Stopwatch.GetTimestamp(), WriteCoreAsync(write, cancellationToken), operation);
+
+    protected abstract Task<T> ReadCoreAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken);
+
+    protected abstract Task<T> WriteCoreAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken);
+
+    /// <summary><paramref name="work"/>, reported to the metrics from <paramref name="start"/> (taken before it began) to its end, failed or not.</summary>
+    private async Task<T> TimedAsync<T>(long start, Task<T> work, string operation)
+    {
+        try
+        {
+            return await work;
+        }
+        finally
+        {
+            Metrics?.Operation(operation, Stopwatch.GetElapsedTime(start));
+        }
+    }
 
     /// <summary>Whether commands are kept per connection and reused (<see cref="Statements"/>).</summary>
     public abstract bool CachesStatements { get; }

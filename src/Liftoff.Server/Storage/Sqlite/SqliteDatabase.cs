@@ -77,7 +77,7 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
         return connection;
     }
 
-    public override async Task<T> ReadAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken)
+    protected override async Task<T> ReadCoreAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken)
     {
         var connection = _idleReaders.TryTake(out var idle) ? idle : await OpenAsync(cancellationToken);
         var reusable = false;
@@ -101,7 +101,7 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
     }
 
     /// <summary>Runs <paramref name="write"/> in a transaction, alone among this process's writers, on the one writer connection.</summary>
-    public override async Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
+    protected override async Task<T> WriteCoreAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
