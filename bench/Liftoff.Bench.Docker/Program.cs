@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Liftoff.Agent;
+using Liftoff.Bench.Kit;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Server.Hosting;
@@ -11,6 +12,7 @@ using Liftoff.Targets.Docker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using static Liftoff.Bench.Kit.Measure;
 
 // Dispatch latency of a prebuilt image job on the docker target (enqueue returned -> the container's first statement),
 // next to `docker run` of the same image and command started directly; then the builder's decision for an unchanged
@@ -81,9 +83,9 @@ for (var i = 0; i < DispatchSamples; i++)
 }
 
 Console.WriteLine($"dispatch latency, enqueue returned -> container's first statement ({DispatchSamples} sequential items, 1 agent):");
-Console.WriteLine($"  through the agent:        p50 {Ms(P(viaAgent, 50)),9}  p99 {Ms(P(viaAgent, 99)),9}");
-Console.WriteLine($"  docker run, started directly: p50 {Ms(P(direct, 50)),9}  p99 {Ms(P(direct, 99)),9}");
-Console.WriteLine($"  ratio:                    p50 {P(viaAgent, 50) / P(direct, 50):0.00}x  p99 {P(viaAgent, 99) / P(direct, 99):0.00}x");
+Console.WriteLine($"  through the agent:        p50 {Ms(Percentile(viaAgent, 50)),9}  p99 {Ms(Percentile(viaAgent, 99)),9}");
+Console.WriteLine($"  docker run, started directly: p50 {Ms(Percentile(direct, 50)),9}  p99 {Ms(Percentile(direct, 99)),9}");
+Console.WriteLine($"  ratio:                    p50 {Percentile(viaAgent, 50) / Percentile(direct, 50):0.00}x  p99 {Percentile(viaAgent, 99) / Percentile(direct, 99):0.00}x");
 
 // The rebuild decision: a code job built once, then prepared again unchanged (code fetched, inputs hashed, image looked up).
 var code = Directory.CreateDirectory(Path.Combine(data, "code")).FullName;
@@ -111,7 +113,7 @@ for (var i = 0; i < DecisionSamples; i++)
 }
 
 Console.WriteLine($"unchanged code job, prepared {DecisionSamples} times after its first build ({(first.Built ? "built" : "already cached")}: {first.Reference}):");
-Console.WriteLine($"  builds: {builds - (first.Built ? 1 : 0)}; decision p50 {Ms(P(decisions, 50))}, max {Ms(decisions.Max())}");
+Console.WriteLine($"  builds: {builds - (first.Built ? 1 : 0)}; decision p50 {Ms(Percentile(decisions, 50))}, max {Ms(decisions.Max())}");
 
 await stop.CancelAsync();
 await agent;
@@ -126,29 +128,7 @@ async Task<double> DispatchAsync()
         ["env"] = new Dictionary<string, string> { ["STAMP"] = id },
     })));
     var enqueued = UnixNow();
-    var deadline = DateTime.UtcNow.AddMinutes(2);
-    ItemInfo ended;
-    while (true)
-    {
-        ended = await client.GetItemAsync(item.Id);
-        if (ended.State is ItemStates.Finished or ItemStates.Failed or ItemStates.Cancelled)
-        {
-            break;
-        }
-
-        if (DateTime.UtcNow > deadline)
-        {
-            throw new TimeoutException($"item {item.Id} still {ended.State} after 2 minutes");
-        }
-
-        await Task.Delay(20);
-    }
-
-    if (ended.State != ItemStates.Finished)
-    {
-        throw new InvalidOperationException($"item {item.Id} {ended.State}: {ended.Error}");
-    }
-
+    await Waits.FinishedAsync(client, item.Id);
     return Stamp(id) - enqueued;
 }
 
@@ -169,31 +149,7 @@ double Stamp(string id)
     return value;
 }
 
-async Task<string> Run(string program, IReadOnlyList<string> arguments)
-{
-    var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-    start.Environment["DOCKER_HOST"] = host;
-    using var process = Process.Start(start)!;
-    var output = process.StandardOutput.ReadToEndAsync();
-    var error = process.StandardError.ReadToEndAsync();
-    await process.WaitForExitAsync();
-    if (process.ExitCode != 0)
-    {
-        throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await error}");
-    }
-
-    return await output;
-}
-
-static double UnixNow() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds;
-
-static string Ms(double seconds) => (seconds * 1000).ToString("0.0", CultureInfo.InvariantCulture) + " ms";
-
-static double P(IReadOnlyList<double> values, double p)
-{
-    var sorted = values.Order().ToList();
-    return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
-}
+Task<string> Run(string program, IReadOnlyList<string> arguments) => Waits.RunAsync(program, arguments, new Dictionary<string, string> { ["DOCKER_HOST"] = host });
 
 /// <summary>A work directory removed when done.</summary>
 internal sealed class Scratch(string path) : IDisposable

@@ -110,12 +110,6 @@ internal static class Benchmarks
         return latencies;
     }
 
-    public static double Percentile(IReadOnlyList<double> values, double p)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
-    }
-
     private static byte[] Batch(int first)
     {
         var body = new StringBuilder("""{"rows":[""");

@@ -1,3 +1,4 @@
+using Liftoff.Bench.Kit;
 using Liftoff.Bench.Postgres;
 
 // SQLite next to PostgreSQL on the same machine and the same HTTP paths. PostgreSQL is LIFTOFF_BENCH_POSTGRES, else the
@@ -60,7 +61,7 @@ static async Task Replicas(string postgres)
         var rows = await Benchmarks.IngestAsync(store, Runs, RowsPerRun);
         var (cycles, cpu) = await Benchmarks.ClaimCyclesAsync(store, Clients, Items);
         var dispatch = await Benchmarks.DispatchAsync(store, dispatchSamples);
-        var (p50, p99) = (Benchmarks.Percentile(dispatch, 50) * 1000, Benchmarks.Percentile(dispatch, 99) * 1000);
+        var (p50, p99) = (Measure.Percentile(dispatch, 50) * 1000, Measure.Percentile(dispatch, 99) * 1000);
         Console.WriteLine($"{store.Label,-36} {rows,16:N0} {cycles,18:N1} {p50,11:0.0} ms {p99,11:0.0} ms");
         // Each cycle is 2 requests (claim, report finished); the enqueues before the timed window are not counted.
         Console.WriteLine($"  CPU per claim→complete cycle (2 requests): servers + bench clients {PerCycle(cpu.Self)}, PostgreSQL {PerCycle(cpu.Postgres)}, haproxy {PerCycle(cpu.Balancer)}");

@@ -1,3 +1,4 @@
+using Liftoff.Bench.Kit;
 using System.Diagnostics;
 using System.Globalization;
 using Liftoff.Contracts;
@@ -54,16 +55,16 @@ internal static class AgentBenchmarks
             for (var i = 0; i < DispatchSamples; i++)
             {
                 var id = $"direct-{i}";
-                var start = QueueBench.UnixNow();
+                var start = Measure.UnixNow();
                 await StartDirectAsync(bench, scriptFile, id);
                 direct.Add(double.Parse(await File.ReadAllTextAsync(Path.Combine(stamps, id)), CultureInfo.InvariantCulture) - start);
             }
 
-            double P(List<double> v, double p) => QueueBench.Percentile(v, p);
+            double P(List<double> v, double p) => Measure.Percentile(v, p);
             Console.WriteLine($"dispatch latency, enqueue returned -> job process started ({DispatchSamples} sequential items, 1 agent):");
-            Console.WriteLine($"  through the agent:  p50 {QueueBench.Ms(P(viaAgent, 50)),9}  p99 {QueueBench.Ms(P(viaAgent, 99)),9}");
-            Console.WriteLine($"  started directly:   p50 {QueueBench.Ms(P(direct, 50)),9}  p99 {QueueBench.Ms(P(direct, 99)),9}  (the physical limit)");
-            Console.WriteLine($"  above the limit:    p50 {QueueBench.Ms(P(viaAgent, 50) - P(direct, 50)),9}  p99 {QueueBench.Ms(P(viaAgent, 99) - P(direct, 99)),9}");
+            Console.WriteLine($"  through the agent:  p50 {Measure.Ms(P(viaAgent, 50)),9}  p99 {Measure.Ms(P(viaAgent, 99)),9}");
+            Console.WriteLine($"  started directly:   p50 {Measure.Ms(P(direct, 50)),9}  p99 {Measure.Ms(P(direct, 99)),9}  (the physical limit)");
+            Console.WriteLine($"  above the limit:    p50 {Measure.Ms(P(viaAgent, 50) - P(direct, 50)),9}  p99 {Measure.Ms(P(viaAgent, 99) - P(direct, 99)),9}");
         }
 
         await bench.StopAgentsAsync();
@@ -80,7 +81,7 @@ internal static class AgentBenchmarks
 
             foreach (var id in items)
             {
-                await WaitEndedAsync(client, id);
+                await Waits.FinishedAsync(client, id, TimeSpan.FromMilliseconds(10));
             }
 
             var agentRate = ThroughputItems / watch.Elapsed.TotalSeconds;
@@ -115,34 +116,10 @@ internal static class AgentBenchmarks
     private static async Task<double> RunOneAsync(Liftoff.Client.LiftoffClient client, string stamps)
     {
         var item = await client.EnqueueAsync("agents", new EnqueueRequest("stamp", QueueBench.Project));
-        var enqueued = QueueBench.UnixNow();
-        var ended = await WaitEndedAsync(client, item.Id);
-        if (ended.State != ItemStates.Finished)
-        {
-            throw new InvalidOperationException($"item {item.Id} {ended.State}: {ended.Error}");
-        }
+        var enqueued = Measure.UnixNow();
+        await Waits.FinishedAsync(client, item.Id, TimeSpan.FromMilliseconds(10));
 
         return double.Parse(await File.ReadAllTextAsync(Path.Combine(stamps, item.Id)), CultureInfo.InvariantCulture) - enqueued;
-    }
-
-    private static async Task<ItemInfo> WaitEndedAsync(Liftoff.Client.LiftoffClient client, string id)
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (true)
-        {
-            var item = await client.GetItemAsync(id);
-            if (item.State is ItemStates.Finished or ItemStates.Failed or ItemStates.Cancelled)
-            {
-                return item;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"item {id} is still {item.State}");
-            }
-
-            await Task.Delay(10);
-        }
     }
 
     private static async Task StartDirectAsync(QueueBench bench, string script, string id)

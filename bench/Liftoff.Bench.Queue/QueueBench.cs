@@ -165,14 +165,4 @@ internal sealed class QueueBench : IAsyncDisposable
         await Server.DisposeAsync();
         Directory.Delete(_data, recursive: true);
     }
-
-    public static double UnixNow() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds;
-
-    public static string Ms(double seconds) => (seconds * 1000).ToString("0.0", CultureInfo.InvariantCulture) + " ms";
-
-    public static double Percentile(IReadOnlyList<double> values, double p)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
-    }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Liftoff.Agent;
+using Liftoff.Bench.Kit;
 using Liftoff.Client;
 using Liftoff.Contracts;
 using Liftoff.Server.Hosting;
@@ -9,6 +10,7 @@ using Liftoff.Targets;
 using Liftoff.Targets.Slurm;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using static Liftoff.Bench.Kit.Measure;
 
 // Enqueue -> job running on an idle Slurm cluster (the entrypoint's first statement), through the agent, next to the
 // limit: sbatch of the same batch script (SlurmBatchScript.Render, same options, same srun line) started by hand, timed
@@ -42,8 +44,8 @@ var agent = Task.Run(() => worker.ExecuteAsync(stop.Token));
 await worker.Registered;
 // By hand, the script runs the interpreter itself, not the pyenv shim (which costs about 70 ms a start and is not what
 // the agent's venv runs): the one LIFTOFF_BENCH_PYTHON or python3 resolves to.
-var python = (await Run(Environment.GetEnvironmentVariable("LIFTOFF_BENCH_PYTHON") ?? "python3", ["-c", "import sys; print(sys.executable)"])).Trim();
-Console.WriteLine($"Slurm {(await Run("sinfo", ["--version"])).Trim()}; {Environment.ProcessorCount} cores; python {python}; {Samples} sequential jobs each way, alternating");
+var python = (await Waits.RunAsync(Environment.GetEnvironmentVariable("LIFTOFF_BENCH_PYTHON") ?? "python3", ["-c", "import sys; print(sys.executable)"])).Trim();
+Console.WriteLine($"Slurm {(await Waits.RunAsync("sinfo", ["--version"])).Trim()}; {Environment.ProcessorCount} cores; python {python}; {Samples} sequential jobs each way, alternating");
 
 for (var i = 0; i < 2; i++)
 {
@@ -59,9 +61,9 @@ for (var i = 0; i < Samples; i++)
 }
 
 Console.WriteLine("enqueue (or sbatch) -> the entrypoint's first statement on the compute node:");
-Console.WriteLine($"  through the agent:     p50 {Ms(P(viaAgent, 50)),9}  p99 {Ms(P(viaAgent, 99)),9}");
-Console.WriteLine($"  sbatch by hand:        p50 {Ms(P(byHand, 50)),9}  p99 {Ms(P(byHand, 99)),9}");
-Console.WriteLine($"  ratio p50: {P(viaAgent, 50) / P(byHand, 50):0.00}x; budget 1.5 x sbatch + 100 ms = {Ms(1.5 * P(byHand, 50) + 0.1)} ({(P(viaAgent, 50) <= 1.5 * P(byHand, 50) + 0.1 ? "within" : "OVER")})");
+Console.WriteLine($"  through the agent:     p50 {Ms(Percentile(viaAgent, 50)),9}  p99 {Ms(Percentile(viaAgent, 99)),9}");
+Console.WriteLine($"  sbatch by hand:        p50 {Ms(Percentile(byHand, 50)),9}  p99 {Ms(Percentile(byHand, 99)),9}");
+Console.WriteLine($"  ratio p50: {Percentile(viaAgent, 50) / Percentile(byHand, 50):0.00}x; budget 1.5 x sbatch + 100 ms = {Ms(1.5 * Percentile(byHand, 50) + 0.1)} ({(Percentile(viaAgent, 50) <= 1.5 * Percentile(byHand, 50) + 0.1 ? "within" : "OVER")})");
 
 await stop.CancelAsync();
 await agent;
@@ -77,11 +79,7 @@ async Task<double> ViaAgentAsync()
         ["env"] = new Dictionary<string, string> { ["STAMP"] = id },
     })));
     var enqueued = UnixNow();
-    var ended = await PollAsync(async () => await client.GetItemAsync(item.Id) is { State: ItemStates.Finished or ItemStates.Failed or ItemStates.Cancelled } done ? done : null, $"item {item.Id} to end");
-    if (ended.State != ItemStates.Finished)
-    {
-        throw new InvalidOperationException($"item {item.Id} {ended.State}: {ended.Error}");
-    }
+    await Waits.FinishedAsync(client, item.Id);
 
     return ReadStamp(id) - enqueued;
 }
@@ -97,35 +95,16 @@ async Task<double> ByHandAsync(int i)
     await File.WriteAllTextAsync(script, SlurmBatchScript.Render(new SlurmResourceConfig(), new SlurmSubmission($"by-hand-{i}", "by hand", folder, Path.Combine(folder, "output.log"), secrets,
         [python, "-c", Stamp], new Dictionary<string, string> { ["STAMPS"] = stamps, ["STAMP"] = id }, null)));
     var start = UnixNow();
-    var jobId = (await Run("sbatch", ["--parsable", script])).Trim();
-    var stamp = await PollAsync(() => Task.FromResult(File.Exists(Path.Combine(stamps, id)) && new FileInfo(Path.Combine(stamps, id)).Length > 0 ? "written" : null), $"job {jobId} to start");
+    var jobId = (await Waits.RunAsync("sbatch", ["--parsable", script])).Trim();
+    var stamp = await Waits.UntilAsync(() => Task.FromResult(File.Exists(Path.Combine(stamps, id)) && new FileInfo(Path.Combine(stamps, id)).Length > 0 ? "written" : null), $"job {jobId} to start");
     var elapsed = ReadStamp(id) - start;
-    await PollAsync(async () => (await Run("squeue", ["--noheader", "--states=all", "--jobs=" + jobId, "--Format=State"])).Trim() is "COMPLETED" or "FAILED" ? stamp : null, $"job {jobId} to end");
+    await Waits.UntilAsync(async () => (await Waits.RunAsync("squeue", ["--noheader", "--states=all", "--jobs=" + jobId, "--Format=State"])).Trim() is "COMPLETED" or "FAILED" ? stamp : null, $"job {jobId} to end");
     return elapsed;
 }
 
 // Each sample starts on an idle cluster: a node still COMPLETING the last job would wait for the next scheduling pass.
 static async Task IdleAsync() =>
-    await PollAsync(async () => (await Run("sinfo", ["--noheader", "--partition=debug", "--format=%T"])).Trim() == "idle" ? "idle" : null, "the node to be idle");
-
-static async Task<T> PollAsync<T>(Func<Task<T?>> read, string what) where T : class
-{
-    var deadline = DateTime.UtcNow.AddMinutes(2);
-    while (true)
-    {
-        if (await read() is { } value)
-        {
-            return value;
-        }
-
-        if (DateTime.UtcNow > deadline)
-        {
-            throw new TimeoutException($"timed out waiting for {what}");
-        }
-
-        await Task.Delay(20);
-    }
-}
+    await Waits.UntilAsync(async () => (await Waits.RunAsync("sinfo", ["--noheader", "--partition=debug", "--format=%T"])).Trim() == "idle" ? "idle" : null, "the node to be idle");
 
 double ReadStamp(string id)
 {
@@ -133,29 +112,4 @@ double ReadStamp(string id)
     var value = double.Parse(File.ReadAllText(path), CultureInfo.InvariantCulture);
     File.Delete(path);
     return value;
-}
-
-static async Task<string> Run(string program, IReadOnlyList<string> arguments)
-{
-    var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-    using var process = Process.Start(start)!;
-    var output = process.StandardOutput.ReadToEndAsync();
-    var error = process.StandardError.ReadToEndAsync();
-    await process.WaitForExitAsync();
-    if (process.ExitCode != 0)
-    {
-        throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await error}");
-    }
-
-    return await output;
-}
-
-static double UnixNow() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalSeconds;
-
-static string Ms(double seconds) => (seconds * 1000).ToString("0.0", CultureInfo.InvariantCulture) + " ms";
-
-static double P(IReadOnlyList<double> values, double p)
-{
-    var sorted = values.Order().ToList();
-    return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Count) - 1, 0, sorted.Count - 1)];
 }

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using Liftoff.Contracts;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Hosting;
+using Liftoff.Server.Metrics;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -58,7 +59,7 @@ internal static class ConsoleReadBenchmark
             }
         });
 
-        var archiver = new ConsoleArchiver(store, services.GetRequiredService<IBlobStore>(), services.GetRequiredService<ServerOptions>(), TimeProvider.System, NullLogger<ConsoleArchiver>.Instance);
+        var archiver = new ConsoleArchiver(store, services.GetRequiredService<IBlobStore>(), services.GetRequiredService<ServerOptions>(), TimeProvider.System, services.GetRequiredService<ServerMetrics>(), NullLogger<ConsoleArchiver>.Instance);
         var archiving = Stopwatch.StartNew();
         await archiver.ArchiveAsync(run.Id, DateTimeOffset.UtcNow, default);
         var archiveSeconds = archiving.Elapsed.TotalSeconds;

@@ -30,6 +30,9 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>The server's clock.</summary>
     protected virtual TimeProvider Time => TimeProvider.System;
 
+    /// <summary>The port of its own that <c>/metrics</c> is served on; null serves it on the API port, to the admin's key.</summary>
+    public virtual int? MetricsPort => null;
+
     public LiftoffServer Server => _server ?? throw new InvalidOperationException("the server has not started");
 
     public Uri BaseUrl => Server.BaseUrl;
@@ -56,7 +59,7 @@ public class ServerFixture : IAsyncLifetime
     public Task<LiftoffServer> StartServerAsync() => LiftoffServer.StartAsync(
         new ServerOptions
         {
-            DataDirectory = _data.Path, Database = Database, Blobs = Blobs, Port = 0, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout, ItemLease = ItemLease,
+            DataDirectory = _data.Path, Database = Database, Blobs = Blobs, Port = 0, MetricsPort = MetricsPort, AdminName = "admin", RunHeartbeatTimeout = HeartbeatTimeout, ItemLease = ItemLease,
             LogArchiveBytes = LogArchiveBytes, LogArchiveGrace = LogArchiveGrace, TimeProvider = Time,
             S3AccessKeyId = Blobs is null ? null : S3rver.AccessKeyId, S3SecretAccessKey = Blobs is null ? null : S3rver.SecretAccessKey,
         },

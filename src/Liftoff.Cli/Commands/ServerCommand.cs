@@ -20,6 +20,12 @@ internal sealed class ServerCommand : BaseCommand
         DefaultValueFactory = _ => 8080,
     };
 
+    public static readonly Option<int?> MetricsPortOption = new("--metrics-port")
+    {
+        Description = "Serve GET /metrics (Prometheus) on this port of --host, without a key, and nothing else there. "
+            + "Without it, /metrics is on --port for the server admin's key only.",
+    };
+
     public static readonly Option<string> HostOption = new("--host")
     {
         Description = "The address to listen on.",
@@ -87,6 +93,7 @@ internal sealed class ServerCommand : BaseCommand
     {
         Options.Add(DataDirOption);
         Options.Add(PortOption);
+        Options.Add(MetricsPortOption);
         Options.Add(HostOption);
         Options.Add(HeartbeatTimeoutOption);
         Options.Add(LogArchiveBytesOption);
@@ -155,6 +162,7 @@ internal sealed class ServerCommand : BaseCommand
     public static ServerOptions? ReadOptions(ParseResult parseResult, string adminName)
     {
         var port = parseResult.GetValue(PortOption);
+        var metricsPort = parseResult.GetValue(MetricsPortOption);
         var heartbeat = parseResult.GetValue(HeartbeatTimeoutOption);
         var archiveAfter = parseResult.GetValue(LogArchiveAfterOption);
         var (archiveBytes, archiveError) = ReadLogArchiveBytes(parseResult);
@@ -163,6 +171,10 @@ internal sealed class ServerCommand : BaseCommand
         if (port is < 0 or > 65535)
         {
             error = $"--port {port} is not a TCP port (0 to 65535)";
+        }
+        else if (metricsPort is not null && (metricsPort is < 1 or > 65535 || metricsPort == port))
+        {
+            error = $"--metrics-port {metricsPort} is not a TCP port other than --port (1 to 65535)";
         }
         else if (!double.IsFinite(heartbeat) || heartbeat <= 0)
         {
@@ -195,6 +207,7 @@ internal sealed class ServerCommand : BaseCommand
         {
             DataDirectory = Path.GetFullPath(parseResult.GetValue(DataDirOption)!),
             Port = port,
+            MetricsPort = metricsPort,
             Host = parseResult.GetValue(HostOption)!,
             AdminName = adminName,
             RunHeartbeatTimeout = TimeSpan.FromSeconds(heartbeat),

@@ -21,6 +21,7 @@ internal sealed class UpCommand : BaseCommand
     {
         Options.Add(ServerCommand.DataDirOption);
         Options.Add(ServerCommand.PortOption);
+        Options.Add(ServerCommand.MetricsPortOption);
         Options.Add(ServerCommand.HostOption);
         Options.Add(ServerCommand.HeartbeatTimeoutOption);
         Options.Add(ServerCommand.LogArchiveBytesOption);

@@ -3,8 +3,9 @@ using Liftoff.Contracts;
 using Liftoff.Server.Apis;
 using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
-using Liftoff.Server.Launch;
 using Liftoff.Server.Blobs;
+using Liftoff.Server.Launch;
+using Liftoff.Server.Metrics;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Sdk;
 using Liftoff.Server.Secrets;
@@ -55,7 +56,7 @@ public sealed class LiftoffServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         Directory.CreateDirectory(options.DataDirectory);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "Liftoff.Server", Args = [] });
-        builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
+        builder.WebHost.UseUrls([$"http://{options.Host}:{options.Port}", .. options.MetricsPort is { } metricsPort ? [$"http://{options.Host}:{metricsPort}"] : Array.Empty<string>()]);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         builder.Logging.ClearProviders();
         if (logging is null)
@@ -89,7 +90,8 @@ public sealed class LiftoffServer : IAsyncDisposable
         var initialKey = await EnsureAdminAsync(app.Services, options.AdminName, cancellationToken);
         app.MapLiftoff();
         await app.StartAsync(cancellationToken);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .First(a => options.MetricsPort is not { } metricsPort || new Uri(a).Port != metricsPort);
         return new LiftoffServer(app, new Uri(address), database, initialKey);
     }
 
@@ -144,6 +146,7 @@ internal static class ServerRegistration
     {
         services.AddSingleton(options);
         services.AddSingleton(options.TimeProvider);
+        services.AddSingleton<ServerMetrics>();
         services.AddSingleton<RunSignals>();
         services.AddSingleton<ApiKeyCache>();
         services.AddBlobStore(options);
@@ -199,7 +202,7 @@ internal static class ServerRegistration
 
     public static IServiceCollection UseSqliteStore(this IServiceCollection services, string path)
     {
-        services.AddSingleton(_ => new SqliteDatabase(path));
+        services.AddSingleton(sp => new SqliteDatabase(path) { Metrics = sp.GetService<ServerMetrics>() });
         return services.AddRelationalStore<SqliteDatabase>();
     }
 
@@ -210,7 +213,7 @@ internal static class ServerRegistration
     public static IServiceCollection UsePostgresStore(this IServiceCollection services, string connectionString)
     {
         // Made by the container, so that stopping the server disposes it and closes its pooled connections.
-        services.AddSingleton(_ => new PostgresDatabase(connectionString));
+        services.AddSingleton(sp => new PostgresDatabase(connectionString) { Metrics = sp.GetService<ServerMetrics>() });
         services.AddRelationalStore<PostgresDatabase>();
         services.AddSingleton<PostgresQueueListener>();
         services.AddHostedService(sp => sp.GetRequiredService<PostgresQueueListener>());
@@ -233,6 +236,7 @@ internal static class ServerRegistration
     public static WebApplication MapLiftoff(this WebApplication app)
     {
         app.UseAuditLog();
+        app.UseServerMetrics();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
@@ -243,6 +247,7 @@ internal static class ServerRegistration
         app.UseUnkeepableInputCheck();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
+        app.MapMetricsApi();
         app.MapIdentityApi();
         app.MapTeamsApi();
         app.MapSecretsApi();

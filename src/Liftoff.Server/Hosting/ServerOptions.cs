@@ -37,6 +37,13 @@ public sealed class ServerOptions
     /// <summary>0 picks a free port.</summary>
     public int Port { get; set; } = 8080;
 
+    /// <summary>
+    /// A port of its own for <c>GET /metrics</c> (<c>--metrics-port</c>), on <see cref="Host"/>: there it needs no key and
+    /// nothing else is served, the usual way to let Prometheus scrape. Null serves <c>/metrics</c> on <see cref="Port"/>
+    /// to the server admin's key only.
+    /// </summary>
+    public int? MetricsPort { get; set; }
+
     /// <summary>The entity created on first start, with the first API key.</summary>
     public string AdminName { get; set; } = "admin";
 

@@ -1,7 +1,6 @@
 using Liftoff.Server.Hosting;
 using Liftoff.Server.Runs;
 using Liftoff.Server.Storage;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Liftoff.Server.Launch;
@@ -10,32 +9,18 @@ namespace Liftoff.Server.Launch;
 /// Returns items of vanished agents (lease expired), fails items stuck in starting (DESIGN.md §3), and makes retried
 /// items claimable once their backoff ends.
 /// </summary>
-internal sealed class QueueReaper(IQueueStore queues, RunSignals runSignals, QueueSignals queueSignals, ServerOptions options, TimeProvider time, ILogger<QueueReaper> logger) : BackgroundService
+internal sealed class QueueReaper(IQueueStore queues, RunSignals runSignals, QueueSignals queueSignals, ServerOptions options, TimeProvider time, ILogger<QueueReaper> logger) : PeriodicSweep(time, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var period = options.ItemLease / 4;
-        using var timer = new PeriodicTimer(period < TimeSpan.FromMilliseconds(100) ? TimeSpan.FromMilliseconds(100) : period, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await SweepAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogError(ex, "Lease expiry failed; retrying at the next tick");
-            }
-        }
-    }
+    protected override TimeSpan Period => options.ItemLease / 4;
 
-    /// <summary>One pass at the current time; the tests call it directly with a clock they move.</summary>
-    internal async Task SweepAsync(CancellationToken cancellationToken)
+    protected override string Failure => "Lease expiry failed";
+
+    internal override async Task SweepAsync(CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = Time.GetUtcNow();
         foreach (var item in await queues.ExpireLeasesAsync(now, cancellationToken))
         {
-            logger.LogWarning("Item {ItemId} on queue {Queue}: lease expired, now {State} (attempt {Attempt})", item.Id, item.Queue, item.State, item.Attempt);
+            Logger.LogWarning("Item {ItemId} on queue {Queue}: lease expired, now {State} (attempt {Attempt})", item.Id, item.Queue, item.State, item.Attempt);
         }
 
         foreach (var queueId in await queues.PromoteBackoffsAsync(now, cancellationToken))
@@ -45,7 +30,7 @@ internal sealed class QueueReaper(IQueueStore queues, RunSignals runSignals, Que
 
         foreach (var item in await queues.TimeOutStartsAsync(now, cancellationToken))
         {
-            logger.LogWarning("Item {ItemId} on queue {Queue}: {Error}", item.Id, item.Queue, item.Error);
+            Logger.LogWarning("Item {ItemId} on queue {Queue}: {Error}", item.Id, item.Queue, item.Error);
             if (item.RunId is { } runId)
             {
                 runSignals.Notify(runId);

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Liftoff.Core;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Hosting;
+using Liftoff.Server.Metrics;
 using Liftoff.Server.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -15,7 +16,7 @@ namespace Liftoff.Server.Runs;
 /// transaction. Replicas may sweep at once: the seal and the completion are conditional, and the blob is named by its
 /// content, so the same work done twice stores one blob and completes once.
 /// </summary>
-internal sealed class ConsoleArchiver(IRunStore runs, IBlobStore blobs, ServerOptions options, TimeProvider time, ILogger<ConsoleArchiver> logger) : BackgroundService
+internal sealed class ConsoleArchiver(IRunStore runs, IBlobStore blobs, ServerOptions options, TimeProvider time, ServerMetrics metrics, ILogger<ConsoleArchiver> logger) : BackgroundService
 {
     private const int PageSize = 100;
 
@@ -74,10 +75,12 @@ internal sealed class ConsoleArchiver(IRunStore runs, IBlobStore blobs, ServerOp
                 try
                 {
                     await ArchiveAsync(run.RunId, cutoff, cancellationToken);
+                    metrics.ConsoleArchived(archived: true);
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
                     logger.LogError(ex, "Archiving the console of run {RunId} failed; the next sweep tries again", run.RunId);
+                    metrics.ConsoleArchived(archived: false);
                     failed = true;
                 }
 

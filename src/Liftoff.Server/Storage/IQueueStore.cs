@@ -74,6 +74,9 @@ internal interface IQueueStore
     Task<AgentRecord?> UpdateAgentAsync(long entityId, string agentId, Func<AgentRecord, AgentRecord> change, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<AgentRecord>> ListAgentsAsync(long entityId, CancellationToken cancellationToken);
+
+    /// <summary>Every queue's load and every agent not stopped, at one moment, across entities (the metrics' gauges).</summary>
+    Task<QueueSample> SampleQueuesAsync(CancellationToken cancellationToken);
 }
 
 internal sealed record QueueRecord(
@@ -110,3 +113,12 @@ internal sealed record AgentRecord(
 internal sealed record ClaimedRun(RunRecord Run, NewKey Key);
 
 internal sealed record ClaimedItem(ItemRecord Item, QueueRecord Queue, RunRecord Run);
+
+/// <summary>Pending items by priority with the oldest one's enqueue time, each queue's held items, and the agents that have not stopped.</summary>
+internal sealed record QueueSample(IReadOnlyList<PendingCount> Pending, IReadOnlyList<QueueLoad> Queues, IReadOnlyList<AgentBeat> Agents);
+
+internal sealed record PendingCount(string Entity, string Queue, int Priority, long Count, DateTimeOffset Oldest);
+
+internal sealed record QueueLoad(string Entity, string Queue, long Held);
+
+internal sealed record AgentBeat(string State, DateTimeOffset HeartbeatAt);

@@ -33,6 +33,7 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
     private static readonly (string Endpoint, string Path, string? Body, (int ServerAdmin, int TeamAdmin, int Member, int Viewer, int Outsider) Expected)[] Rows =
     [
         ("GET /healthz", "/healthz", null, Anyone(Ok)),
+        ("GET /metrics", "/metrics", null, (Ok, Forbidden, Forbidden, Forbidden, Forbidden)),
         ("GET /openapi/{documentName}.json", "/openapi/v1.json", null, Anyone(Ok)),
 
         ("GET /api/v1/viewer", "/api/v1/viewer", null, Anyone(Ok)),

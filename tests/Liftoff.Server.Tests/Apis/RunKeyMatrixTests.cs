@@ -25,6 +25,7 @@ public sealed class RunKeyMatrixTests(ServerFixture server) : IClassFixture<Serv
     private static readonly (string Endpoint, string Path, string? Body, int User, int Own, int Other)[] Rows =
     [
         ("GET /healthz", "/healthz", null, Ok, Ok, Ok),
+        ("GET /metrics", "/metrics", null, Ok, Forbidden, Forbidden),
         ("GET /openapi/{documentName}.json", "/openapi/v1.json", null, Ok, Ok, Ok),
 
         ("GET /api/v1/viewer", "/api/v1/viewer", null, Ok, Ok, Ok),

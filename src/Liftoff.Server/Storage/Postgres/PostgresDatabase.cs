@@ -78,7 +78,7 @@ internal sealed class PostgresDatabase : RelationalDatabase, IAsyncDisposable
 
     public override string MigrationLock => $"SELECT pg_advisory_xact_lock({LockClass}, hashtext(current_schema()))";
 
-    public override async Task<T> ReadAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken)
+    protected override async Task<T> ReadCoreAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken)
     {
         await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
         return await read(new DbSession(this, connection, null));

@@ -1,4 +1,7 @@
 using System.Data.Common;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Liftoff.Server.Metrics;
 
 namespace Liftoff.Server.Storage.Relational;
 
@@ -8,15 +11,22 @@ namespace Liftoff.Server.Storage.Relational;
 /// </summary>
 internal abstract class RelationalDatabase
 {
-    /// <summary>Runs <paramref name="read"/> on a connection, outside any explicit transaction.</summary>
-    public abstract Task<T> ReadAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken);
+    /// <summary>Where the store reports how long each operation took (the server's metrics); none for a store built alone.</summary>
+    public ServerMetrics? Metrics { get; init; }
+
+    /// <summary>Runs <paramref name="read"/> on a connection, outside any explicit transaction; timed as <paramref name="operation"/>.</summary>
+    public Task<T> ReadAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken, [CallerMemberName] string operation = "") =>
+        TimedAsync(Stopwatch.GetTimestamp(), ReadCoreAsync(read, cancellationToken), operation);
 
     /// <summary>
-    /// Runs <paramref name="write"/> in a transaction (<see cref="TransactAsync{T}"/>). Inside an open
+    /// Runs <paramref name="write"/> in a transaction (<see cref="TransactAsync{T}"/>), timed as <paramref name="operation"/>. Inside an open
     /// <see cref="AuditScope"/> whose entry is not yet recorded, a write that changed something (it returned other than
     /// false, null or 0) appends the entry in the same transaction, so the change and its record commit together.
     /// </summary>
-    public async Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
+    public Task<T> WriteAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken, [CallerMemberName] string operation = "") =>
+        TimedAsync(Stopwatch.GetTimestamp(), AuditedAsync(write, cancellationToken), operation);
+
+    private async Task<T> AuditedAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken)
     {
         if (AuditScope.Current is not { RecordedId: null } audit)
         {
@@ -38,12 +48,27 @@ internal abstract class RelationalDatabase
     /// </summary>
     public abstract Task<T> TransactAsync<T>(Func<DbSession, Task<T>> write, CancellationToken cancellationToken);
 
+    protected abstract Task<T> ReadCoreAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken);
+
     private static bool Changed(object? value) => value switch
     {
         null or false or 0 => false,
         int[] rows => rows.Any(r => r != 0),
         _ => true,
     };
+
+    /// <summary><paramref name="work"/>, reported to the metrics from <paramref name="start"/> (taken before it began) to its end, failed or not.</summary>
+    private async Task<T> TimedAsync<T>(long start, Task<T> work, string operation)
+    {
+        try
+        {
+            return await work;
+        }
+        finally
+        {
+            Metrics?.Operation(operation, Stopwatch.GetElapsedTime(start));
+        }
+    }
 
     /// <summary>Whether commands are kept per connection and reused (<see cref="Statements"/>).</summary>
     public abstract bool CachesStatements { get; }

@@ -151,27 +151,38 @@ internal sealed partial class RelationalStore : IQueueStore
             return items;
         }, cancellationToken);
 
-    public Task<ClaimedItem?> ClaimAsync(AgentRecord agent, IReadOnlyList<long> queueIds, DateTimeOffset now, DateTimeOffset leaseUntil, Func<ItemRecord, QueueRecord, ClaimedRun> prepare, CancellationToken cancellationToken) =>
-        database.WriteAsync(async session =>
+    public async Task<ClaimedItem?> ClaimAsync(AgentRecord agent, IReadOnlyList<long> queueIds, DateTimeOffset now, DateTimeOffset leaseUntil, Func<ItemRecord, QueueRecord, ClaimedRun> prepare, CancellationToken cancellationToken)
+    {
+        ItemRecord? pending = null;
+        var claimed = await database.WriteAsync(async session =>
         {
             if (await database.FindClaimableAsync(session, queueIds, cancellationToken) is not { } found)
             {
                 return null;
             }
 
-            var (item, entityId, queueId) = found;
+            (pending, var entityId, var queueId) = found;
 
             var queue = (await session.FirstAsync($"SELECT {QueueColumns} WHERE q.id = @q", QueueRow, cancellationToken, ("@q", queueId)))!;
-            var (run, key) = prepare(item, queue);
-            var claimed = ItemLifecycle.Claim(item, agent.Id, run.Id, now, leaseUntil);
-            var affected = await session.ExecuteAsync([.. RunInserts(entityId, run), KeyInsert(entityId, key), ItemUpdate(claimed), Event(claimed, now)], cancellationToken);
+            var (run, key) = prepare(pending, queue);
+            var item = ItemLifecycle.Claim(pending, agent.Id, run.Id, now, leaseUntil);
+            var affected = await session.ExecuteAsync([.. RunInserts(entityId, run), KeyInsert(entityId, key), ItemUpdate(item), Event(item, now)], cancellationToken);
             return affected[1] == 1
-                ? new ClaimedItem(claimed, queue, run)
+                ? new ClaimedItem(item, queue, run)
                 : throw new DuplicateException($"run id {run.Id} collided; the claim is retried");
         }, cancellationToken);
+        if (claimed is not null)
+        {
+            database.Metrics?.ItemChanged(pending!, claimed.Item);
+        }
 
-    public Task<ItemRecord?> UpdateItemAsync(long entityId, string itemId, Func<ItemRecord, ItemRecord> change, CancellationToken cancellationToken) =>
-        database.WriteAsync(async session =>
+        return claimed;
+    }
+
+    public async Task<ItemRecord?> UpdateItemAsync(long entityId, string itemId, Func<ItemRecord, ItemRecord> change, CancellationToken cancellationToken)
+    {
+        ItemRecord? before = null;
+        var changed = await database.WriteAsync(async session =>
         {
             var found = await ReadItemsAsync(session, $"WHERE i.entity_id = @e AND i.id = @id{database.LockRows("i")}", cancellationToken, ("@e", entityId), ("@id", itemId));
             if (found.Count == 0)
@@ -179,7 +190,7 @@ internal sealed partial class RelationalStore : IQueueStore
                 return null;
             }
 
-            var (before, _, queueId) = found[0];
+            (before, _, var queueId) = found[0];
             var after = ItemLifecycle.Clear(change(before));
             if (!ReferenceEquals(before, after))
             {
@@ -194,6 +205,13 @@ internal sealed partial class RelationalStore : IQueueStore
 
             return after;
         }, cancellationToken);
+        if (changed is not null)
+        {
+            database.Metrics?.ItemChanged(before!, changed);
+        }
+
+        return changed;
+    }
 
     /// <summary>Handed back: the attempt's run and key end with it; the item waits for the next claim, which its queue's listeners hear of.</summary>
     private IEnumerable<Sql> ReleaseRunOfItem(ItemRecord item, long queueId, DateTimeOffset now) =>
@@ -241,14 +259,14 @@ internal sealed partial class RelationalStore : IQueueStore
                 cancellationToken, ("@id", itemId));
         }, cancellationToken);
 
-    public Task<IReadOnlyList<ItemRecord>> ExpireLeasesAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
-        database.WriteAsync<IReadOnlyList<ItemRecord>>(async session =>
+    public async Task<IReadOnlyList<ItemRecord>> ExpireLeasesAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        Reported(await database.WriteAsync(async session =>
         {
             // Every replica's reaper runs this: SKIP LOCKED lets them share the work instead of queueing, and passes
             // over an item whose heartbeat is renewing its lease right now (the next tick looks again).
             var expired = await ReadItemsAsync(session,
                 $"WHERE i.lease_expires_at IS NOT NULL AND i.lease_expires_at < @now{database.LockRows("i", skipLocked: true)}", cancellationToken, ("@now", now));
-            var changed = new List<ItemRecord>();
+            var changed = new List<(ItemRecord, ItemRecord)>();
             var writes = new List<Sql>();
             foreach (var (item, _, queueId) in expired)
             {
@@ -264,22 +282,22 @@ internal sealed partial class RelationalStore : IQueueStore
                     writes.AddRange(Wake(queueId));
                 }
 
-                changed.Add(next);
+                changed.Add((item, next));
             }
 
             await session.ExecuteAsync(writes, cancellationToken);
             return changed;
-        }, cancellationToken);
+        }, cancellationToken));
 
-    public Task<IReadOnlyList<ItemRecord>> TimeOutStartsAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
-        database.WriteAsync<IReadOnlyList<ItemRecord>>(async session =>
+    public async Task<IReadOnlyList<ItemRecord>> TimeOutStartsAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        Reported(await database.WriteAsync(async session =>
         {
             var stuck = await ReadItemsAsync(session, $"""
                 WHERE i.state IN ('{ItemStates.Leased}', '{ItemStates.Starting}')
                   AND {database.AddSeconds("i.claimed_at", "q.start_timeout_seconds")} < @now
                 {database.LockRows("i", skipLocked: true)}
                 """, cancellationToken, ("@now", now));
-            var failed = new List<ItemRecord>();
+            var failed = new List<(ItemRecord, ItemRecord)>();
             var writes = new List<Sql>();
             foreach (var (item, _, queueId) in stuck)
             {
@@ -288,11 +306,42 @@ internal sealed partial class RelationalStore : IQueueStore
                 writes.Add(ItemUpdate(next));
                 writes.Add(Event(next, now));
                 writes.AddRange(next.State == ItemStates.Pending ? RetryRunOfItem(item, now) : EndRunOfItem(next, now));
-                failed.Add(next);
+                failed.Add((item, next));
             }
 
             await session.ExecuteAsync(writes, cancellationToken);
             return failed;
+        }, cancellationToken));
+
+    /// <summary>The items a sweep changed, each change reported to the metrics once it is committed.</summary>
+    private IReadOnlyList<ItemRecord> Reported(List<(ItemRecord Before, ItemRecord After)> changes)
+    {
+        foreach (var (before, after) in changes)
+        {
+            database.Metrics?.ItemChanged(before, after);
+        }
+
+        return [.. changes.Select(c => c.After)];
+    }
+
+    public Task<QueueSample> SampleQueuesAsync(CancellationToken cancellationToken) =>
+        database.ReadAsync(async session =>
+        {
+            // Both item reads walk a partial index (pending items by queue, priority and seq; held items), never the
+            // ended ones; the oldest pending item of a priority is its first seq.
+            var pending = await session.ListAsync($"""
+                SELECT e.name, q.name, p.priority, p.n, i.created_at
+                FROM (SELECT queue_id, priority, COUNT(*) AS n, MIN(seq) AS first FROM items WHERE state = '{ItemStates.Pending}' GROUP BY queue_id, priority) p
+                JOIN items i ON i.seq = p.first JOIN queues q ON q.id = p.queue_id JOIN entities e ON e.id = q.entity_id
+                """, r => new PendingCount(r.String(0), r.String(1), r.Int(2), r.Long(3), r.Time(4)), cancellationToken);
+            var queues = await session.ListAsync("""
+                SELECT e.name, q.name, COALESCE(h.n, 0)
+                FROM queues q JOIN entities e ON e.id = q.entity_id
+                LEFT JOIN (SELECT queue_id, COUNT(*) AS n FROM items WHERE lease_expires_at IS NOT NULL GROUP BY queue_id) h ON h.queue_id = q.id
+                """, r => new QueueLoad(r.String(0), r.String(1), r.Long(2)), cancellationToken);
+            var agents = await session.ListAsync($"SELECT state, heartbeat_at FROM agents WHERE state <> '{AgentStates.Stopped}'",
+                r => new AgentBeat(r.String(0), r.Time(1)), cancellationToken);
+            return new QueueSample(pending, queues, agents);
         }, cancellationToken);
 
     public Task<AgentRecord> RegisterAgentAsync(long entityId, AgentRecord agent, CancellationToken cancellationToken) =>

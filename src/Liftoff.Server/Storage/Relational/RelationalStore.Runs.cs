@@ -13,8 +13,16 @@ internal sealed partial class RelationalStore : IRunStore
         FROM runs r JOIN entities e ON e.id = r.entity_id JOIN projects p ON p.id = r.project_id
         """;
 
-    public Task<bool> TryCreateRunAsync(long entityId, RunRecord run, CancellationToken cancellationToken) =>
-        database.WriteAsync(async session => (await session.ExecuteAsync(RunInserts(entityId, run), cancellationToken))[^1] == 1, cancellationToken);
+    public async Task<bool> TryCreateRunAsync(long entityId, RunRecord run, CancellationToken cancellationToken)
+    {
+        var created = await database.WriteAsync(async session => (await session.ExecuteAsync(RunInserts(entityId, run), cancellationToken))[^1] == 1, cancellationToken);
+        if (created)
+        {
+            database.Metrics?.RunChanged(null, run);
+        }
+
+        return created;
+    }
 
     public Task<RunRecord?> GetRunAsync(long entityId, string runId, CancellationToken cancellationToken) =>
         database.ReadAsync(async session => (await ReadRunAsync(session, entityId, runId, forUpdate: false, cancellationToken))?.Run, cancellationToken);
@@ -178,22 +186,32 @@ internal sealed partial class RelationalStore : IRunStore
         return name;
     }
 
-    public Task<RunRecord?> UpdateRunAsync(long entityId, string runId, Func<RunRecord, RunRecord> change, CancellationToken cancellationToken) =>
-        database.WriteAsync(async session =>
+    public async Task<RunRecord?> UpdateRunAsync(long entityId, string runId, Func<RunRecord, RunRecord> change, CancellationToken cancellationToken)
+    {
+        RunRecord? before = null;
+        var after = await database.WriteAsync(async session =>
         {
             if (await ReadRunAsync(session, entityId, runId, forUpdate: true, cancellationToken) is not { } stored)
             {
                 return null;
             }
 
-            var (seq, run) = stored;
-            var updated = change(run);
-            await session.ExecuteAsync(RunUpdate(seq, run, updated), cancellationToken);
+            (var seq, before) = stored;
+            var updated = change(before);
+            await session.ExecuteAsync(RunUpdate(seq, before, updated), cancellationToken);
             return updated;
         }, cancellationToken);
+        if (after is not null)
+        {
+            database.Metrics?.RunChanged(before, after);
+        }
 
-    public Task<HistoryAppendResult?> AppendHistoryAsync(long entityId, string runId, IReadOnlyList<StoredHistoryRow> rows, Func<RunRecord, int, RunRecord> change, CancellationToken cancellationToken) =>
-        database.WriteAsync(async session =>
+        return after;
+    }
+
+    public async Task<HistoryAppendResult?> AppendHistoryAsync(long entityId, string runId, IReadOnlyList<StoredHistoryRow> rows, Func<RunRecord, int, RunRecord> change, CancellationToken cancellationToken)
+    {
+        var result = await database.WriteAsync(async session =>
         {
             // The run's row lock orders concurrent batches of one run: the second sees the first's last step.
             if (await ReadRunAsync(session, entityId, runId, forUpdate: true, cancellationToken) is not { } stored)
@@ -239,6 +257,13 @@ internal sealed partial class RelationalStore : IRunStore
             await session.ExecuteAsync(writes, cancellationToken);
             return new HistoryAppendResult(rows.Count - replayed, updated);
         }, cancellationToken);
+        if (result is not null)
+        {
+            database.Metrics?.HistoryIngested(result.Accepted);
+        }
+
+        return result;
+    }
 
     public Task<IReadOnlyList<StoredHistoryRow>> ReadHistoryAsync(string runId, long afterStep, int limit, CancellationToken cancellationToken) =>
         database.ReadAsync<IReadOnlyList<StoredHistoryRow>>(async session => await session.ListAsync("""

@@ -77,7 +77,7 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
         return connection;
     }
 
-    public override async Task<T> ReadAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken)
+    protected override async Task<T> ReadCoreAsync<T>(Func<DbSession, Task<T>> read, CancellationToken cancellationToken)
     {
         var connection = _idleReaders.TryTake(out var idle) ? idle : await OpenAsync(cancellationToken);
         var reusable = false;
