@@ -112,7 +112,7 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
     {
         await using var standIn = await KubernetesStandIn.StartAsync();
         standIn.Scenarios["registry.example/jobs/big:1"] = scenario;
-        await using var harness = await StartAsync(standIn);
+        await using var harness = await StartAsync(standIn, maxAttempts: 1);
         var job = await CreateJobAsync(harness, "big", "registry.example/jobs/big:1", "print('too big')");
         await StartAgentAsync(harness, standIn);
 
@@ -505,10 +505,11 @@ public sealed class KubernetesTests(ServerFixture server) : IClassFixture<Server
         },
     };
 
-    private async Task<AgentHarness> StartAsync(KubernetesStandIn standIn)
+    /// <summary>A harness on the stand-in; <paramref name="maxAttempts"/> 1 where a test wants the first failure final, not retried.</summary>
+    private async Task<AgentHarness> StartAsync(KubernetesStandIn standIn, int maxAttempts = 3)
     {
         standIn.ImageEnvironment["PYTHONPATH"] = Repo.PythonSdk;
-        return await AgentHarness.StartAsync(server, resource: Resources.Kubernetes);
+        return await AgentHarness.StartAsync(server, maxAttempts, resource: Resources.Kubernetes);
     }
 
     private static async Task<string> CreateJobAsync(AgentHarness harness, string name, string image, string script)

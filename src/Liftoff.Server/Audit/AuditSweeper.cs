@@ -1,44 +1,22 @@
 using Liftoff.Server.Hosting;
 using Liftoff.Server.Storage;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Liftoff.Server.Audit;
 
 /// <summary>Deletes audit log entries older than <see cref="ServerOptions.AuditRetention"/>; the only removal of entries.</summary>
-internal sealed class AuditSweeper(IAuditStore audit, ServerOptions options, TimeProvider time, ILogger<AuditSweeper> logger) : BackgroundService
+internal sealed class AuditSweeper(IAuditStore audit, ServerOptions options, TimeProvider time, ILogger<AuditSweeper> logger) : PeriodicSweep(time, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (options.AuditRetention <= TimeSpan.Zero)
-        {
-            return;
-        }
+    protected override TimeSpan Period => options.AuditSweepInterval;
 
-        using var timer = new PeriodicTimer(options.AuditSweepInterval, time);
-        do
-        {
-            try
-            {
-                await SweepAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogError(ex, "Audit log retention sweep failed; retrying at the next tick");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override string Failure => "Audit log retention sweep failed";
 
-    /// <summary>One pass at the current time.</summary>
-    internal async Task<int> SweepAsync(CancellationToken cancellationToken)
+    internal override async Task SweepAsync(CancellationToken cancellationToken)
     {
-        var deleted = await audit.DeleteAuditBeforeAsync(time.GetUtcNow() - options.AuditRetention, cancellationToken);
+        var deleted = await audit.DeleteAuditBeforeAsync(Time.GetUtcNow() - options.AuditRetention, cancellationToken);
         if (deleted > 0)
         {
-            logger.LogInformation("Deleted {Count} audit log entries older than {Retention}", deleted, options.AuditRetention);
+            Logger.LogInformation("Deleted {Count} audit log entries older than {Retention}", deleted, options.AuditRetention);
         }
-
-        return deleted;
     }
 }

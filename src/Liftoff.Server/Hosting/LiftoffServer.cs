@@ -178,7 +178,11 @@ internal static class ServerRegistration
         services.AddSingleton<RunKeyScope>();
         services.AddSingleton<EntityAccessCache>();
         services.AddSingleton<AuditLog>();
-        services.AddHostedService<AuditSweeper>();
+        if (options.AuditRetention > TimeSpan.Zero)
+        {
+            services.AddHostedService<AuditSweeper>();
+        }
+
         services.AddOpenApi();
         return services;
     }
