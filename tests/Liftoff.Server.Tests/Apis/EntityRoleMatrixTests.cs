@@ -82,6 +82,7 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
         ("GET /api/v1/queues/{name}", "/api/v1/queues/restricted", null, Viewer(Ok)),
 
         ("GET /api/v1/items/{id}", "/api/v1/items/item_none", null, Viewer(Missing)),
+        ("GET /api/v1/items/{id}/history", "/api/v1/items/item_none/history", null, Viewer(Missing)),
         ("POST /api/v1/items/{id}/cancel", "/api/v1/items/item_none/cancel", null, Member(Missing)),
         ("POST /api/v1/items/{id}/heartbeat", "/api/v1/items/item_none/heartbeat", """{"attempt":1}""", Member(Missing)),
         ("POST /api/v1/items/{id}/progress", "/api/v1/items/item_none/progress", """{"attempt":1,"state":"running"}""", Member(Missing)),

@@ -26,6 +26,7 @@ public sealed class RunKeyMatrixTests(ServerFixture server) : IClassFixture<Serv
     [
         ("GET /healthz", "/healthz", null, Ok, Ok, Ok),
         ("GET /metrics", "/metrics", null, Ok, Forbidden, Forbidden),
+        ("GET /api/v1/audit/", "/api/v1/audit/", null, Ok, Forbidden, Forbidden),
         ("GET /openapi/{documentName}.json", "/openapi/v1.json", null, Ok, Ok, Ok),
 
         ("GET /api/v1/viewer", "/api/v1/viewer", null, Ok, Ok, Ok),
