@@ -302,6 +302,14 @@ internal static class RunsApi
     /// NDJSON, one line per console line; with follow, open until the run ends or the client leaves. Lines an archive
     /// moved to a blob come from the blob, the rest from the store, in one sequence.
     /// </summary>
+    /// <summary>
+    /// Whether a launched run's agent may still send console lines: the SDK ends the run as soon as the script calls
+    /// finish, but the agent ships the lines it captured after the workload exits, and only then reports its item
+    /// ended. So a follower waits for the item of this attempt too (an item gone on to another attempt has no more).
+    /// </summary>
+    private static async Task<bool> ConsoleStillComingAsync(long entityId, string runId, RunServices services, CancellationToken cancellationToken) =>
+        await services.Queues.FindItemByRunAsync(entityId, runId, cancellationToken) is { IsHeld: true } item && item.RunId == runId;
+
     public static async Task<Results<EmptyHttpResult, ProblemHttpResult>> ReadLogs(
         string id, long? after, bool? follow, HttpResponse response, [FromServices] IBlobStore blobs, [AsParameters] RunServices services, CancellationToken cancellationToken)
     {
@@ -353,7 +361,7 @@ internal static class RunsApi
                 }
 
                 var run = await services.Store.GetRunAsync(entityId, id, cancellationToken);
-                if (run is null || run.IsTerminal || run.State == RunStates.Crashed)
+                if (run is null || ((run.IsTerminal || run.State == RunStates.Crashed) && !await ConsoleStillComingAsync(entityId, id, services, cancellationToken)))
                 {
                     ended = true;
                     continue;
