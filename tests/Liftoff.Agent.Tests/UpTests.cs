@@ -15,7 +15,7 @@ public sealed class UpTests
     public async Task Up_StartsTheDefaultQueueAndAnAgentThatRunsItsItems()
     {
         using var home = new TempDirectory();
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         using var up = ProcessRunner.Start("dotnet", [Path.Combine(AppContext.BaseDirectory, "Liftoff.Cli.dll"), "up", "--port", port.ToString(CultureInfo.InvariantCulture)], new Dictionary<string, string?>
         {
             ["HOME"] = home.Path,
@@ -76,10 +76,4 @@ public sealed class UpTests
         Assert.Equal(0, up.ExitCode);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -100,7 +100,7 @@ public sealed class NativeCliTests(ServerFixture server) : IClassFixture<ServerF
     {
         using var home = new TempDirectory();
         var cli = new Cli(home.Path);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         using var process = cli.Start("server", "--data-dir", Path.Combine(home.Path, "data"), "--port", port.ToString(CultureInfo.InvariantCulture));
         try
         {
@@ -150,10 +150,4 @@ public sealed class NativeCliTests(ServerFixture server) : IClassFixture<ServerF
     private static Task<ProcessResult> RunWithoutDotnetAsync(Cli cli, TempDirectory home, params string[] args) =>
         ProcessRunner.RunAsync(Cli.Executable, args, cli.Environment(("PATH", Directory.CreateDirectory(Path.Combine(home.Path, "empty-path")).FullName), ("DOTNET_ROOT", null)));
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

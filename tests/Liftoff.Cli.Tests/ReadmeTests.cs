@@ -35,7 +35,7 @@ public sealed partial class ReadmeTests
         await File.WriteAllTextAsync(wrapper, $"#!/bin/sh\nexec '{Cli.Executable}' \"$@\"\n");
         File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var env = cli.Environment(("PATH", bin + ":" + Environment.GetEnvironmentVariable("PATH")), ("PYTHONPATH", null));
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var background = new List<(Process Process, StringBuilder Output)>();
         var outputs = new List<(string Command, ProcessResult Result)>();
         var runsBeforeLaunch = new HashSet<string>(StringComparer.Ordinal);
@@ -165,12 +165,6 @@ public sealed partial class ReadmeTests
         process.Dispose();
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [GeneratedRegex(@"```bash\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex BashBlock();

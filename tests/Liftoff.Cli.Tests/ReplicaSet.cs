@@ -20,7 +20,7 @@ internal sealed class ReplicaSet(Cli cli, string database, S3rver bucket, string
     /// <summary>Starts one replica and waits until it answers; the first on a fresh store creates the admin and returns its key.</summary>
     public async Task<string?> StartAsync(bool createsAdmin = false)
     {
-        var port = LoadBalancer.FreePort();
+        var port = LoopbackPort.Free();
         var ownData = Path.Combine(dataDirectory, $"replica-{_replicas.Count}");
         var process = ProcessRunner.Start("dotnet", [Cli.Dll, "server", "--data-dir", ownData, "--port", port.ToString(CultureInfo.InvariantCulture)],
             cli.Environment(

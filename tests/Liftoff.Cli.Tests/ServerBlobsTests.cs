@@ -18,7 +18,7 @@ public sealed class ServerBlobsTests
         using var home = new TempDirectory();
         await using var s3 = await S3rver.StartAsync();
         var cli = new Cli(home.Path);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         using var server = ProcessRunner.Start("dotnet", [Cli.Dll, "server", "--data-dir", Path.Combine(home.Path, "data"), "--port", port.ToString(CultureInfo.InvariantCulture)],
             cli.Environment((BlobLocation.EnvironmentVariable, s3.BlobsLocation), ("LIFTOFF_S3_ACCESS_KEY_ID", S3rver.AccessKeyId), ("LIFTOFF_S3_SECRET_ACCESS_KEY", S3rver.SecretAccessKey)));
         try
@@ -66,10 +66,4 @@ public sealed class ServerBlobsTests
         Assert.DoesNotContain("secret", result.Stderr, StringComparison.Ordinal);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

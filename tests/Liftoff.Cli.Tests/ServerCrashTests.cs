@@ -17,7 +17,7 @@ public sealed class ServerCrashTests
         using var home = new TempDirectory();
         var cli = new Cli(home.Path);
         var data = Path.Combine(home.Path, "data");
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var url = new Uri($"http://127.0.0.1:{port}");
         string key;
         using (var first = cli.Start("server", "--data-dir", data, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)))
@@ -87,10 +87,4 @@ public sealed class ServerCrashTests
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

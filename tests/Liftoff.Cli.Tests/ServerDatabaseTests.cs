@@ -40,7 +40,7 @@ public sealed class ServerDatabaseTests
         var settings = new NpgsqlConnectionStringBuilder(schema.ConnectionString);
         var url = string.Create(CultureInfo.InvariantCulture,
             $"postgres://{settings.Username}:{Uri.EscapeDataString(settings.Password!)}@{settings.Host}:{settings.Port}/{settings.Database}?search_path={schema.Name}");
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         using var server = ProcessRunner.Start("dotnet", [Cli.Dll, "server", "--data-dir", data, "--port", port.ToString(CultureInfo.InvariantCulture)],
             cli.Environment((DatabaseLocation.EnvironmentVariable, url)));
         try
@@ -69,10 +69,4 @@ public sealed class ServerDatabaseTests
         Assert.Contains("--database", result.Stderr, StringComparison.Ordinal);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -14,7 +14,7 @@ public sealed class UpCommandTests
     {
         using var home = new TempDirectory();
         var cli = new Cli(home.Path);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         using var up = cli.Start("up", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         try
         {
@@ -65,7 +65,7 @@ public sealed class UpCommandTests
     {
         using var home = new TempDirectory();
         var cli = new Cli(home.Path);
-        var port = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var port = LoopbackPort.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         using (var first = cli.Start("up", "--port", port))
         {
             await WaitForLineAsync(first.StandardError, "Press Ctrl+C");
@@ -85,7 +85,7 @@ public sealed class UpCommandTests
     public async Task Up_UnauthenticatedRequest_LeavesStdoutWithOnlyTheKey()
     {
         using var home = new TempDirectory();
-        var port = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var port = LoopbackPort.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var up = new Cli(home.Path).Start("up", "--port", port);
         HttpStatusCode status;
         try
@@ -141,10 +141,4 @@ public sealed class UpCommandTests
         await process.WaitForExitAsync(timeout.Token);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

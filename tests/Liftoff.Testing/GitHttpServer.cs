@@ -21,7 +21,7 @@ public sealed class GitHttpServer : IAsyncDisposable
     {
         _root = root;
         _token = token;
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         BaseUrl = $"http://127.0.0.1:{port}/";
         _listener.Prefixes.Add(BaseUrl);
         _listener.Start();
@@ -130,10 +130,4 @@ public sealed class GitHttpServer : IAsyncDisposable
         return credentials[(credentials.IndexOf(':', StringComparison.Ordinal) + 1)..] == _token;
     }
 
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 }

@@ -45,7 +45,7 @@ public sealed class LoadBalancer : IAsyncDisposable
         var haproxy = new[] { "/usr/sbin/haproxy", "/usr/bin/haproxy" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("haproxy is not installed: run scripts/setup/haproxy.sh (as root) or apt-get install haproxy");
         var directory = new TempDirectory();
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var config = Path.Combine(directory.Path, "haproxy.cfg");
         await File.WriteAllTextAsync(config, Config(port, replicas));
         var process = ProcessRunner.Start(haproxy, ["-f", config, "-db"]);
@@ -129,12 +129,6 @@ public sealed class LoadBalancer : IAsyncDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async ValueTask DisposeAsync()
     {

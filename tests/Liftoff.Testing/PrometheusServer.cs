@@ -37,7 +37,7 @@ public sealed class PrometheusServer : IAsyncDisposable
                 static_configs:
                   - targets: ["127.0.0.1:{targetPort}"]
             """);
-        var port = LoadBalancer.FreePort();
+        var port = LoopbackPort.Free();
         Process process;
         try
         {

@@ -10,7 +10,7 @@ namespace Liftoff.Server.Tests.Metrics;
 /// <summary>A server with <c>/metrics</c> on a port of its own, as Prometheus scrapes it.</summary>
 public sealed class MetricsPortServerFixture : ServerFixture
 {
-    public override int? MetricsPort { get; } = LoadBalancer.FreePort();
+    public override int? MetricsPort { get; } = LoopbackPort.Free();
 }
 
 public sealed class MetricsTests(MetricsPortServerFixture server) : IClassFixture<MetricsPortServerFixture>
