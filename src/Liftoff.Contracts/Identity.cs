@@ -9,7 +9,7 @@ public sealed record CreateUserRequest(string? Name);
 /// Creates an API key; with <see cref="Agent"/>, an agent-only key limited to agent work (claim, heartbeat, report, read
 /// what a launch needs) on <see cref="Queues"/>.
 /// </summary>
-public sealed record CreateKeyRequest(string? Name, bool? Agent = null, IReadOnlyList<string>? Queues = null);
+public sealed record CreateKeyRequest(string? Name = null, bool? Agent = null, IReadOnlyList<string>? Queues = null);
 
 /// <summary>A key as created: the only time <see cref="Key"/> is ever shown. <see cref="AgentQueues"/>: an agent-only key's queues.</summary>
 public sealed record CreatedKey(string Id, string Name, string Key, DateTimeOffset CreatedAt, IReadOnlyList<string>? AgentQueues = null);

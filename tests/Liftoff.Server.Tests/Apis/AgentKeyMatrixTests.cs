@@ -20,7 +20,7 @@ namespace Liftoff.Server.Tests.Apis;
 /// </summary>
 public sealed class AgentKeyMatrixTests(ServerFixture server) : IClassFixture<ServerFixture>
 {
-    private const int Ok = 200, Created = 201, NoContent = 204, Bad = 400, Forbidden = 403, Missing = 404;
+    private const int Ok = 200, NoContent = 204, Bad = 400, Forbidden = 403, Missing = 404, Conflict = 409;
 
     /// <summary>Method and route pattern, the request (placeholders in braces are filled in), and what the agent-only key gets.</summary>
     private static readonly (string Endpoint, string Path, string? Body, int Expected)[] Rows =
@@ -87,7 +87,7 @@ public sealed class AgentKeyMatrixTests(ServerFixture server) : IClassFixture<Se
         ("POST /api/v1/items/{id}/cancel", "/api/v1/items/{itemA}/cancel", null, Forbidden),
         ("POST /api/v1/items/{id}/heartbeat", "/api/v1/items/{itemA}/heartbeat", """{"attempt":1}""", Ok),
         ("POST /api/v1/items/{id}/heartbeat", "/api/v1/items/{itemB}/heartbeat", """{"attempt":1}""", Forbidden),
-        ("POST /api/v1/items/{id}/progress", "/api/v1/items/{itemA}/progress", """{"attempt":1,"state":"bogus"}""", Bad),
+        ("POST /api/v1/items/{id}/progress", "/api/v1/items/{itemA}/progress", """{"attempt":1,"state":"bogus"}""", Conflict),
         ("POST /api/v1/items/{id}/progress", "/api/v1/items/{itemB}/progress", """{"attempt":1,"state":"running"}""", Forbidden),
         ("POST /api/v1/items/{id}/release", "/api/v1/items/item_none/release", """{"attempt":1}""", Bad),
         ("POST /api/v1/items/{id}/release", "/api/v1/items/{itemB}/release", """{"attempt":1}""", Forbidden),
