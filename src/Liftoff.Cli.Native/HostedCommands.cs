@@ -16,6 +16,9 @@ internal static class HostedCommands
     public static Command Agent() => new HandOffCommand("agent", HostedCommandText.Agent) { new ListAgentsCommand() };
 
     public static Command JobBuild() => new HandOffCommand("build", HostedCommandText.JobBuild);
+
+    /// <summary>Restore opens the SQLite snapshot to check it, which the managed build does.</summary>
+    public static Command AdminRestore() => new HandOffCommand("restore", HostedCommandText.AdminRestore);
 }
 
 /// <summary>A command the managed program runs; its options and subcommands are that program's to parse.</summary>

@@ -77,6 +77,12 @@ internal static class LiftoffCommandLine
                 },
             },
             new AuditCommand(),
+            new Command("admin", "Back up, restore and measure the server (server admin).")
+            {
+                new BackupAdminCommand(),
+                HostedCommands.AdminRestore(),
+                new UsageAdminCommand(),
+            },
             new Command("users", "Manage users (admin).")
             {
                 new CreateUserCommand(),

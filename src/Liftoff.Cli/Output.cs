@@ -42,6 +42,21 @@ internal static class Output
         return span.TotalHours >= 1 ? $"{(int)span.TotalHours}h{span.Minutes:00}m" : span.TotalMinutes >= 1 ? $"{(int)span.TotalMinutes}m{span.Seconds:00}s" : $"{span.TotalSeconds:0.0}s";
     }
 
+    /// <summary>Bytes in binary units, as people read sizes: 512 B, 3.2 KiB, 41.0 MiB.</summary>
+    public static string Bytes(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        var value = (double)bytes;
+        var unit = 0;
+        while (value >= 1024 && unit < units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+
+        return unit == 0 ? $"{bytes} B" : string.Create(CultureInfo.InvariantCulture, $"{value:0.0} {units[unit]}");
+    }
+
     public static string Age(double seconds) =>
         seconds >= 3600 ? $"{seconds / 3600:0.#}h" : seconds >= 60 ? $"{seconds / 60:0.#}m" : $"{seconds:0}s";
 

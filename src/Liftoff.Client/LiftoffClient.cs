@@ -355,9 +355,23 @@ public sealed class LiftoffClient : IDisposable
         SendAsync(HttpMethod.Post, $"api/v1/blobs/{Uri.EscapeDataString(sha256)}/complete", JsonContent.Create(upload, LiftoffJsonContext.Default.BlobCompleteRequest), cancellationToken);
 
     /// <summary>A blob's bytes as a stream (from the bucket itself, by redirect, on an S3 store); dispose it when done.</summary>
-    public async Task<Stream> OpenBlobAsync(string sha256, CancellationToken cancellationToken = default)
+    public Task<Stream> OpenBlobAsync(string sha256, CancellationToken cancellationToken = default) =>
+        OpenStreamAsync(HttpMethod.Get, WithEntity($"api/v1/blobs/{Uri.EscapeDataString(sha256)}"), cancellationToken);
+
+    /// <summary>
+    /// The server's backup (server admin only), as it is taken: a tar of manifest.json, the store's snapshot and the
+    /// blobs it references. Dispose it when done.
+    /// </summary>
+    public Task<Stream> OpenBackupAsync(CancellationToken cancellationToken = default) =>
+        OpenStreamAsync(HttpMethod.Post, "api/v1/admin/backup", cancellationToken);
+
+    /// <summary>Bytes stored by project and kind (server admin only).</summary>
+    public Task<UsageReport> GetUsageAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, "api/v1/admin/usage", null, LiftoffJsonContext.Default.UsageReport, cancellationToken);
+
+    private async Task<Stream> OpenStreamAsync(HttpMethod method, string path, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, WithEntity($"api/v1/blobs/{Uri.EscapeDataString(sha256)}"));
+        using var request = new HttpRequestMessage(method, path);
         HttpResponseMessage response;
         try
         {

@@ -14,6 +14,8 @@ namespace Liftoff.Contracts;
 [JsonSerializable(typeof(TeamInfo))]
 [JsonSerializable(typeof(TeamList))]
 [JsonSerializable(typeof(AuditList))]
+[JsonSerializable(typeof(BackupManifest))]
+[JsonSerializable(typeof(UsageReport))]
 [JsonSerializable(typeof(SetMemberRequest))]
 [JsonSerializable(typeof(TeamMember))]
 [JsonSerializable(typeof(CreateServiceAccountRequest))]

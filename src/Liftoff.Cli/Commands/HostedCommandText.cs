@@ -12,5 +12,7 @@ internal static class HostedCommandText
 
     public const string Agent = "Run an agent: claim items from queues and run them on this machine.";
 
+    public const string AdminRestore = "Restore a backup into a new data directory (and an empty PostgreSQL schema), with no server running on it. See docs/backup.md.";
+
     public const string JobBuild = "Build a job's image as an agent would, without launching it.";
 }

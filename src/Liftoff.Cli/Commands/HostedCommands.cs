@@ -12,4 +12,6 @@ internal static class HostedCommands
     public static Command Agent() => new AgentCommand();
 
     public static Command JobBuild() => new BuildJobCommand();
+
+    public static Command AdminRestore() => new RestoreAdminCommand();
 }

@@ -3,6 +3,7 @@ using Liftoff.Contracts;
 using Liftoff.Server.Apis;
 using Liftoff.Server.Audit;
 using Liftoff.Server.Auth;
+using Liftoff.Server.Backups;
 using Liftoff.Server.Blobs;
 using Liftoff.Server.Launch;
 using Liftoff.Server.Metrics;
@@ -179,6 +180,7 @@ internal static class ServerRegistration
         services.AddSingleton<AgentKeyScope>();
         services.AddSingleton<EntityAccessCache>();
         services.AddSingleton<AuditLog>();
+        services.AddSingleton<BackupWriter>();
         if (options.AuditRetention > TimeSpan.Zero)
         {
             services.AddHostedService<AuditSweeper>();
@@ -229,12 +231,14 @@ internal static class ServerRegistration
     private static IServiceCollection AddRelationalStore<TDatabase>(this IServiceCollection services)
         where TDatabase : RelationalDatabase
     {
+        services.AddSingleton<RelationalDatabase>(sp => sp.GetRequiredService<TDatabase>());
         services.AddSingleton(sp => new RelationalStore(sp.GetRequiredService<TDatabase>()));
         services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<RelationalStore>());
         services.AddSingleton<IRunStore>(sp => sp.GetRequiredService<RelationalStore>());
         services.AddSingleton<IQueueStore>(sp => sp.GetRequiredService<RelationalStore>());
         services.AddSingleton<IArtifactStore>(sp => sp.GetRequiredService<RelationalStore>());
         services.AddSingleton<IAuditStore>(sp => sp.GetRequiredService<RelationalStore>());
+        services.AddSingleton<IAdminStore>(sp => sp.GetRequiredService<RelationalStore>());
         return services;
     }
 
@@ -270,6 +274,7 @@ internal static class ServerRegistration
         app.MapWandbApi();
         app.MapSessionApi();
         app.MapAuditApi();
+        app.MapAdminApi();
         app.MapWebApp();
         return app;
     }

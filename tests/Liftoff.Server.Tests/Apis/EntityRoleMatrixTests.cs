@@ -44,6 +44,8 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
         ("DELETE /api/v1/keys/{id}", "/api/v1/keys/key_none", null, Anyone(Missing)),
         ("GET /api/v1/projects/", "/api/v1/projects/", null, Viewer(Ok)),
         ("GET /api/v1/audit/", "/api/v1/audit/", null, Admin(Ok)),
+        ("POST /api/v1/admin/backup", "/api/v1/admin/backup", null, (Ok, Forbidden, Forbidden, Forbidden, Forbidden)),
+        ("GET /api/v1/admin/usage", "/api/v1/admin/usage", null, (Ok, Forbidden, Forbidden, Forbidden, Forbidden)),
 
         ("POST /api/v1/teams/", "/api/v1/teams/", """{"name":"","admin":"x"}""", (Bad, Forbidden, Forbidden, Forbidden, Forbidden)),
         ("GET /api/v1/teams/", "/api/v1/teams/", null, Anyone(Ok)),
@@ -166,6 +168,7 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
                     failures.Add($"{endpoint} as {who}: expected {status}, got {(int)response.StatusCode}: {text[..Math.Min(text.Length, 300)]}");
                 }
                 else if (status == Forbidden && endpoint.Contains("/api/v1/", StringComparison.Ordinal) && !endpoint.Contains("/users", StringComparison.Ordinal)
+                    && !endpoint.Contains("/api/v1/admin/", StringComparison.Ordinal)
                     && !endpoint.StartsWith("POST /api/v1/teams", StringComparison.Ordinal)
                     && JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString() is var detail
                     && !detail!.Contains($"role in '{team.Name}'", StringComparison.Ordinal)

@@ -27,6 +27,8 @@ public sealed class RunKeyMatrixTests(ServerFixture server) : IClassFixture<Serv
         ("GET /healthz", "/healthz", null, Ok, Ok, Ok),
         ("GET /metrics", "/metrics", null, Ok, Forbidden, Forbidden),
         ("GET /api/v1/audit/", "/api/v1/audit/", null, Ok, Forbidden, Forbidden),
+        ("POST /api/v1/admin/backup", "/api/v1/admin/backup", null, Ok, Forbidden, Forbidden),
+        ("GET /api/v1/admin/usage", "/api/v1/admin/usage", null, Ok, Forbidden, Forbidden),
         ("GET /openapi/{documentName}.json", "/openapi/v1.json", null, Ok, Ok, Ok),
 
         ("GET /api/v1/viewer", "/api/v1/viewer", null, Ok, Ok, Ok),
