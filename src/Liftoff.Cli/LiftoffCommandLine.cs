@@ -30,12 +30,15 @@ internal static class LiftoffCommandLine
                 new StopRunCommand(),
             },
             new LaunchCommand(),
-            new Command("queue", "Create, inspect and delete queues; cancel launch items.")
+            new Command("queue", "Create, inspect, pause and delete queues; move and cancel launch items.")
             {
                 new CreateQueueCommand(),
                 new ListQueuesCommand(),
                 new DescribeQueueCommand(),
                 new DeleteQueueCommand(),
+                new PauseQueueCommand(),
+                new ResumeQueueCommand(),
+                new MoveItemCommand(),
                 new CancelItemCommand(),
             },
             new Command("item", "Inspect launch items.")
