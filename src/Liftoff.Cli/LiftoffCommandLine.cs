@@ -30,13 +30,16 @@ internal static class LiftoffCommandLine
                 new StopRunCommand(),
             },
             new LaunchCommand(),
-            new Command("queue", "Create, edit, inspect and delete queues; cancel launch items.")
+            new Command("queue", "Create, edit, inspect, pause and delete queues; move and cancel launch items.")
             {
                 new CreateQueueCommand(),
                 new EditQueueCommand(),
                 new ListQueuesCommand(),
                 new DescribeQueueCommand(),
                 new DeleteQueueCommand(),
+                new PauseQueueCommand(),
+                new ResumeQueueCommand(),
+                new MoveItemCommand(),
                 new CancelItemCommand(),
             },
             new Command("item", "Inspect launch items.")

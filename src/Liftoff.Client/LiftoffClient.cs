@@ -256,6 +256,17 @@ public sealed class LiftoffClient : IDisposable
     public Task<ItemHistory> GetItemHistoryAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Get, ItemPath(id) + "/history", null, LiftoffJsonContext.Default.ItemHistory, cancellationToken);
 
+    /// <summary>
+    /// Moves a pending item in line (top, bottom, before or after another), to another priority or to another queue of
+    /// the same resource. Refused (409, naming the state) once a claim took it.
+    /// </summary>
+    public Task<ItemInfo> MoveItemAsync(string id, MoveItemRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, ItemPath(id) + "/move", JsonContent.Create(request, LiftoffJsonContext.Default.MoveItemRequest), LiftoffJsonContext.Default.ItemInfo, cancellationToken);
+
+    /// <summary>Pauses a queue (agents claim nothing from it; its items stay pending) or resumes it.</summary>
+    public Task<QueueInfo> PauseQueueAsync(string name, bool paused = true, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, QueuePath(name) + (paused ? "/pause" : "/resume"), null, LiftoffJsonContext.Default.QueueInfo, cancellationToken, idempotent: true);
+
     /// <summary>Cancels an item in any state: pending ones at once, claimed ones through their agent.</summary>
     public Task<ItemInfo> CancelItemAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, ItemPath(id) + "/cancel", null, LiftoffJsonContext.Default.ItemInfo, cancellationToken, idempotent: true);

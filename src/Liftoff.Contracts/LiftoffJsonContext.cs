@@ -51,6 +51,7 @@ namespace Liftoff.Contracts;
 [JsonSerializable(typeof(ItemInfo))]
 [JsonSerializable(typeof(ItemList))]
 [JsonSerializable(typeof(ItemHistory))]
+[JsonSerializable(typeof(MoveItemRequest))]
 [JsonSerializable(typeof(RetryPolicy))]
 [JsonSerializable(typeof(IReadOnlyDictionary<string, int>))]
 [JsonSerializable(typeof(LaunchSpec))]

@@ -120,7 +120,8 @@ public sealed record QueueInfo(
     IReadOnlyList<AgentInfo> Agents,
     IReadOnlyList<string>? AllowedMembers = null,
     RetryPolicy? RetryPolicy = null,
-    int? MaxRunSeconds = null);
+    int? MaxRunSeconds = null,
+    bool Paused = false);
 
 public sealed record QueueList(IReadOnlyList<QueueInfo> Queues);
 
@@ -167,7 +168,43 @@ public sealed record ItemInfo(
     string? FailureClass = null,
     DateTimeOffset? ClaimableAt = null,
     RetryPolicy? RetryPolicy = null,
-    int? MaxRunSeconds = null);
+    int? MaxRunSeconds = null,
+    ItemPlace? Place = null);
+
+/// <summary>Why a pending item is not claimed yet, most telling first (<see cref="ItemPlace.Reason"/>).</summary>
+public static class WaitReasons
+{
+    public const string QueuePaused = "queue_paused";
+    public const string BackingOff = "backing_off";
+    public const string NoAgent = "no_agent";
+    public const string HigherPriority = "higher_priority";
+    public const string AgentsBusy = "agents_busy";
+    public const string ItemsAhead = "items_ahead";
+
+    /// <summary>First in line with an agent free: the next claim takes it.</summary>
+    public const string Next = "next";
+}
+
+/// <summary>
+/// A pending item's place in line: <see cref="Position"/> 1 is what the queue's next claim takes (items backing off do
+/// not count; one's own position is where it stands once its backoff ends), <see cref="Reason"/> one of
+/// <see cref="WaitReasons"/>, <see cref="Message"/> the reason for people ("3rd in line on gpu; 2 agents polling, both
+/// busy"), <see cref="Until"/> the end of a backoff.
+/// </summary>
+public sealed record ItemPlace(long Position, string Reason, string Message, DateTimeOffset? Until = null);
+
+/// <summary>
+/// A move of a pending item: <see cref="To"/> <c>top</c> or <c>bottom</c> of its priority level, or <see cref="Before"/> or
+/// <see cref="After"/> another pending item (taking that item's priority); and/or a new <see cref="Priority"/>, another
+/// <see cref="Queue"/> of the same resource.
+/// </summary>
+public static class MoveTargets
+{
+    public const string Top = "top";
+    public const string Bottom = "bottom";
+}
+
+public sealed record MoveItemRequest(string? To = null, string? Before = null, string? After = null, string? Priority = null, string? Queue = null);
 
 /// <summary>
 /// One entry of an item's history (append-only): the state it entered, for which attempt, and for a failed attempt

@@ -61,9 +61,9 @@ internal sealed class DescribeItemCommand : BaseCommand
         return ExitCodes.Success;
     }
 
-    /// <summary>Why a pending item is not claimable yet, when it is backing off after a failed attempt.</summary>
-    public static string? WaitingReason(ItemInfo item) =>
-        item.WaitingReason ?? (item.State == ItemStates.Pending && item.ClaimableAt is { } until
-            ? $"backing off until {Output.Time(until)} after {item.FailureClass ?? "a failure"}"
-            : null);
+    /// <summary>
+    /// Why the item is not running: its agent's word once claimed; pending, its place in line and why it waits there
+    /// (backing off after a failed attempt, among others).
+    /// </summary>
+    public static string? WaitingReason(ItemInfo item) => item.WaitingReason ?? item.Place?.Message;
 }

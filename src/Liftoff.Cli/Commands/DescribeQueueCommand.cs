@@ -27,7 +27,8 @@ internal sealed class DescribeQueueCommand : BaseCommand
             return ExitCodes.Success;
         }
 
-        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(queue.Name)}[/] on {queue.Resource}, up to {queue.MaxAttempts} attempts, start timeout {queue.StartTimeoutSeconds} s");
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(queue.Name)}[/] on {queue.Resource}, up to {queue.MaxAttempts} attempts, start timeout {queue.StartTimeoutSeconds} s"
+            + (queue.Paused ? $"; [yellow]paused[/]: agents claim nothing until 'liftoff queue resume {Markup.Escape(queue.Name)}'" : ""));
         AnsiConsole.MarkupLine($"items: {Markup.Escape(string.Join(", ", queue.Items.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")))}{(queue.Items.Count == 0 ? "none" : "")}; depth {queue.Depth}{(queue.OldestPendingSeconds is { } age ? $", oldest pending {Output.Age(age)}" : "")}");
         AnsiConsole.MarkupLine($"config: {Markup.Escape(queue.Config.GetRawText())}");
         if (queue.RetryPolicy is { Attempts: { } attempts } policy)
@@ -47,10 +48,10 @@ internal sealed class DescribeQueueCommand : BaseCommand
             agents.AddRow(Markup.Escape(a.Id), Markup.Escape(a.Name), a.State, a.RunningItems.ToString(CultureInfo.InvariantCulture), Output.Time(a.LastHeartbeatAt));
         }
 
-        var table = new Table().Title("items (pending in claim order first)").AddColumns("ITEM", "STATE", "PRIORITY", "ATTEMPT", "JOB", "RUN", "WAITING FOR", "ERROR");
+        var table = new Table().Title("items (pending in claim order first)").AddColumns("#", "ITEM", "STATE", "PRIORITY", "ATTEMPT", "JOB", "RUN", "WAITING FOR", "ERROR");
         foreach (var i in items.Items)
         {
-            table.AddRow(Markup.Escape(i.Id), i.State, i.Priority, i.Attempt.ToString(CultureInfo.InvariantCulture), Markup.Escape(i.Job), Markup.Escape(i.RunId ?? "-"),
+            table.AddRow(i.Place?.Position.ToString(CultureInfo.InvariantCulture) ?? "", Markup.Escape(i.Id), i.State, i.Priority, i.Attempt.ToString(CultureInfo.InvariantCulture), Markup.Escape(i.Job), Markup.Escape(i.RunId ?? "-"),
                 Markup.Escape(DescribeItemCommand.WaitingReason(i) ?? ""),
                 Markup.Escape(i.Error is null ? "" : $"{(i.FailureClass is { } c ? c + " in " : "")}{i.Phase}: {i.Error}"));
         }

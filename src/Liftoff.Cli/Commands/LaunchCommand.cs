@@ -82,6 +82,11 @@ internal sealed class LaunchCommand : BaseCommand
         else
         {
             await Console.Error.WriteLineAsync($"Enqueued {item.Job} on queue {item.Queue} as item {item.Id} ({item.Priority} priority).");
+            if (item.Place is { } place)
+            {
+                await Console.Error.WriteLineAsync(place.Message + ".");
+            }
+
             await Console.Error.WriteLineAsync($"Follow it with: liftoff queue describe {item.Queue}");
         }
 

@@ -22,10 +22,10 @@ internal sealed class ListQueuesCommand : BaseCommand
             return ExitCodes.Success;
         }
 
-        var table = new Table().AddColumns("NAME", "RESOURCE", "PENDING", "RUNNING", "AGENTS", "OLDEST PENDING");
+        var table = new Table().AddColumns("NAME", "RESOURCE", "STATE", "PENDING", "RUNNING", "AGENTS", "OLDEST PENDING");
         foreach (var q in queues.Queues)
         {
-            table.AddRow(Markup.Escape(q.Name), q.Resource, q.Depth.ToString(CultureInfo.InvariantCulture),
+            table.AddRow(Markup.Escape(q.Name), q.Resource, q.Paused ? "paused" : "active", q.Depth.ToString(CultureInfo.InvariantCulture),
                 (q.Items.GetValueOrDefault(ItemStates.Running) + q.Items.GetValueOrDefault(ItemStates.Starting) + q.Items.GetValueOrDefault(ItemStates.Leased)).ToString(CultureInfo.InvariantCulture),
                 q.Agents.Count.ToString(CultureInfo.InvariantCulture), q.OldestPendingSeconds is { } age ? Output.Age(age) : "-");
         }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Liftoff.Contracts;
 using Liftoff.Core.Launch;
 using Liftoff.Server.Audit;
@@ -24,6 +25,7 @@ internal static class ItemsApi
         items.MapGet("/{id}", GetItem).Needs(EntityRole.Viewer);
         items.MapGet("/{id}/history", GetHistory).Needs(EntityRole.Viewer);
         items.MapPost("/{id}/cancel", CancelItem).Audited("item.cancel", "{id}");
+        items.MapPost("/{id}/move", MoveItem).Audited("item.move", "{id}");
         items.MapPost("/{id}/heartbeat", Heartbeat).AgentKey(AgentKeyAccess.Item);
         items.MapPost("/{id}/progress", Report).AgentKey(AgentKeyAccess.Item);
         items.MapPost("/{id}/release", Release).AgentKey(AgentKeyAccess.Item);
@@ -32,8 +34,118 @@ internal static class ItemsApi
 
     public static async Task<Results<Ok<ItemInfo>, ProblemHttpResult>> GetItem(string id, [AsParameters] ItemServices services, CancellationToken cancellationToken) =>
         await services.Queues.GetItemAsync(services.Acting.EntityId, id, cancellationToken) is { } item
-            ? TypedResults.Ok(Mapping.ToInfo(item))
+            ? TypedResults.Ok(await WithPlaceAsync(item, services, cancellationToken))
             : ItemNotFound(id);
+
+    /// <summary>
+    /// Moves a pending item in line, to another priority or to another queue of the same resource: members their own
+    /// items, admins anyone's (<see cref="Acting.DemandOwnOrAdmin"/>). A claim that took the item first makes it a 409
+    /// naming the state it is in now.
+    /// </summary>
+    public static async Task<Results<Ok<ItemInfo>, ValidationProblem, ProblemHttpResult>> MoveItem(string id, MoveItemRequest request, [AsParameters] ItemServices services, CancellationToken cancellationToken)
+    {
+        var errors = new Validation();
+        var places = (request.To is null ? 0 : 1) + (request.Before is null ? 0 : 1) + (request.After is null ? 0 : 1);
+        errors.Check(places <= 1, "to", "a move names one place: to (top or bottom), before or after");
+        errors.Check(request.To is null or MoveTargets.Top or MoveTargets.Bottom, "to", "to is top or bottom");
+        errors.Check(request.Priority is null || Priorities.All.Contains(request.Priority), "priority", $"priority is one of {string.Join(", ", Priorities.All)}");
+        errors.Check(request.Priority is null || (request.Before is null && request.After is null), "priority",
+            "an item moved before or after another takes that item's priority: leave priority out");
+        errors.Check(places > 0 || request.Priority is not null || request.Queue is not null, "to", "say where the item moves: to, before, after, priority or queue");
+        if (errors.Any)
+        {
+            return errors.Result;
+        }
+
+        var (acting, caller) = (services.Acting, services.Caller);
+        if (await services.Queues.GetItemAsync(acting.EntityId, id, cancellationToken) is not { } current)
+        {
+            return ItemNotFound(id);
+        }
+
+        QueueRecord? target = null;
+        if (request.Queue is { } queueName)
+        {
+            var from = await services.Queues.GetQueueAsync(acting.EntityId, current.Queue, cancellationToken);
+            target = await services.Queues.GetQueueAsync(acting.EntityId, queueName, cancellationToken);
+            errors.Check(target is not null, "queue", $"queue '{queueName}' not found");
+            errors.Check(target is null || from is null || target.Resource == from.Resource, "queue",
+                $"queue '{queueName}' runs on {target?.Resource} and item {id}'s queue '{current.Queue}' on {from?.Resource}: an item moves only between queues of the same resource");
+            if (errors.Any)
+            {
+                return errors.Result;
+            }
+
+            if (QueuesApi.NotAllowed(target!, acting, caller) is { } restricted)
+            {
+                return restricted;
+            }
+        }
+
+        var move = new ItemMove(
+            request.To switch { MoveTargets.Top => MovePlace.Top, MoveTargets.Bottom => MovePlace.Bottom, _ => request.Before is not null ? MovePlace.Before : request.After is not null ? MovePlace.After : MovePlace.Keep },
+            Describe(request, caller.Name), request.Before ?? request.After,
+            request.Priority is { } priority ? Priorities.All.ToList().IndexOf(priority) : null, target?.Id);
+        AuditLog.Note(services.Http, detail: new JsonObject { ["to"] = request.To, ["before"] = request.Before, ["after"] = request.After, ["priority"] = request.Priority, ["queue"] = request.Queue });
+        ItemRecord? moved;
+        try
+        {
+            moved = await services.Queues.MoveItemAsync(acting.EntityId, id, move, i => acting.DemandOwnOrAdmin(i.SubmittedBy, caller.Name, "move"), services.Time.GetUtcNow(), cancellationToken);
+        }
+        catch (ItemConflictException conflict)
+        {
+            return Problems.Conflict(conflict.Message);
+        }
+
+        if (moved is null)
+        {
+            return ItemNotFound(id);
+        }
+
+        if (target is not null)
+        {
+            services.QueueSignals.Notify(target.Id);
+        }
+
+        return TypedResults.Ok(await WithPlaceAsync(moved, services, cancellationToken));
+    }
+
+    /// <summary>The move as the item's history tells it.</summary>
+    private static string Describe(MoveItemRequest request, string by)
+    {
+        var parts = new List<string>();
+        if (request.To is { } to)
+        {
+            parts.Add($"to the {to} of its priority");
+        }
+
+        if (request.Before is { } before)
+        {
+            parts.Add($"before item {before}");
+        }
+
+        if (request.After is { } after)
+        {
+            parts.Add($"after item {after}");
+        }
+
+        if (request.Priority is { } priority)
+        {
+            parts.Add($"to priority {priority}");
+        }
+
+        if (request.Queue is { } queue)
+        {
+            parts.Add($"to queue {queue}");
+        }
+
+        return $"moved {string.Join(", ", parts)} by {by}";
+    }
+
+    private static async Task<ItemInfo> WithPlaceAsync(ItemRecord item, ItemServices services, CancellationToken cancellationToken) =>
+        item.State == ItemStates.Pending && await services.Queues.GetQueueAsync(services.Acting.EntityId, item.Queue, cancellationToken) is { } queue
+            ? await QueuesApi.WithPlaceAsync(item, queue, services.Queues, services.Acting.EntityId, services.Time, services.Options, cancellationToken)
+            : Mapping.ToInfo(item);
 
     public static async Task<Results<Ok<ItemHistory>, ProblemHttpResult>> GetHistory(string id, [AsParameters] ItemServices services, CancellationToken cancellationToken) =>
         await services.Queues.GetItemHistoryAsync(services.Acting.EntityId, id, cancellationToken) is { } events

@@ -33,6 +33,8 @@ internal static class QueuesApi
         queues.MapPost("/{name}/items", Enqueue).Needs(EntityRole.Member).Audited("item.enqueue", "{name}");
         queues.MapPost("/{name}/dry-run", DryRun).Needs(EntityRole.Member);
         queues.MapGet("/{name}/items", ListItems);
+        queues.MapPost("/{name}/pause", PauseQueue).Needs(EntityRole.Admin).Audited("queue.pause", "{name}");
+        queues.MapPost("/{name}/resume", ResumeQueue).Needs(EntityRole.Admin).Audited("queue.resume", "{name}");
         return app;
     }
 
@@ -191,7 +193,7 @@ internal static class QueuesApi
         }
 
         services.Signals.Notify(queue.Id);
-        return TypedResults.Created($"/api/v1/items/{stored.Id}", Mapping.ToInfo(stored));
+        return TypedResults.Created($"/api/v1/items/{stored.Id}", await WithPlaceAsync(stored, queue, services.Queues, services.Acting.EntityId, services.Time, services.Options, cancellationToken));
     }
 
     public static async Task<Results<Ok<LaunchSpec>, ValidationProblem, ProblemHttpResult>> DryRun(
@@ -228,7 +230,72 @@ internal static class QueuesApi
         }
 
         var items = await services.Queues.ListItemsAsync(queue.Id, state, limit ?? 100, cancellationToken);
-        return TypedResults.Ok(new ItemList([.. items.Select(Mapping.ToInfo)], null));
+        var agents = await AgentsOfAsync(queue, services.Queues, services.Acting.EntityId, services.Time, services.Options, cancellationToken);
+
+        // Pending items come first, in claim order (priority first) from the head of the queue, so their places count up
+        // from the list: the claimable items ahead of another priority are all of a higher one.
+        var (ahead, samePriority, priority) = (0L, 0L, -1);
+        var infos = new List<ItemInfo>();
+        foreach (var item in items)
+        {
+            if (item.State != ItemStates.Pending)
+            {
+                infos.Add(Mapping.ToInfo(item));
+                continue;
+            }
+
+            (samePriority, priority) = item.Priority == priority ? (samePriority, priority) : (0, item.Priority);
+            infos.Add(Mapping.ToInfo(item) with { Place = ItemPlaces.Of(queue.Name, queue.Paused, item, ahead, ahead - samePriority, agents) });
+            if (item.ClaimableAt is null)
+            {
+                ahead++;
+                samePriority++;
+            }
+        }
+
+        return TypedResults.Ok(new ItemList(infos, null));
+    }
+
+    public static Task<Results<Ok<QueueInfo>, ProblemHttpResult>> PauseQueue(string name, [AsParameters] QueueServices services, CancellationToken cancellationToken) =>
+        SetPausedAsync(name, true, services, cancellationToken);
+
+    public static Task<Results<Ok<QueueInfo>, ProblemHttpResult>> ResumeQueue(string name, [AsParameters] QueueServices services, CancellationToken cancellationToken) =>
+        SetPausedAsync(name, false, services, cancellationToken);
+
+    /// <summary>Paused, a queue keeps its pending items and takes launches; agents claim nothing from it until it resumes.</summary>
+    private static async Task<Results<Ok<QueueInfo>, ProblemHttpResult>> SetPausedAsync(string name, bool paused, QueueServices services, CancellationToken cancellationToken)
+    {
+        AuditLog.Note(services.Http, detail: new JsonObject { ["paused"] = paused });
+        if (await services.Queues.SetQueuePausedAsync(services.Acting.EntityId, name, paused, cancellationToken) is not { } queue)
+        {
+            return QueueNotFound(name);
+        }
+
+        if (!paused)
+        {
+            services.Signals.Notify(queue.Id);
+        }
+
+        return TypedResults.Ok(await DescribeAsync(queue, services, cancellationToken));
+    }
+
+    /// <summary>The agents polling the queue, as callers see them.</summary>
+    internal static async Task<IReadOnlyList<AgentInfo>> AgentsOfAsync(QueueRecord queue, IQueueStore queues, long entityId, TimeProvider time, ServerOptions options, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        return [.. (await queues.ListAgentsAsync(entityId, cancellationToken)).Where(a => a.Queues.Contains(queue.Name)).Select(a => Mapping.ToInfo(a, now, options.ItemLease))];
+    }
+
+    /// <summary>The item as callers see it, with its place in line when it is pending.</summary>
+    internal static async Task<ItemInfo> WithPlaceAsync(ItemRecord item, QueueRecord queue, IQueueStore queues, long entityId, TimeProvider time, ServerOptions options, CancellationToken cancellationToken)
+    {
+        var info = Mapping.ToInfo(item);
+        if (item.State != ItemStates.Pending || await queues.CountAheadAsync(entityId, item.Id, cancellationToken) is not var (ahead, higherAhead))
+        {
+            return info;
+        }
+
+        return info with { Place = ItemPlaces.Of(queue.Name, queue.Paused, item, ahead, higherAhead, await AgentsOfAsync(queue, queues, entityId, time, options, cancellationToken)) };
     }
 
     /// <summary>A queue's settings as the audit log keeps them: environment values elided.</summary>
@@ -250,10 +317,12 @@ internal static class QueuesApi
     /// A queue restricted to some members takes launches from those members and the entity's admins (who could lift the
     /// restriction anyway); everyone else with the member role gets a 403 that names the queue.
     /// </summary>
-    private static ProblemHttpResult? NotAllowed(QueueRecord queue, QueueServices services) =>
-        queue.AllowedMembers is { } allowed && services.Acting.Role < EntityRole.Admin && !allowed.Contains(services.Caller.Name, StringComparer.Ordinal)
+    private static ProblemHttpResult? NotAllowed(QueueRecord queue, QueueServices services) => NotAllowed(queue, services.Acting, services.Caller);
+
+    internal static ProblemHttpResult? NotAllowed(QueueRecord queue, Acting acting, Caller caller) =>
+        queue.AllowedMembers is { } allowed && acting.Role < EntityRole.Admin && !allowed.Contains(caller.Name, StringComparer.Ordinal)
             ? Problems.Forbidden($"queue '{queue.Name}' of '{queue.Entity}' is restricted to some members ({string.Join(", ", allowed)}) and its admins; "
-                + $"'{services.Caller.Name}' is not one of them: ask an admin of '{queue.Entity}' to add you")
+                + $"'{caller.Name}' is not one of them: ask an admin of '{queue.Entity}' to add you")
             : null;
 
     /// <summary>Only a team's queue is restricted, and only to users who are members of that team.</summary>
@@ -285,7 +354,7 @@ internal static class QueuesApi
             queue.StartTimeoutSeconds, queue.CreatedAt, stats.Counts.GetValueOrDefault(ItemStates.Pending), stats.Counts,
             stats.OldestPendingAt is { } oldest ? (now - oldest).TotalSeconds : null,
             [.. agents.Where(a => a.Queues.Contains(queue.Name) && a.State != AgentStates.Stopped).Select(a => Mapping.ToInfo(a, now, services.Options.ItemLease))],
-            queue.AllowedMembers, RetryPolicies.Parse(queue.RetryPolicyJson), queue.MaxRunSeconds);
+            queue.AllowedMembers, RetryPolicies.Parse(queue.RetryPolicyJson), queue.MaxRunSeconds, queue.Paused);
     }
 }
 

@@ -59,6 +59,22 @@ internal interface IQueueStore
     /// </summary>
     Task<ItemRecord?> UpdateItemAsync(long entityId, string itemId, Func<ItemRecord, ItemRecord> change, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Moves a pending item (<see cref="ItemMove"/>) and records the move on its history, after <paramref name="authorize"/>
+    /// (which throws to refuse) saw it. Throws <see cref="ItemConflictException"/> naming the state when the item or the
+    /// item it moves next to is no longer pending (a claim took it first). Null when the item is not the entity's.
+    /// </summary>
+    Task<ItemRecord?> MoveItemAsync(long entityId, string itemId, ItemMove move, Action<ItemRecord> authorize, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Pauses (claims take nothing from it) or resumes a queue; null when the entity has no queue of that name.</summary>
+    Task<QueueRecord?> SetQueuePausedAsync(long entityId, string name, bool paused, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// For a pending item: the claimable items of its queue a claim takes before it, and how many of those have a higher
+    /// priority. Null when the item is not pending.
+    /// </summary>
+    Task<(long Ahead, long HigherAhead)?> CountAheadAsync(long entityId, string itemId, CancellationToken cancellationToken);
+
     /// <summary>Retried items whose backoff ended become claimable; returns their queues, to wake the claims waiting there.</summary>
     Task<IReadOnlyList<long>> PromoteBackoffsAsync(DateTimeOffset now, CancellationToken cancellationToken);
 
@@ -98,7 +114,25 @@ internal sealed record QueueRecord(
     DateTimeOffset CreatedAt,
     IReadOnlyList<string>? AllowedMembers = null,
     string? RetryPolicyJson = null,
-    int? MaxRunSeconds = null);
+    int? MaxRunSeconds = null,
+    bool Paused = false);
+
+/// <summary>Where a move puts an item within its priority level: <see cref="Keep"/> its place (a new priority or queue alone).</summary>
+internal enum MovePlace
+{
+    Keep,
+    Top,
+    Bottom,
+    Before,
+    After,
+}
+
+/// <summary>
+/// A move of a pending item: its place relative to the other pending items of its (new) priority level, next to
+/// <paramref name="Anchor"/> for <see cref="MovePlace.Before"/> and <see cref="MovePlace.After"/> (whose priority it takes);
+/// a new <paramref name="Priority"/> rank; another queue of the entity. <paramref name="Note"/> is what the history says.
+/// </summary>
+internal sealed record ItemMove(MovePlace Place, string Note, string? Anchor = null, int? Priority = null, long? QueueId = null);
 
 internal sealed record QueueStats(IReadOnlyDictionary<string, long> Counts, DateTimeOffset? OldestPendingAt);
 

@@ -85,6 +85,8 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
         ("POST /api/v1/queues/{name}/items", "/api/v1/queues/q/items", "{}", Member(Bad)),
         ("POST /api/v1/queues/{name}/dry-run", "/api/v1/queues/q/dry-run", "{}", Member(Bad)),
         ("GET /api/v1/queues/{name}/items", "/api/v1/queues/q/items", null, Viewer(Ok)),
+        ("POST /api/v1/queues/{name}/pause", "/api/v1/queues/none/pause", null, Admin(Missing)),
+        ("POST /api/v1/queues/{name}/resume", "/api/v1/queues/none/resume", null, Admin(Missing)),
         // "restricted" takes launches from its allowed members (the viewer only, who lacks the role) and the admins.
         ("POST /api/v1/queues/{name}/items", "/api/v1/queues/restricted/items", "{}", Admin(Bad)),
         ("POST /api/v1/queues/{name}/dry-run", "/api/v1/queues/restricted/dry-run", "{}", Admin(Bad)),
@@ -93,6 +95,7 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
         ("GET /api/v1/items/{id}", "/api/v1/items/item_none", null, Viewer(Missing)),
         ("GET /api/v1/items/{id}/history", "/api/v1/items/item_none/history", null, Viewer(Missing)),
         ("POST /api/v1/items/{id}/cancel", "/api/v1/items/item_none/cancel", null, Member(Missing)),
+        ("POST /api/v1/items/{id}/move", "/api/v1/items/item_none/move", "{}", Member(Bad)),
         ("POST /api/v1/items/{id}/heartbeat", "/api/v1/items/item_none/heartbeat", """{"attempt":1}""", Member(Missing)),
         ("POST /api/v1/items/{id}/progress", "/api/v1/items/item_none/progress", """{"attempt":1,"state":"running"}""", Member(Missing)),
         ("POST /api/v1/items/{id}/release", "/api/v1/items/item_none/release", """{"attempt":1}""", Member(Bad)),
@@ -208,6 +211,40 @@ public sealed class EntityRoleMatrixTests(ServerFixture server) : IClassFixture<
         var byMember = await EnqueueAsync(team, team.Member);
         using var admin = await SendAsync(team.Admin, "POST", $"/api/v1/items/{byMember}/cancel?entity={team.Name}", null);
         Assert.Equal(HttpStatusCode.OK, admin.StatusCode);
+    }
+
+    [Fact]
+    public async Task MoveItem_AMemberMovesTheirOwnItemButNotAnothers_WhichAnAdminMoves_AndOnlyAdminsPause()
+    {
+        var team = await TeamAsync();
+        var theirs = await EnqueueAsync(team, team.Admin);
+        var mine = await EnqueueAsync(team, team.Member);
+
+        using (var own = await SendAsync(team.Member, "POST", $"/api/v1/items/{mine}/move?entity={team.Name}", """{"to":"top"}"""))
+        {
+            Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+            Assert.Equal(1, JsonDocument.Parse(await own.Content.ReadAsStringAsync()).RootElement.GetProperty("place").GetProperty("position").GetInt64());
+        }
+
+        using (var other = await SendAsync(team.Member, "POST", $"/api/v1/items/{theirs}/move?entity={team.Name}", """{"to":"top"}"""))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
+            Assert.Contains($"only an admin of '{team.Name}' may move another member's item", await other.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var byAdmin = await SendAsync(team.Admin, "POST", $"/api/v1/items/{mine}/move?entity={team.Name}", """{"priority":"low"}"""))
+        {
+            Assert.Equal(HttpStatusCode.OK, byAdmin.StatusCode);
+            Assert.Equal("low", JsonDocument.Parse(await byAdmin.Content.ReadAsStringAsync()).RootElement.GetProperty("priority").GetString());
+        }
+
+        using (var pauseByMember = await SendAsync(team.Member, "POST", $"/api/v1/queues/q/pause?entity={team.Name}", null))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, pauseByMember.StatusCode);
+        }
+
+        using var paused = await SendAsync(team.Admin, "POST", $"/api/v1/queues/q/pause?entity={team.Name}", null);
+        Assert.True(JsonDocument.Parse(await paused.Content.ReadAsStringAsync()).RootElement.GetProperty("paused").GetBoolean());
     }
 
     [Fact]

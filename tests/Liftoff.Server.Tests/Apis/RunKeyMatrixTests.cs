@@ -77,10 +77,13 @@ public sealed class RunKeyMatrixTests(ServerFixture server) : IClassFixture<Serv
         ("POST /api/v1/queues/{name}/items", "/api/v1/queues/{queue}/items", "{}", Bad, Forbidden, Forbidden),
         ("POST /api/v1/queues/{name}/dry-run", "/api/v1/queues/{queue}/dry-run", "{}", Bad, Forbidden, Forbidden),
         ("GET /api/v1/queues/{name}/items", "/api/v1/queues/{queue}/items", null, Ok, Forbidden, Forbidden),
+        ("POST /api/v1/queues/{name}/pause", "/api/v1/queues/none/pause", null, Missing, Forbidden, Forbidden),
+        ("POST /api/v1/queues/{name}/resume", "/api/v1/queues/none/resume", null, Missing, Forbidden, Forbidden),
 
         ("GET /api/v1/items/{id}", "/api/v1/items/{item}", null, Ok, Forbidden, Forbidden),
         ("GET /api/v1/items/{id}/history", "/api/v1/items/{item}/history", null, Ok, Forbidden, Forbidden),
         ("POST /api/v1/items/{id}/cancel", "/api/v1/items/item_none/cancel", null, Missing, Forbidden, Forbidden),
+        ("POST /api/v1/items/{id}/move", "/api/v1/items/item_none/move", """{"to":"top"}""", Missing, Forbidden, Forbidden),
         ("POST /api/v1/items/{id}/heartbeat", "/api/v1/items/item_none/heartbeat", """{"attempt":1}""", Missing, Forbidden, Forbidden),
         ("POST /api/v1/items/{id}/progress", "/api/v1/items/item_none/progress", """{"attempt":1,"state":"running"}""", Missing, Forbidden, Forbidden),
         ("POST /api/v1/items/{id}/release", "/api/v1/items/item_none/release", """{"attempt":1}""", Bad, Forbidden, Forbidden),

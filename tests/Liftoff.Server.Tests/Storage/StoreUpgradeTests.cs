@@ -95,6 +95,32 @@ public abstract class StoreUpgradeTests : IAsyncLifetime
         Assert.Equal(["r2", "r1"], (await store.ListRunsAsync(new RunQuery(1, null, null, 10, null), default)).Runs.Select(r => r.Id));
     }
 
+    [Fact]
+    public async Task Migrate_PendingItems_KeepTheirClaimOrder_AndNewOnesQueueBehindThem()
+    {
+        string[] ids = ["p1", "p2", "p3", "p4", "p5"];
+        await Database.WriteAsync(async session =>
+        {
+            await session.ExecuteAsync(Schema, default);
+            return await session.ExecuteAsync([
+                .. Rows(),
+                .. ids.Select((id, i) => new Sql("""
+                    INSERT INTO items (id, queue_id, entity_id, state, priority, attempt, max_attempts, job, job_definition, project, config,
+                        resource_args, template_values, created_at, cancel_requested)
+                    VALUES (@id, 1, 1, 'pending', @priority, 1, 3, 'train:v0', '{}', 'proj', '{}', '{}', '{}', @t0, @false)
+                    """, ("@id", id), ("@priority", i % 2 == 0 ? 2 : 1), ("@t0", T0), ("@false", false))),
+            ], default);
+        }, default);
+
+        await Migrations.ApplyAsync(Database, default);
+
+        var store = new RelationalStore(Database);
+        Assert.False((await store.GetQueueAsync(1, "default", default))!.Paused);
+        Assert.Equal(["p2", "p4", "p1", "p3", "p5"], (await store.ListItemsAsync(1, ItemStates.Pending, 10, default)).Select(i => i.Id));
+        await store.EnqueueAsync(1, 1, Item with { Id = "p6", State = ItemStates.Pending, Priority = 1, Attempt = 1, RunId = null, IdempotencyKey = null }, default);
+        Assert.Equal(["p2", "p4", "p6", "p1", "p3", "p5"], (await store.ListItemsAsync(1, ItemStates.Pending, 10, default)).Select(i => i.Id));
+    }
+
     /// <summary>A row in every table, written as the server of that schema wrote them (its time and boolean encodings).</summary>
     private static Sql[] Rows() =>
     [

@@ -34,6 +34,7 @@ internal sealed class PostgresDatabase : RelationalDatabase, IAsyncDisposable
         ["int"] = "integer",
         ["bool"] = "boolean",
         ["true"] = "TRUE",
+        ["false"] = "FALSE",
         ["time"] = "timestamptz",
         ["double"] = "double precision",
         ["text"] = "text",
@@ -189,17 +190,17 @@ internal sealed class PostgresDatabase : RelationalDatabase, IAsyncDisposable
     /// <summary>
     /// Per queue, the head of the pending index that no other claim holds (SKIP LOCKED: concurrent claims pass each other
     /// instead of queueing on one row, and a row another claim just leased fails the re-check of state = 'pending'); then
-    /// the best head over the agent's queues. Each probe is one index descent, O(log n). The heads of the other queues
+    /// the best head over the agent's queues that are not paused. Each probe is one index descent, O(log n). The heads of the other queues
     /// stay locked only until this transaction ends, milliseconds from now. The item's columns come from the locking
     /// subquery itself: that is the row as locked, the latest version.
     /// </summary>
     public override async Task<ItemRow?> FindClaimableAsync(DbSession session, IReadOnlyList<long> queueIds, CancellationToken cancellationToken) =>
         (await session.ListAsync($"""
             {RelationalStore.ItemSelect} FROM (
-                SELECT h.* FROM unnest(@queues) AS n(id) CROSS JOIN LATERAL (
+                SELECT h.* FROM unnest(@queues) AS n(id) JOIN queues u ON u.id = n.id AND NOT u.paused CROSS JOIN LATERAL (
                     SELECT p.* FROM items p WHERE p.queue_id = n.id AND p.state = '{ItemStates.Pending}' AND p.claimable_at IS NULL
-                    ORDER BY p.priority, p.seq LIMIT 1 FOR UPDATE SKIP LOCKED) h
-                ORDER BY h.priority, h.seq LIMIT 1) i
+                    ORDER BY p.priority, p.position, p.seq LIMIT 1 FOR UPDATE SKIP LOCKED) h
+                ORDER BY h.priority, h.position, h.seq LIMIT 1) i
             {RelationalStore.ItemJoins}
             """, RelationalStore.ItemRowOf, cancellationToken, ("@queues", queueIds.ToArray()))).FirstOrDefault();
 

@@ -17,7 +17,7 @@ namespace Liftoff.Server.Storage.Postgres;
 internal static class SqliteToPostgres
 {
     /// <summary>The schema version these tables describe; a newer one must teach this copy its new columns first.</summary>
-    public const int SchemaVersion = 14;
+    public const int SchemaVersion = 15;
 
     private enum Kind
     {
@@ -62,14 +62,16 @@ internal static class SqliteToPostgres
         new("run_artifacts", "run_seq, role, version_id", [("run_seq", Kind.Long), ("version_id", Kind.Long), ("role", Kind.Text), ("created_at", Kind.Time)]),
         new("queues", "id", [
             ("id", Kind.Long), ("entity_id", Kind.Long), ("name", Kind.Text), ("resource", Kind.Text), ("config", Kind.Text), ("template_variables", Kind.Text),
-            ("max_attempts", Kind.Int), ("start_timeout_seconds", Kind.Int), ("created_at", Kind.Time), ("allowed_members", Kind.Text), ("retry_policy", Kind.Text), ("max_run_seconds", Kind.Int)], "id"),
+            ("max_attempts", Kind.Int), ("start_timeout_seconds", Kind.Int), ("created_at", Kind.Time), ("allowed_members", Kind.Text), ("retry_policy", Kind.Text), ("max_run_seconds", Kind.Int),
+            ("paused", Kind.Bool)], "id"),
         new("items", "seq", [
             ("seq", Kind.Long), ("id", Kind.Text), ("queue_id", Kind.Long), ("entity_id", Kind.Long), ("state", Kind.Text), ("priority", Kind.Int),
             ("attempt", Kind.Int), ("max_attempts", Kind.Int), ("job", Kind.Text), ("job_definition", Kind.Text), ("project", Kind.Text),
             ("run_id", Kind.Text), ("config", Kind.Text), ("resource_args", Kind.Text), ("template_values", Kind.Text), ("entrypoint", Kind.Text),
             ("phase", Kind.Text), ("error", Kind.Text), ("agent_id", Kind.Text), ("idempotency_key", Kind.Text), ("created_at", Kind.Time),
             ("claimed_at", Kind.Time), ("started_at", Kind.Time), ("ended_at", Kind.Time), ("lease_expires_at", Kind.Time), ("cancel_requested", Kind.Bool), ("submitted_by", Kind.Long),
-            ("waiting_reason", Kind.Text), ("failure_class", Kind.Text), ("claimable_at", Kind.Time), ("retries", Kind.Text), ("retry_policy", Kind.Text), ("max_run_seconds", Kind.Int)], "seq"),
+            ("waiting_reason", Kind.Text), ("failure_class", Kind.Text), ("claimable_at", Kind.Time), ("retries", Kind.Text), ("retry_policy", Kind.Text), ("max_run_seconds", Kind.Int),
+            ("position", Kind.Long)], "seq"),
         new("item_events", "seq", [
             ("seq", Kind.Long), ("item_id", Kind.Text), ("at", Kind.Time), ("state", Kind.Text), ("attempt", Kind.Int), ("failure_class", Kind.Text),
             ("phase", Kind.Text), ("message", Kind.Text), ("run_id", Kind.Text), ("agent_id", Kind.Text), ("claimable_at", Kind.Time)], "seq"),

@@ -327,6 +327,18 @@ internal static partial class Migrations
             );
             ALTER TABLE api_keys ADD COLUMN agent_queues {text};
             """),
+        // Queue control (issue #17): an item's place within its priority level is its position, seq spaced by 2^20 so
+        // that a move before or after an item finds room between two keys; the claim and pending indexes order by it,
+        // the seq breaking ties. A paused queue hands out nothing.
+        (15, """
+            ALTER TABLE queues ADD COLUMN paused {bool} NOT NULL DEFAULT {false};
+            ALTER TABLE items ADD COLUMN position {bigint} NOT NULL DEFAULT 0;
+            UPDATE items SET position = seq * 1048576;
+            DROP INDEX items_claimable;
+            DROP INDEX items_pending;
+            CREATE INDEX items_claimable ON items(queue_id, priority, position, seq) WHERE state = 'pending' AND claimable_at IS NULL;
+            CREATE INDEX items_pending ON items(queue_id, priority, position, seq) WHERE state = 'pending';
+            """),
     ];
 
     /// <summary>The versions of the steps, in order (other branches' steps fill the numbers between).</summary>

@@ -12,7 +12,7 @@ internal sealed partial class RelationalStore : IQueueStore
 {
     private const string QueueColumns = """
         q.id, e.name, q.name, q.resource, q.config, q.template_variables, q.max_attempts, q.start_timeout_seconds, q.created_at, q.allowed_members,
-        q.retry_policy, q.max_run_seconds
+        q.retry_policy, q.max_run_seconds, q.paused
         FROM queues q JOIN entities e ON e.id = q.entity_id
         """;
 
@@ -133,7 +133,11 @@ internal sealed partial class RelationalStore : IQueueStore
                 return (earlier[0].Item, false);
             }
 
-            await session.ExecuteAsync([Event(item, item.CreatedAt), .. Wake(queueId)], cancellationToken);
+            await session.ExecuteAsync([
+                new Sql($"UPDATE items SET position = seq * {PositionGap} WHERE id = @id", ("@id", item.Id)),
+                Event(item, item.CreatedAt),
+                .. Wake(queueId),
+            ], cancellationToken);
             return (item with { SubmittedBy = item.SubmittedBy ?? await session.ScalarAsync("SELECT name FROM entities WHERE id = @e", cancellationToken, ("@e", entityId)) as string }, true);
         }, cancellationToken);
 
@@ -157,7 +161,7 @@ internal sealed partial class RelationalStore : IQueueStore
             var items = new List<ItemRecord>();
             if (state is null or ItemStates.Pending)
             {
-                items.AddRange((await ReadItemsAsync(session, $"WHERE i.queue_id = @q AND i.state = '{ItemStates.Pending}' ORDER BY i.priority, i.seq LIMIT @limit",
+                items.AddRange((await ReadItemsAsync(session, $"WHERE i.queue_id = @q AND i.state = '{ItemStates.Pending}' ORDER BY i.priority, i.position, i.seq LIMIT @limit",
                     cancellationToken, ("@q", queueId), ("@limit", limit))).Select(r => r.Item));
             }
 
@@ -470,7 +474,7 @@ internal sealed partial class RelationalStore : IQueueStore
     private static QueueRecord QueueRow(Row r) => new(r.Long(0), r.String(1), r.String(2), r.String(3), r.String(4),
         JsonSerializer.Deserialize(r.String(5), LiftoffJsonContext.Default.IReadOnlyListTemplateVariable)!,
         r.Int(6), r.Int(7), r.Time(8), r.NullableString(9) is { } allowed ? JsonSerializer.Deserialize(allowed, LiftoffJsonContext.Default.IReadOnlyListString) : null,
-        r.NullableString(10), r.NullableInt(11));
+        r.NullableString(10), r.NullableInt(11), r.Bool(12));
 
     private static AgentRecord AgentRow(Row r) => new(r.String(0), r.String(1), r.String(2),
         JsonSerializer.Deserialize(r.String(3), LiftoffJsonContext.Default.IReadOnlyListString)!,

@@ -28,6 +28,7 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
         ["int"] = "INTEGER",
         ["bool"] = "INTEGER",
         ["true"] = "1",
+        ["false"] = "0",
         ["time"] = "INTEGER",
         ["double"] = "REAL",
         ["text"] = "TEXT",
@@ -228,14 +229,21 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
         _ => values.GetValue(index),
     };
 
-    /// <summary>One indexed probe per queue keeps a claim O(log n) however deep the queues are; the best head wins.</summary>
+    /// <summary>
+    /// One indexed probe per queue keeps a claim O(log n) however deep the queues are; the best head wins. A paused
+    /// queue's probe finds nothing (its one-row check runs once per probe).
+    /// </summary>
     public override async Task<ItemRow?> FindClaimableAsync(DbSession session, IReadOnlyList<long> queueIds, CancellationToken cancellationToken)
     {
-        (long Priority, long Seq, string Id)? best = null;
+        (long Priority, long Position, long Seq, string Id)? best = null;
         foreach (var queueId in queueIds)
         {
-            var head = await session.ListAsync($"SELECT priority, seq, id FROM items INDEXED BY items_claimable WHERE queue_id = @q AND state = '{ItemStates.Pending}' AND claimable_at IS NULL ORDER BY priority, seq LIMIT 1",
-                r => (r.Long(0), r.Long(1), r.String(2)), cancellationToken, ("@q", queueId));
+            var head = await session.ListAsync($"""
+                SELECT priority, position, seq, id FROM items INDEXED BY items_claimable
+                WHERE queue_id = @q AND state = '{ItemStates.Pending}' AND claimable_at IS NULL AND NOT EXISTS (SELECT 1 FROM queues WHERE id = @q AND paused = 1)
+                ORDER BY priority, position, seq LIMIT 1
+                """,
+                r => (r.Long(0), r.Long(1), r.Long(2), r.String(3)), cancellationToken, ("@q", queueId));
             if (head.Count > 0 && (best is null || head[0].CompareTo(best.Value) < 0))
             {
                 best = head[0];

@@ -12,10 +12,11 @@ export async function queuesPage(ctx) {
   clear(ctx.main, h('h1', {}, 'Queues'), body);
   const refresh = async () => {
     const { queues } = await api('/api/v1/queues', { signal: ctx.signal });
-    clear(body, table(['Queue', 'Resource', h('th', { scope: 'col', class: 'num' }, 'Pending'), 'Items', 'Oldest pending', 'Agents'],
+    clear(body, table(['Queue', 'Resource', 'State', h('th', { scope: 'col', class: 'num' }, 'Pending'), 'Items', 'Oldest pending', 'Agents'],
       queues.map(x => h('tr', {},
         h('td', { class: 'wrap' }, link(['queues', x.name], x.name)),
         h('td', {}, x.resource),
+        h('td', {}, x.paused ? stateBadge('paused') : 'active'),
         h('td', { class: 'num' }, x.depth),
         h('td', { class: 'wrap' }, counts(x.items)),
         h('td', {}, x.oldest_pending_seconds === null ? '—' : format.seconds(x.oldest_pending_seconds)),
@@ -31,7 +32,10 @@ function counts(items) {
   return parts.length ? parts.join(', ') : '—';
 }
 
-/** A queue: its items by state (pending in claim order), their runs and errors, cancel buttons, and the agents polling it. */
+/**
+ * A queue: its items by state (pending in claim order, each with its place and why it waits), their runs and errors,
+ * buttons to move pending items to the top or bottom and to cancel, pause and resume, and the agents polling it.
+ */
 export async function queuePage(ctx) {
   const [name] = ctx.params;
   const highlight = ctx.query.get('item');
@@ -58,6 +62,7 @@ export async function queuePage(ctx) {
     const focused = document.activeElement?.id;
     clear(head,
       facts([
+        ['State', queue.paused ? h('span', {}, stateBadge('paused'), ' agents claim nothing until it resumes') : 'active'],
         ['Resource', queue.resource],
         ['Items', counts(queue.items)],
         ['Max attempts', queue.max_attempts],
@@ -65,7 +70,10 @@ export async function queuePage(ctx) {
         ['Template variables', queue.template_variables.length === 0 ? 'none' : queue.template_variables.map(v => v.type === 'string'
           ? `${v.name}: ${v.choices ? v.choices.join(' | ') : 'string'}` : `${v.name}: ${v.type} ${v.min ?? ''}..${v.max ?? ''}`).join('; ')],
       ]),
-      h('details', {}, h('summary', {}, 'Default resource config'), pre(queue.config)));
+      h('details', {}, h('summary', {}, 'Default resource config'), pre(queue.config)),
+      h('p', {}, queue.paused
+        ? h('button', { type: 'button', id: 'resume-queue', onclick: () => pause(false) }, 'Resume queue')
+        : h('button', { type: 'button', id: 'pause-queue', onclick: () => pause(true) }, 'Pause queue')));
     const pendingItems = items.filter(i => i.state === 'pending');
     clear(pending, itemTable(pendingItems, true, 'Nothing waiting.'));
     clear(active, itemTable(items.filter(i => ACTIVE.includes(i.state)), false, 'Nothing running.'));
@@ -85,21 +93,47 @@ export async function queuePage(ctx) {
     }
   };
 
-  function itemTable(items, positions, empty) {
-    return table([positions ? h('th', { scope: 'col', class: 'num' }, '#') : null, 'Item', 'State', 'Job', 'Priority', 'Attempt', 'Run', 'Error', 'Created', h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions'))].filter(Boolean),
-      items.map((item, i) => h('tr', { class: item.id === highlight ? 'highlight' : null, dataset: { item: item.id } },
-        positions ? h('td', { class: 'num pos' }, i + 1) : null,
+  function itemTable(items, pending, empty) {
+    return table([pending ? h('th', { scope: 'col', class: 'num' }, '#') : null, 'Item', 'State', 'Job', 'Priority', 'Attempt', 'Run', pending ? 'Waiting for' : 'Error', 'Created', h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions'))].filter(Boolean),
+      items.map(item => h('tr', { class: item.id === highlight ? 'highlight' : null, dataset: { item: item.id } },
+        pending ? h('td', { class: 'num pos' }, item.place ? item.place.position : '—') : null,
         h('td', { class: 'mono' }, item.id),
         h('td', {}, stateBadge(item.state), item.cancel_requested && item.state !== 'cancelled' ? h('span', { class: 'muted' }, ' (cancel requested)') : null),
         h('td', {}, link(['projects', item.project, 'jobs', item.job.split(':')[0]], item.job)),
         h('td', {}, item.priority),
         h('td', {}, `${item.attempt} / ${item.max_attempts}`),
         h('td', {}, item.run_id ? link(['runs', item.run_id], item.run_id) : '—'),
-        h('td', { class: 'wrap' }, item.error ? `${item.phase ? `${item.phase}: ` : ''}${item.error}` : '—'),
+        pending ? h('td', { class: 'wrap reason' }, item.place ? item.place.message : '—')
+          : h('td', { class: 'wrap' }, item.error ? `${item.phase ? `${item.phase}: ` : ''}${item.error}` : '—'),
         h('td', {}, format.time(item.created_at)),
-        h('td', {}, ENDED.includes(item.state) || item.cancel_requested ? null
-          : h('button', { type: 'button', class: 'danger', id: `cancel-${item.id}`, 'aria-label': `Cancel item ${item.id}`, onclick: () => cancel(item) }, 'Cancel')))),
+        h('td', {},
+          pending ? h('button', { type: 'button', id: `top-${item.id}`, 'aria-label': `Move item ${item.id} to the top of its priority`, onclick: () => move(item, 'top') }, 'Top') : null,
+          pending ? ' ' : null,
+          pending ? h('button', { type: 'button', id: `bottom-${item.id}`, 'aria-label': `Move item ${item.id} to the bottom of its priority`, onclick: () => move(item, 'bottom') }, 'Bottom') : null,
+          pending ? ' ' : null,
+          ENDED.includes(item.state) || item.cancel_requested ? null
+            : h('button', { type: 'button', class: 'danger', id: `cancel-${item.id}`, 'aria-label': `Cancel item ${item.id}`, onclick: () => cancel(item) }, 'Cancel')))),
       { empty });
+  }
+
+  async function move(item, to) {
+    try {
+      const moved = await api(`/api/v1/items/${q(item.id)}/move`, { method: 'POST', body: { to } });
+      notify(`Moved item ${item.id} to the ${to}: ${moved.place ? moved.place.message : moved.state}.`);
+      await refresh();
+    } catch (error) {
+      notify(error.message, true);
+    }
+  }
+
+  async function pause(paused) {
+    try {
+      await api(`/api/v1/queues/${q(name)}/${paused ? 'pause' : 'resume'}`, { method: 'POST' });
+      notify(paused ? `Paused queue ${name}: agents claim nothing from it.` : `Resumed queue ${name}.`);
+      await refresh();
+    } catch (error) {
+      notify(error.message, true);
+    }
   }
 
   async function cancel(item) {
