@@ -28,6 +28,8 @@ public sealed class AgentKeyMatrixTests(ServerFixture server) : IClassFixture<Se
         ("GET /healthz", "/healthz", null, Ok),
         ("GET /metrics", "/metrics", null, Forbidden),
         ("GET /api/v1/audit/", "/api/v1/audit/", null, Forbidden),
+        ("POST /api/v1/admin/backup", "/api/v1/admin/backup", "{}", Forbidden),
+        ("GET /api/v1/admin/usage", "/api/v1/admin/usage", null, Forbidden),
         ("GET /openapi/{documentName}.json", "/openapi/v1.json", null, Ok),
 
         ("GET /api/v1/viewer", "/api/v1/viewer", null, Ok),
@@ -81,10 +83,13 @@ public sealed class AgentKeyMatrixTests(ServerFixture server) : IClassFixture<Se
         ("POST /api/v1/queues/{name}/items", "/api/v1/queues/{queueA}/items", """{"job":"train","project":"p"}""", Forbidden),
         ("POST /api/v1/queues/{name}/dry-run", "/api/v1/queues/{queueA}/dry-run", "{}", Forbidden),
         ("GET /api/v1/queues/{name}/items", "/api/v1/queues/{queueA}/items", null, Forbidden),
+        ("POST /api/v1/queues/{name}/pause", "/api/v1/queues/{queueA}/pause", null, Forbidden),
+        ("POST /api/v1/queues/{name}/resume", "/api/v1/queues/{queueA}/resume", null, Forbidden),
 
         ("GET /api/v1/items/{id}", "/api/v1/items/{itemA}", null, Forbidden),
         ("GET /api/v1/items/{id}/history", "/api/v1/items/{itemA}/history", null, Forbidden),
         ("POST /api/v1/items/{id}/cancel", "/api/v1/items/{itemA}/cancel", null, Forbidden),
+        ("POST /api/v1/items/{id}/move", "/api/v1/items/{itemA}/move", """{"to":"top"}""", Forbidden),
         ("POST /api/v1/items/{id}/heartbeat", "/api/v1/items/{itemA}/heartbeat", """{"attempt":1}""", Ok),
         ("POST /api/v1/items/{id}/heartbeat", "/api/v1/items/{itemB}/heartbeat", """{"attempt":1}""", Forbidden),
         ("POST /api/v1/items/{id}/progress", "/api/v1/items/{itemA}/progress", """{"attempt":1,"state":"bogus"}""", Conflict),
