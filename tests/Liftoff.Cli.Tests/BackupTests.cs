@@ -82,9 +82,22 @@ public sealed class BackupTests
                 }
             }
         })).ToList();
+        var uploaded = new ConcurrentQueue<(string Version, byte[] Content)>();
+        load.Add(Task.Run(async () =>
+        {
+            for (var n = 0; !stopLoad.IsCancellationRequested; n++)
+            {
+                var folder = Directory.CreateDirectory(Path.Combine(home.Path, $"upload-{n}")).FullName;
+                var content = RandomNumberGenerator.GetBytes(2048);
+                await File.WriteAllBytesAsync(Path.Combine(folder, "checkpoint.bin"), content);
+                uploaded.Enqueue(((await client.UploadArtifactAsync(folder, Project, "checkpoint", new ArtifactUploadOptions("model"))).Version, content));
+            }
+        }));
         await Poll.UntilAsync(() => Task.FromResult(acknowledged.Values.Sum(s => s.Count)), n => n >= 30, TimeSpan.FromMinutes(1), "the writers to get going");
+        await Poll.UntilAsync(() => Task.FromResult(uploaded.Count), n => n >= 2, TimeSpan.FromMinutes(1), "the uploads to get going");
 
         var before = acknowledged.ToDictionary(a => a.Key, a => a.Value.ToArray());
+        var uploadedBefore = uploaded.ToArray();
         var result = await ProcessRunner.RunAsync(Cli.Executable, ["admin", "backup", "--to", backup, "--json"], Environment(home, server.BaseUrl, key));
         var duringBackup = await client.GetItemAsync(slow.Id);
         await stopLoad.CancelAsync();
@@ -123,6 +136,15 @@ public sealed class BackupTests
         Assert.Equal(quickConsole, await ReadLogsAsync(after, quickDone.RunId!));
         var restoredArtifact = await after.GetArtifactVersionAsync(Project, "dataset", artifact.Version);
         Assert.Equal(artifact.Digest, restoredArtifact.Digest);
+        foreach (var (version, content) in uploadedBefore)
+        {
+            Assert.Equal(version, (await after.GetArtifactVersionAsync(Project, "checkpoint", version)).Version);
+            await using var blob = await after.OpenBlobAsync(Convert.ToHexStringLower(SHA256.HashData(content)));
+            using var copy = new MemoryStream();
+            await blob.CopyToAsync(copy);
+            Assert.Equal(content, copy.ToArray());
+        }
+
         foreach (var content in files.Values)
         {
             await using var blob = await after.OpenBlobAsync(Convert.ToHexStringLower(SHA256.HashData(content)));
