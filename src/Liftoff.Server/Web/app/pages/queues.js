@@ -1,5 +1,6 @@
 import { api, q } from '../api.js';
 import { clear, facts, h, link, pre, stateBadge, table } from '../dom.js';
+import { canWrite } from '../entity.js';
 import * as format from '../format.js';
 import { notify } from '../main.js';
 
@@ -97,7 +98,7 @@ export async function queuePage(ctx) {
         h('td', {}, item.run_id ? link(['runs', item.run_id], item.run_id) : '—'),
         h('td', { class: 'wrap' }, item.error ? `${item.phase ? `${item.phase}: ` : ''}${item.error}` : '—'),
         h('td', {}, format.time(item.created_at)),
-        h('td', {}, ENDED.includes(item.state) || item.cancel_requested ? null
+        h('td', {}, ENDED.includes(item.state) || item.cancel_requested || !canWrite() ? null
           : h('button', { type: 'button', class: 'danger', id: `cancel-${item.id}`, 'aria-label': `Cancel item ${item.id}`, onclick: () => cancel(item) }, 'Cancel')))),
       { empty });
   }
