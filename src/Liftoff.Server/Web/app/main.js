@@ -117,7 +117,7 @@ async function chooseEntity(query) {
   useEntity(name, role);
   document.querySelector('header a.brand').href = route([]);
   drawSwitcher(name);
-  drawNav(name, team !== undefined || (name !== session.entity && role !== null));
+  drawNav(name, team !== undefined);
 }
 
 /** The entity switcher: the user and their teams; choosing one opens its projects. */
