@@ -30,7 +30,7 @@ public sealed class TeamTests(BrowserFixture server)
     [Fact]
     public async Task Member_LaunchesOntoTheTeamQueue_FromTheForm_AndTheItemRuns()
     {
-        var team = await TeamAsync();
+        var team = await server.NewTeamAsync();
         await using var admin = new Tools(server, team.AdminKey, team.Name);
         await admin.CliAsync("queue", "create", "shared", "--resource", "local-process");
         admin.StartAgent("shared");
@@ -68,7 +68,7 @@ public sealed class TeamTests(BrowserFixture server)
     [Fact]
     public async Task Viewer_SeesNoLaunch_AndTheApiRefusesTheLaunch()
     {
-        var team = await TeamAsync();
+        var team = await server.NewTeamAsync();
         await using var admin = new Tools(server, team.AdminKey, team.Name);
         await admin.CliAsync("queue", "create", "shared", "--resource", "local-process");
         await admin.CreateJobAsync(Project, "train", Script, InputTypes);
@@ -108,7 +108,7 @@ public sealed class TeamTests(BrowserFixture server)
     [Fact]
     public async Task Admin_ChangesAMembersRole_OnTheTeamPage_AndItHoldsAtOnce()
     {
-        var team = await TeamAsync();
+        var team = await server.NewTeamAsync();
         using var memberHttp = server.Http(team.MemberKey);
         Assert.Equal(HttpStatusCode.Created, await InitRunAsync(memberHttp, team.Name));
         await using var site = await server.SignInAsync(team.AdminKey);
@@ -149,7 +149,7 @@ public sealed class TeamTests(BrowserFixture server)
     [Fact]
     public async Task AuditPage_ShowsTheTeamsEntries_FilteredAndAsText()
     {
-        var team = await TeamAsync();
+        var team = await server.NewTeamAsync();
         using var adminClient = server.Client(team.AdminKey);
         await adminClient.SetTeamMemberAsync(team.Name, team.Viewer, "member");
         // A refused removal is audited with the object as the caller named it: text a user controls.
@@ -196,33 +196,5 @@ public sealed class TeamTests(BrowserFixture server)
     {
         using var response = await http.PostAsJsonAsync($"api/v1/runs?entity={entity}", new { project = Project });
         return response.StatusCode;
-    }
-
-    /// <summary>A new team with an admin, a member and a viewer, each a new user with a key.</summary>
-    private async Task<TeamUsers> TeamAsync()
-    {
-        var suffix = Guid.NewGuid().ToString("N")[..8];
-        var users = new TeamUsers("team-" + suffix, "admin-" + suffix, "member-" + suffix, "viewer-" + suffix);
-        users = users with
-        {
-            AdminKey = await server.NewUserKeyAsync(users.Admin),
-            MemberKey = await server.NewUserKeyAsync(users.Member),
-            ViewerKey = await server.NewUserKeyAsync(users.Viewer),
-        };
-        using var serverAdmin = server.Client();
-        await serverAdmin.CreateTeamAsync(users.Name, users.Admin);
-        using var admin = server.Client(users.AdminKey);
-        await admin.SetTeamMemberAsync(users.Name, users.Member, "member");
-        await admin.SetTeamMemberAsync(users.Name, users.Viewer, "viewer");
-        return users;
-    }
-
-    private sealed record TeamUsers(string Name, string Admin, string Member, string Viewer)
-    {
-        public string AdminKey { get; init; } = "";
-
-        public string MemberKey { get; init; } = "";
-
-        public string ViewerKey { get; init; } = "";
     }
 }

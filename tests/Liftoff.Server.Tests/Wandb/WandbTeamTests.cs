@@ -21,7 +21,7 @@ public sealed class WandbTeamTests(ServerFixture server) : IClassFixture<ServerF
     public async Task JsClient_WithATeamEntity_ReportsIntoTheTeam(string role)
     {
         await WandbJs.InstallAsync();
-        var team = await TeamAsync();
+        var team = await server.NewTeamAsync();
         var key = role == "admin" ? team.AdminKey : team.MemberKey;
 
         var result = await RunJsAsync(key, team.Name);
@@ -45,7 +45,7 @@ public sealed class WandbTeamTests(ServerFixture server) : IClassFixture<ServerF
     public async Task JsClient_WithATeamEntity_WithoutTheMemberRole_FailsWithTheClientsError(string who, int status)
     {
         await WandbJs.InstallAsync();
-        var team = await TeamAsync();
+        var team = await server.NewTeamAsync();
         var key = who == "viewer" ? team.ViewerKey : await server.NewUserKeyAsync();
 
         var result = await RunJsAsync(key, team.Name);
@@ -60,7 +60,7 @@ public sealed class WandbTeamTests(ServerFixture server) : IClassFixture<ServerF
     [Fact]
     public async Task Wire_UpsertAndFileStream_TakeTheEntityTheyName_ByRole()
     {
-        var team = await TeamAsync();
+        var team = await server.NewTeamAsync();
         using var member = new WandbWire(server, team.MemberKey);
         using var viewer = new WandbWire(server, team.ViewerKey);
         using var outsider = new WandbWire(server, await server.NewUserKeyAsync());
@@ -102,20 +102,4 @@ public sealed class WandbTeamTests(ServerFixture server) : IClassFixture<ServerF
         ["LIFTOFF_EXIT_CODE"] = "0",
         ["LIFTOFF_PROJECT"] = "wandb-team",
     });
-
-    /// <summary>A new team with an admin, a member and a viewer.</summary>
-    private async Task<(string Name, string AdminKey, string MemberKey, string ViewerKey)> TeamAsync()
-    {
-        var suffix = Guid.NewGuid().ToString("N")[..8];
-        var name = "wt-" + suffix;
-        var adminKey = await server.NewUserKeyAsync("wa-" + suffix);
-        var memberKey = await server.NewUserKeyAsync("wm-" + suffix);
-        var viewerKey = await server.NewUserKeyAsync("wv-" + suffix);
-        using var serverAdmin = server.Client();
-        await serverAdmin.CreateTeamAsync(name, "wa-" + suffix);
-        using var admin = server.Client(adminKey);
-        await admin.SetTeamMemberAsync(name, "wm-" + suffix, "member");
-        await admin.SetTeamMemberAsync(name, "wv-" + suffix, "viewer");
-        return (name, adminKey, memberKey, viewerKey);
-    }
 }
