@@ -30,9 +30,10 @@ internal static class LiftoffCommandLine
                 new StopRunCommand(),
             },
             new LaunchCommand(),
-            new Command("queue", "Create, inspect and delete queues; cancel launch items.")
+            new Command("queue", "Create, edit, inspect and delete queues; cancel launch items.")
             {
                 new CreateQueueCommand(),
+                new EditQueueCommand(),
                 new ListQueuesCommand(),
                 new DescribeQueueCommand(),
                 new DeleteQueueCommand(),
@@ -62,6 +63,18 @@ internal static class LiftoffCommandLine
                 new RemoveMemberTeamCommand(),
                 new ListTeamsCommand(),
                 new DescribeTeamCommand(),
+            },
+            new Command("service-account", "Manage a team's service accounts (non-human identities for agents and CI) and their keys.")
+            {
+                new CreateServiceAccountCommand(),
+                new ListServiceAccountsCommand(),
+                new DeleteServiceAccountCommand(),
+                new Command("key", "Create, list and revoke a service account's keys.")
+                {
+                    new CreateServiceAccountKeyCommand(),
+                    new ListServiceAccountKeysCommand(),
+                    new RevokeServiceAccountKeyCommand(),
+                },
             },
             new AuditCommand(),
             new Command("users", "Manage users (admin).")

@@ -59,7 +59,11 @@ public sealed class LiftoffClient : IDisposable
 
     /// <summary>Creates a new API key for the caller; the secret is in the answer only.</summary>
     public Task<CreatedKey> CreateKeyAsync(string? name, CancellationToken cancellationToken = default) =>
-        SendAsync(HttpMethod.Post, "api/v1/keys", JsonContent.Create(new CreateKeyRequest(name), LiftoffJsonContext.Default.CreateKeyRequest), LiftoffJsonContext.Default.CreatedKey, cancellationToken);
+        CreateKeyAsync(new CreateKeyRequest(name), cancellationToken);
+
+    /// <summary>Creates a new API key for the caller, agent-only when the request says so; the secret is in the answer only.</summary>
+    public Task<CreatedKey> CreateKeyAsync(CreateKeyRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, "api/v1/keys", JsonContent.Create(request, LiftoffJsonContext.Default.CreateKeyRequest), LiftoffJsonContext.Default.CreatedKey, cancellationToken);
 
     /// <summary>The caller's keys, without secrets.</summary>
     public Task<ApiKeyList> ListKeysAsync(CancellationToken cancellationToken = default) =>
@@ -88,6 +92,32 @@ public sealed class LiftoffClient : IDisposable
     /// <summary>Removes a user from a team (the team's admins); a team's last admin stays.</summary>
     public Task RemoveTeamMemberAsync(string team, string user, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Delete, TeamPath(team) + "/members/" + Uri.EscapeDataString(user), null, cancellationToken);
+
+    /// <summary>Creates a service account of a team, acting there as <paramref name="role"/> (the team's admins).</summary>
+    public Task<ServiceAccountInfo> CreateServiceAccountAsync(string team, string name, string? role = null, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, AccountsPath(team), JsonContent.Create(new CreateServiceAccountRequest(name, role), LiftoffJsonContext.Default.CreateServiceAccountRequest),
+            LiftoffJsonContext.Default.ServiceAccountInfo, cancellationToken);
+
+    /// <summary>A team's service accounts (the team's admins).</summary>
+    public Task<ServiceAccountList> ListServiceAccountsAsync(string team, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, AccountsPath(team), null, LiftoffJsonContext.Default.ServiceAccountList, cancellationToken);
+
+    /// <summary>Deletes a team's service account and revokes its keys (the team's admins).</summary>
+    public Task DeleteServiceAccountAsync(string team, string name, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, AccountsPath(team) + "/" + Uri.EscapeDataString(name), null, cancellationToken);
+
+    /// <summary>Creates a key for a team's service account, agent-only when the request says so; the secret is in the answer only.</summary>
+    public Task<CreatedKey> CreateServiceAccountKeyAsync(string team, string name, CreateKeyRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Post, AccountsPath(team) + "/" + Uri.EscapeDataString(name) + "/keys", JsonContent.Create(request, LiftoffJsonContext.Default.CreateKeyRequest),
+            LiftoffJsonContext.Default.CreatedKey, cancellationToken);
+
+    /// <summary>A service account's keys, without secrets.</summary>
+    public Task<ApiKeyList> ListServiceAccountKeysAsync(string team, string name, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Get, AccountsPath(team) + "/" + Uri.EscapeDataString(name) + "/keys", null, LiftoffJsonContext.Default.ApiKeyList, cancellationToken);
+
+    /// <summary>Revokes a key of a service account.</summary>
+    public Task RevokeServiceAccountKeyAsync(string team, string name, string id, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Delete, AccountsPath(team) + "/" + Uri.EscapeDataString(name) + "/keys/" + Uri.EscapeDataString(id), null, cancellationToken);
 
     /// <summary>Creates or replaces a secret of the caller's entity; the value is never returned by any call.</summary>
     public Task<SecretInfo> SetSecretAsync(string name, string value, CancellationToken cancellationToken = default) =>
@@ -196,6 +226,10 @@ public sealed class LiftoffClient : IDisposable
     /// <summary>One queue with its item counts and the agents polling it.</summary>
     public Task<QueueInfo> GetQueueAsync(string name, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Get, QueuePath(name), null, LiftoffJsonContext.Default.QueueInfo, cancellationToken);
+
+    /// <summary>Replaces a queue's settings (its name and resource stay); the entity's admins only.</summary>
+    public Task<QueueInfo> EditQueueAsync(CreateQueueRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(HttpMethod.Put, QueuePath(request.Name), JsonContent.Create(request, LiftoffJsonContext.Default.CreateQueueRequest), LiftoffJsonContext.Default.QueueInfo, cancellationToken);
 
     /// <summary>Deletes a queue; refused while it has active items unless <paramref name="force"/>.</summary>
     public Task DeleteQueueAsync(string name, bool force = false, CancellationToken cancellationToken = default) =>
@@ -405,6 +439,8 @@ public sealed class LiftoffClient : IDisposable
     }
 
     private static string TeamPath(string name) => $"api/v1/teams/{Uri.EscapeDataString(name)}";
+
+    private static string AccountsPath(string team) => TeamPath(team) + "/service-accounts";
 
     private static string RunPath(string id) => $"api/v1/runs/{Uri.EscapeDataString(id)}";
 

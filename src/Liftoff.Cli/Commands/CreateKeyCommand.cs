@@ -1,32 +1,26 @@
 using System.CommandLine;
-using Liftoff.Contracts;
 
 namespace Liftoff.Cli.Commands;
 
 internal sealed class CreateKeyCommand : BaseCommand
 {
-    private static readonly Option<string?> NameOption = new("--name") { Description = "A name to recognise the key by." };
+    private static readonly Option<string?> NameOption = KeyArguments.Name();
+    private static readonly Option<bool> AgentOption = KeyArguments.Agent();
+    private static readonly Option<string[]> QueueOption = KeyArguments.Queue();
 
     public CreateKeyCommand() : base("create", "Create an API key; it is shown only once.")
     {
         Options.Add(NameOption);
+        Options.Add(AgentOption);
+        Options.Add(QueueOption);
         Options.Add(JsonOption);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
+        var request = KeyArguments.Request(parseResult, NameOption, AgentOption, QueueOption);
         using var client = Connect();
-        var key = await client.CreateKeyAsync(parseResult.GetValue(NameOption), cancellationToken);
-        if (parseResult.GetValue(JsonOption))
-        {
-            Output.Json(key, LiftoffJsonContext.Default.CreatedKey);
-        }
-        else
-        {
-            await Console.Error.WriteLineAsync($"Created key {key.Id} ({key.Name}); the secret is shown only this once:");
-            Console.WriteLine(key.Key);
-        }
-
+        await KeyArguments.PrintCreatedAsync(parseResult, await client.CreateKeyAsync(request, cancellationToken), "you");
         return ExitCodes.Success;
     }
 }

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using Liftoff.Contracts;
-using Spectre.Console;
 
 namespace Liftoff.Cli.Commands;
 
@@ -14,20 +12,7 @@ internal sealed class ListKeysCommand : BaseCommand
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         using var client = Connect();
-        var keys = await client.ListKeysAsync(cancellationToken);
-        if (parseResult.GetValue(JsonOption))
-        {
-            Output.Json(keys, LiftoffJsonContext.Default.ApiKeyList);
-            return ExitCodes.Success;
-        }
-
-        var table = new Table().AddColumns("ID", "NAME", "CREATED", "REVOKED");
-        foreach (var key in keys.Keys)
-        {
-            table.AddRow(Markup.Escape(key.Id), Markup.Escape(key.Name), Output.Time(key.CreatedAt), Output.Time(key.RevokedAt));
-        }
-
-        Output.Table(table);
+        KeyArguments.PrintList(parseResult, await client.ListKeysAsync(cancellationToken));
         return ExitCodes.Success;
     }
 }

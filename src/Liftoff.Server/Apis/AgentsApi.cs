@@ -25,11 +25,11 @@ internal static class AgentsApi
     public static IEndpointRouteBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
         var agents = app.MapGroup("/api/v1/agents").RequireAuthorization().WithTags("Agents").Needs(EntityRole.Member);
-        agents.MapPost("/", Register);
+        agents.MapPost("/", Register).AgentKey(AgentKeyAccess.Checked);
         agents.MapGet("/", ListAgents).Needs(EntityRole.Viewer);
-        agents.MapPost("/{id}/heartbeat", Heartbeat);
+        agents.MapPost("/{id}/heartbeat", Heartbeat).AgentKey(AgentKeyAccess.Agent);
         agents.MapPost("/{id}/stop", Stop).Needs(EntityRole.Admin).Audited("agent.stop", "{id}");
-        agents.MapPost("/{id}/claim", Claim);
+        agents.MapPost("/{id}/claim", Claim).AgentKey(AgentKeyAccess.Agent);
         return app;
     }
 
@@ -52,6 +52,7 @@ internal static class AgentsApi
             return errors.Result;
         }
 
+        AgentKeyScope.DemandQueues(services.Caller, request.Queues!);
         var now = services.Time.GetUtcNow();
         var agent = await services.Queues.RegisterAgentAsync(services.Acting.EntityId, new AgentRecord(
             "agent_" + RunIds.NewId() + RunIds.NewId(), services.Acting.Entity, request.Name, request.Queues!, request.Version, request.Host,

@@ -25,7 +25,7 @@ internal static class ArtifactsApi
         artifacts.MapGet("/", ListArtifacts);
         artifacts.MapPost("/{project}/{name}", CommitVersion).RunKey(RunKeyAccess.Checked).Needs(EntityRole.Member);
         artifacts.MapGet("/{project}/{name}", ListVersions);
-        artifacts.MapGet("/{project}/{name}/{reference}", GetVersion).RunKey(RunKeyAccess.Checked);
+        artifacts.MapGet("/{project}/{name}/{reference}", GetVersion).RunKey(RunKeyAccess.Checked).AgentKey(AgentKeyAccess.Checked);
         artifacts.MapPut("/{project}/{name}/aliases/{alias}", SetAlias).RunKey(RunKeyAccess.Checked).Needs(EntityRole.Member).Audited("alias.set", "{project}/{name}:{alias}");
         var runs = app.MapGroup("/api/v1/runs/{id}/artifacts").RequireAuthorization().WithTags("Artifacts").RunKey(RunKeyAccess.OwnRun).Needs(EntityRole.Viewer);
         runs.MapGet("/", ListRunArtifacts);
@@ -76,7 +76,7 @@ internal static class ArtifactsApi
     }
 
     public static async Task<Results<Ok<ArtifactVersionInfo>, ProblemHttpResult>> GetVersion(
-        string project, string name, string reference, HttpContext http, IArtifactStore store, RunKeyScope scope, CancellationToken cancellationToken)
+        string project, string name, string reference, HttpContext http, IArtifactStore store, RunKeyScope scope, AgentKeyScope agentScope, CancellationToken cancellationToken)
     {
         var caller = Caller.From(http.User);
         var acting = Acting.Of(http);
@@ -88,6 +88,7 @@ internal static class ArtifactsApi
         }
 
         await scope.DemandReadAsync(caller, version, cancellationToken);
+        await agentScope.DemandReadAsync(caller, acting, version, cancellationToken);
         return TypedResults.Ok(ToInfo(version));
     }
 

@@ -30,7 +30,7 @@ internal static class BlobsApi
         blobs.MapPost("/uploads", PlanUploads);
         blobs.MapPut("/{sha256}", PutBlob);
         blobs.MapPost("/{sha256}/complete", CompleteUpload);
-        blobs.MapGet("/{sha256}", GetBlob).RunKey(RunKeyAccess.Checked).Needs(EntityRole.Viewer);
+        blobs.MapGet("/{sha256}", GetBlob).RunKey(RunKeyAccess.Checked).AgentKey(AgentKeyAccess.Checked).Needs(EntityRole.Viewer);
         return app;
     }
 
@@ -154,6 +154,7 @@ internal static class BlobsApi
         }
 
         await services.Scope.DemandBlobAsync(services.Caller, sha256, cancellationToken);
+        await services.AgentScope.DemandBlobAsync(services.Caller, services.Acting, sha256, cancellationToken);
 
         if (services.Blobs is IDirectBlobStore direct)
         {
@@ -178,6 +179,8 @@ internal sealed class BlobServices
     public required TimeProvider Time { get; init; }
 
     public required RunKeyScope Scope { get; init; }
+
+    public required AgentKeyScope AgentScope { get; init; }
 
     public required HttpContext Http { get; init; }
 

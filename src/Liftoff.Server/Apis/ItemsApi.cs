@@ -24,9 +24,9 @@ internal static class ItemsApi
         items.MapGet("/{id}", GetItem).Needs(EntityRole.Viewer);
         items.MapGet("/{id}/history", GetHistory).Needs(EntityRole.Viewer);
         items.MapPost("/{id}/cancel", CancelItem).Audited("item.cancel", "{id}");
-        items.MapPost("/{id}/heartbeat", Heartbeat);
-        items.MapPost("/{id}/progress", Report);
-        items.MapPost("/{id}/release", Release);
+        items.MapPost("/{id}/heartbeat", Heartbeat).AgentKey(AgentKeyAccess.Item);
+        items.MapPost("/{id}/progress", Report).AgentKey(AgentKeyAccess.Item);
+        items.MapPost("/{id}/release", Release).AgentKey(AgentKeyAccess.Item);
         return app;
     }
 

@@ -27,7 +27,8 @@ internal static class QueuesApi
         var queues = app.MapGroup("/api/v1/queues").RequireAuthorization().WithTags("Queues").Needs(EntityRole.Viewer);
         queues.MapPost("/", CreateQueue).Needs(EntityRole.Admin).Audited("queue.create");
         queues.MapGet("/", ListQueues);
-        queues.MapGet("/{name}", GetQueue);
+        queues.MapGet("/{name}", GetQueue).AgentKey(AgentKeyAccess.Queue);
+        queues.MapPut("/{name}", EditQueue).Needs(EntityRole.Admin).Audited("queue.edit", "{name}");
         queues.MapDelete("/{name}", DeleteQueue).Needs(EntityRole.Admin).Audited("queue.delete", "{name}");
         queues.MapPost("/{name}/items", Enqueue).Needs(EntityRole.Member).Audited("item.enqueue", "{name}");
         queues.MapPost("/{name}/dry-run", DryRun).Needs(EntityRole.Member);
@@ -37,6 +38,50 @@ internal static class QueuesApi
 
     public static async Task<Results<Created<QueueInfo>, ValidationProblem, ProblemHttpResult>> CreateQueue(
         CreateQueueRequest request, [AsParameters] QueueServices services, CancellationToken cancellationToken)
+    {
+        var errors = await CheckAsync(request, services, cancellationToken);
+        if (errors.Any)
+        {
+            return errors.Result;
+        }
+
+        var record = Settings(request, services.Acting.Entity, services.Time.GetUtcNow());
+        AuditLog.Note(services.Http, record.Name, new JsonObject { ["before"] = null, ["after"] = AuditedConfig(record) });
+        var queue = await services.Queues.CreateQueueAsync(services.Acting.EntityId, record, cancellationToken);
+        return TypedResults.Created($"/api/v1/queues/{queue.Name}", await DescribeAsync(queue, services, cancellationToken));
+    }
+
+    /// <summary>
+    /// Replaces a queue's settings with the request's, checked as create checks them; its name and resource stay (its
+    /// pending items were checked against that resource). Items claimed afterwards take the new settings.
+    /// </summary>
+    public static async Task<Results<Ok<QueueInfo>, ValidationProblem, ProblemHttpResult>> EditQueue(
+        string name, CreateQueueRequest request, [AsParameters] QueueServices services, CancellationToken cancellationToken)
+    {
+        if (await services.Queues.GetQueueAsync(services.Acting.EntityId, name, cancellationToken) is not { } existing)
+        {
+            return QueueNotFound(name);
+        }
+
+        var errors = await CheckAsync(request, services, cancellationToken);
+        errors.Check(request.Name == name, "name", $"a queue keeps its name: send name '{name}' (create a new queue for another name)");
+        errors.Check(request.Resource == existing.Resource, "resource", $"queue '{name}' runs on {existing.Resource} and keeps it, since its items were checked against it; create a new queue for another resource");
+        if (errors.Any)
+        {
+            return errors.Result;
+        }
+
+        var edited = await services.Queues.UpdateQueueAsync(services.Acting.EntityId, name, before =>
+        {
+            var after = Settings(request, before.Entity, before.CreatedAt);
+            AuditLog.Note(services.Http, detail: new JsonObject { ["before"] = AuditedConfig(before), ["after"] = AuditedConfig(after) });
+            return after;
+        }, cancellationToken);
+        return edited is null ? QueueNotFound(name) : TypedResults.Ok(await DescribeAsync(edited, services, cancellationToken));
+    }
+
+    /// <summary>What create and edit hold a queue's settings to: each error names its field.</summary>
+    private static async Task<Validation> CheckAsync(CreateQueueRequest request, QueueServices services, CancellationToken cancellationToken)
     {
         var errors = new Validation();
         errors.Check(Names.IsValid(request.Name), "name", $"a queue name is {Names.Rule}");
@@ -64,21 +109,16 @@ internal static class QueuesApi
             errors.AddRange(await CheckAllowedMembersAsync(allowed, services, cancellationToken));
         }
 
-        if (errors.Any)
-        {
-            return errors.Result;
-        }
-
-        var record = new QueueRecord(
-            0, services.Acting.Entity, request.Name, request.Resource,
-            request.Config is { ValueKind: JsonValueKind.Object } given ? given.GetRawText() : "{}", variables,
-            request.MaxAttempts ?? DefaultMaxAttempts, request.StartTimeoutSeconds ?? DefaultStartTimeoutSeconds, services.Time.GetUtcNow(),
-            request.AllowedMembers is { } members ? [.. members.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)] : null,
-            RetryPolicies.Serialize(RetryPolicies.Over(RetryPolicies.Default, request.RetryPolicy)), request.MaxRunSeconds);
-        AuditLog.Note(services.Http, record.Name, new JsonObject { ["before"] = null, ["after"] = AuditedConfig(record) });
-        var queue = await services.Queues.CreateQueueAsync(services.Acting.EntityId, record, cancellationToken);
-        return TypedResults.Created($"/api/v1/queues/{queue.Name}", await DescribeAsync(queue, services, cancellationToken));
+        return errors;
     }
+
+    /// <summary>A checked request's settings; what it leaves out takes the defaults.</summary>
+    private static QueueRecord Settings(CreateQueueRequest request, string entity, DateTimeOffset createdAt) => new(
+        0, entity, request.Name, request.Resource,
+        request.Config is { ValueKind: JsonValueKind.Object } given ? given.GetRawText() : "{}", request.TemplateVariables ?? [],
+        request.MaxAttempts ?? DefaultMaxAttempts, request.StartTimeoutSeconds ?? DefaultStartTimeoutSeconds, createdAt,
+        request.AllowedMembers is { } members ? [.. members.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)] : null,
+        RetryPolicies.Serialize(RetryPolicies.Over(RetryPolicies.Default, request.RetryPolicy)), request.MaxRunSeconds);
 
     public static async Task<Ok<QueueList>> ListQueues([AsParameters] QueueServices services, CancellationToken cancellationToken)
     {

@@ -29,14 +29,14 @@ internal static class RunsApi
         var runs = app.MapGroup("/api/v1/runs").RequireAuthorization().WithTags("Runs").RunKey(RunKeyAccess.OwnRun).Needs(EntityRole.Member);
         runs.MapPost("/", InitRun).RunKey(RunKeyAccess.Checked);
         runs.MapGet("/", ListRuns).RunKey(RunKeyAccess.UserKeyOnly).Needs(EntityRole.Viewer);
-        runs.MapGet("/{id}", GetRun).Needs(EntityRole.Viewer);
+        runs.MapGet("/{id}", GetRun).AgentKey(AgentKeyAccess.Run).Needs(EntityRole.Viewer);
         runs.MapPatch("/{id}", PatchRun);
         runs.MapPost("/{id}/history", AppendHistory);
         runs.MapGet("/{id}/history", ReadHistory).Needs(EntityRole.Viewer);
-        runs.MapPost("/{id}/logs", AppendLogs).TakesConsoleText();
-        runs.MapGet("/{id}/logs", ReadLogs).Needs(EntityRole.Viewer);
+        runs.MapPost("/{id}/logs", AppendLogs).AgentKey(AgentKeyAccess.Run).TakesConsoleText();
+        runs.MapGet("/{id}/logs", ReadLogs).AgentKey(AgentKeyAccess.Run).Needs(EntityRole.Viewer);
         runs.MapPost("/{id}/heartbeat", Heartbeat);
-        runs.MapPost("/{id}/finish", FinishRun);
+        runs.MapPost("/{id}/finish", FinishRun).AgentKey(AgentKeyAccess.Run);
         runs.MapPost("/{id}/stop", StopRun).Audited("run.stop", "{id}");
         return app;
     }

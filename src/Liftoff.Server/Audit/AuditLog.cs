@@ -50,8 +50,8 @@ internal sealed class AuditLog(IAuditStore store, TimeProvider time, ILogger<Aud
     public Task<long> RecordAsync(AuditEntry entry, CancellationToken cancellationToken) => store.AppendAuditAsync(entry, cancellationToken);
 
     /// <summary>
-    /// Who made the request: a user, a launched run (by its run id), or nobody known yet. Service accounts are told
-    /// apart here once keys carry their kind.
+    /// Who made the request: a user, a service account (by its <c>NAME@TEAM</c>), a launched run (by its run id), or
+    /// nobody known yet.
     /// </summary>
     public static (string Actor, string Kind) ActorOf(HttpContext http)
     {
@@ -61,7 +61,9 @@ internal sealed class AuditLog(IAuditStore store, TimeProvider time, ILogger<Aud
         }
 
         var caller = Caller.From(http.User);
-        return caller.RunScope is { } run ? (run, AuditActorKinds.Run) : (caller.Name, AuditActorKinds.User);
+        return caller.RunScope is { } run ? (run, AuditActorKinds.Run)
+            : caller.Account is not null ? (caller.Name, AuditActorKinds.ServiceAccount)
+            : (caller.Name, AuditActorKinds.User);
     }
 
     /// <summary>

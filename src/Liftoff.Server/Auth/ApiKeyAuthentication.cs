@@ -104,6 +104,18 @@ internal sealed class ApiKeyAuthenticationHandler(
             claims.Add(new Claim(Caller.DefaultEntityClaim, defaultEntity));
         }
 
+        if (principal.Account is { } account)
+        {
+            claims.Add(new Claim(Caller.TeamIdClaim, account.TeamId.ToString(CultureInfo.InvariantCulture)));
+            claims.Add(new Claim(Caller.TeamClaim, account.Team));
+            claims.Add(new Claim(Caller.RoleClaim, EntityRoles.Name(account.Role)));
+        }
+
+        if (principal.AgentQueues is { } queues)
+        {
+            claims.Add(new Claim(Caller.AgentQueuesClaim, queues));
+        }
+
         claims.AddRange(extra);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
@@ -154,16 +166,22 @@ internal sealed class ApiKeyAuthenticationOptions : AuthenticationSchemeOptions
 }
 
 /// <summary>
-/// Who calls: the user whose key or session this is, or for a run-scoped key (a launched job's), the entity of its one
-/// run. Whose things a request touches is <see cref="Acting"/>.
+/// Who calls: the user or service account whose key or session this is, or for a run-scoped key (a launched job's), the
+/// entity of its one run. A service account's key carries <see cref="Account"/> (its team and role); an agent-only
+/// key, <see cref="AgentQueues"/>. Whose things a request touches is <see cref="Acting"/>.
 /// </summary>
-internal sealed record Caller(long Id, string Name, string KeyId, bool Admin, string? RunScope = null, string? DefaultEntity = null)
+internal sealed record Caller(
+    long Id, string Name, string KeyId, bool Admin, string? RunScope = null, string? DefaultEntity = null, AccountScope? Account = null, IReadOnlyList<string>? AgentQueues = null)
 {
     public const string EntityIdClaim = "liftoff:entity_id";
     public const string KeyIdClaim = "liftoff:key_id";
     public const string AdminClaim = "liftoff:admin";
     public const string RunClaim = "liftoff:run";
     public const string DefaultEntityClaim = "liftoff:default_entity";
+    public const string TeamIdClaim = "liftoff:account_team_id";
+    public const string TeamClaim = "liftoff:account_team";
+    public const string RoleClaim = "liftoff:account_role";
+    public const string AgentQueuesClaim = "liftoff:agent_queues";
 
     public static Caller From(ClaimsPrincipal user) => new(
         long.Parse(user.FindFirstValue(EntityIdClaim)!, CultureInfo.InvariantCulture),
@@ -171,7 +189,11 @@ internal sealed record Caller(long Id, string Name, string KeyId, bool Admin, st
         user.FindFirstValue(KeyIdClaim)!,
         user.FindFirstValue(AdminClaim) == "true",
         user.FindFirstValue(RunClaim),
-        user.FindFirstValue(DefaultEntityClaim));
+        user.FindFirstValue(DefaultEntityClaim),
+        user.FindFirstValue(TeamIdClaim) is { } teamId
+            ? new AccountScope(long.Parse(teamId, CultureInfo.InvariantCulture), user.FindFirstValue(TeamClaim)!, EntityRoles.Parse(user.FindFirstValue(RoleClaim))!.Value)
+            : null,
+        user.FindFirstValue(AgentQueuesClaim)?.Split(','));
 
     /// <summary>Whether the key may touch run <paramref name="runId"/>.</summary>
     public bool MaySee(string runId) => RunScope is null || RunScope == runId;

@@ -12,11 +12,11 @@ internal static class ApiKeys
     /// <summary>A prefix, a dash and 40 lowercase letters/digits: the shape wandb clients accept too.</summary>
     public const string Prefix = "local-";
 
-    public static (NewKey Key, string Secret) Create(string name, DateTimeOffset now)
+    public static (NewKey Key, string Secret) Create(string name, DateTimeOffset now, IReadOnlyList<string>? agentQueues = null)
     {
         var secret = Prefix + RandomNumberGenerator.GetString(Alphabet, 40);
         var id = "key_" + RandomNumberGenerator.GetString(Alphabet, 12);
-        return (new NewKey(id, name, Hash(secret), now), secret);
+        return (new NewKey(id, name, Hash(secret), now, AgentQueues: agentQueues), secret);
     }
 
     public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));

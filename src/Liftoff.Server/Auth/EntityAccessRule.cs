@@ -84,8 +84,12 @@ internal static class EntityAccessRule
     {
         if (rule.CallersOwn)
         {
+            // A service account's identity is its team's to manage: it reads who it is, and changes nothing of its own.
             var caller = Caller.From(context.User);
-            return new Acting(caller.Id, caller.Name, EntityRole.Admin);
+            return caller.Account is { } team && !HttpMethods.IsGet(context.Request.Method)
+                ? throw new ForbiddenException($"{context.Request.Method} {context.Request.Path} acts on the caller's own identity, and a service account's "
+                    + $"keys and settings are managed by the admins of '{team.Team}' (liftoff service-account ... --team {team.Team})")
+                : new Acting(caller.Id, caller.Name, EntityRole.Admin);
         }
 
         var named = rule.RouteParameter is { } parameter ? context.Request.RouteValues[parameter] as string
@@ -102,6 +106,14 @@ internal static class EntityAccessRule
     {
         var caller = Caller.From(context.User);
         var own = new Acting(caller.Id, caller.Name, EntityRole.Admin);
+        if (caller.Account is { } account)
+        {
+            // A service account acts in its one team, with the role it was created with; any other entity it cannot see.
+            return named is null || named == account.Team
+                ? new Acting(account.TeamId, account.Team, account.Role)
+                : throw new EntityNotFoundException(named);
+        }
+
         if (caller.RunScope is { } run)
         {
             // A launched job's key acts on its run's entity only; whoever launched it chose that.

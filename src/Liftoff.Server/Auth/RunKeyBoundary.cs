@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Liftoff.Contracts;
 using Liftoff.Core.Artifacts;
 using Liftoff.Core.Jobs;
+using Liftoff.Core.Launch;
 using Liftoff.Server.Launch;
 using Liftoff.Server.Storage;
 using Microsoft.AspNetCore.Authorization;
@@ -170,9 +171,13 @@ internal sealed class RunKeyScope(IRunStore runs, IArtifactStore artifacts, IQue
             ?? throw new ForbiddenException($"launched run {run} no longer exists");
 
     /// <summary>The job version the run was launched from and, for a code job, its code artifact.</summary>
-    private async Task<IReadOnlyList<ArtifactVersionRecord>> LaunchVersionsAsync(long entityId, string run, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<ArtifactVersionRecord>> LaunchVersionsAsync(long entityId, string run, CancellationToken cancellationToken) =>
+        await queues.FindItemByRunAsync(entityId, run, cancellationToken) is { } item ? await LaunchVersionsAsync(entityId, item, cancellationToken) : [];
+
+    /// <summary>The job version <paramref name="item"/> launches and, for a code job, its code artifact.</summary>
+    public async Task<IReadOnlyList<ArtifactVersionRecord>> LaunchVersionsAsync(long entityId, ItemRecord item, CancellationToken cancellationToken)
     {
-        if (await queues.FindItemByRunAsync(entityId, run, cancellationToken) is not { } item || ArtifactRefs.Parse(item.Job) is not { } reference
+        if (ArtifactRefs.Parse(item.Job) is not { } reference
             || await jobs.FindAsync(entityId, item.Project, reference.Name, reference.Reference, cancellationToken) is not { } job)
         {
             return [];

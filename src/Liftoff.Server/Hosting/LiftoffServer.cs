@@ -176,6 +176,7 @@ internal static class ServerRegistration
             .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.BasicSchemeName, o => o.AcceptBasic = true);
         services.AddAuthorization();
         services.AddSingleton<RunKeyScope>();
+        services.AddSingleton<AgentKeyScope>();
         services.AddSingleton<EntityAccessCache>();
         services.AddSingleton<AuditLog>();
         if (options.AuditRetention > TimeSpan.Zero)
@@ -248,12 +249,14 @@ internal static class ServerRegistration
         app.UseAuthorization();
         app.UseRunKeyBoundary();
         app.UseEntityAccess();
+        app.UseAgentKeyBoundary();
         app.UseUnkeepableInputCheck();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapGet("/healthz", () => TypedResults.Ok("ok")).ExcludeFromDescription();
         app.MapMetricsApi();
         app.MapIdentityApi();
         app.MapTeamsApi();
+        app.MapServiceAccountsApi();
         app.MapSecretsApi();
         app.MapProjectsApi();
         app.MapRunsApi();

@@ -73,10 +73,28 @@ internal interface IIdentityStore
 
     /// <summary>Where the user acts when a request names no entity; null: themselves.</summary>
     Task SetDefaultEntityAsync(long userId, long? entityId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Creates service account <paramref name="name"/> of team <paramref name="teamId"/> acting there as <paramref name="role"/>.
+    /// Throws <see cref="DuplicateException"/> when the team has, or had, an account of that name.
+    /// </summary>
+    Task<ServiceAccountRecord> CreateServiceAccountAsync(long teamId, string name, EntityRole role, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>The team's service accounts that are not deleted, by name.</summary>
+    Task<IReadOnlyList<ServiceAccountRecord>> ListServiceAccountsAsync(long teamId, CancellationToken cancellationToken);
+
+    /// <summary>The team's service account <paramref name="name"/>; null when there is none or it was deleted.</summary>
+    Task<ServiceAccountRecord?> FindServiceAccountAsync(long teamId, string name, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the account and revokes its keys, in one transaction; null when there is no such (undeleted) account.</summary>
+    Task<ServiceAccountRecord?> DeleteServiceAccountAsync(long teamId, string name, DateTimeOffset at, CancellationToken cancellationToken);
 }
 
-/// <summary>A key to store; <paramref name="RunId"/> scopes it to one run (the key a launched job gets).</summary>
-internal sealed record NewKey(string Id, string Name, string Hash, DateTimeOffset CreatedAt, string? RunId = null);
+/// <summary>
+/// A key to store; <paramref name="RunId"/> scopes it to one run (the key a launched job gets), <paramref name="AgentQueues"/>
+/// to agent work on those queues.
+/// </summary>
+internal sealed record NewKey(string Id, string Name, string Hash, DateTimeOffset CreatedAt, string? RunId = null, IReadOnlyList<string>? AgentQueues = null);
 
 /// <summary>A web app session: the hash of its secret (the cookie holds the secret) and the key that opened it.</summary>
 internal sealed record NewSession(string Hash, string KeyId, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);

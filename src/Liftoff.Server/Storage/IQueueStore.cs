@@ -17,6 +17,13 @@ internal interface IQueueStore
     Task<QueueStats> GetQueueStatsAsync(long queueId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Replaces the settings of queue <paramref name="name"/> with what <paramref name="change"/> makes of them (its id,
+    /// entity, name, resource and creation time stay), in one transaction that holds the queue's row; null when there is
+    /// no such queue. Items claimed afterwards take the new settings.
+    /// </summary>
+    Task<QueueRecord?> UpdateQueueAsync(long entityId, string name, Func<QueueRecord, QueueRecord> change, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Deletes the queue and its items. With active (pending or held) items it throws <see cref="ItemConflictException"/>
     /// unless <paramref name="force"/>; forced, their runs end as killed. False when there is no such queue.
     /// </summary>

@@ -2,13 +2,14 @@ using Liftoff.Core.Runs;
 
 namespace Liftoff.Server.Storage;
 
-/// <summary>A user or a team (<see cref="EntityKinds"/>); only users hold keys and may be server admins.</summary>
+/// <summary>A user, a team or a team's service account (<see cref="EntityKinds"/>); only users and service accounts hold keys, only users may be server admins.</summary>
 internal sealed record EntityRecord(long Id, string Name, bool Admin, DateTimeOffset CreatedAt, string Kind = EntityKinds.User);
 
 internal static class EntityKinds
 {
     public const string User = "user";
     public const string Team = "team";
+    public const string ServiceAccount = "service_account";
 }
 
 /// <summary>What a user may do in an entity, each role including the ones before it.</summary>
@@ -57,13 +58,35 @@ internal sealed record EntityAccess(long EntityId, string Entity, string Kind, E
 /// <summary>A secret of an entity; <paramref name="Ciphertext"/> is what Data Protection made of its value, never the value.</summary>
 internal sealed record SecretRecord(string Name, string Ciphertext, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
-internal sealed record ApiKeyRecord(string Id, long EntityId, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+/// <summary>A user's or service account's key; <paramref name="AgentQueues"/>: an agent-only key's queues (null: a full key).</summary>
+internal sealed record ApiKeyRecord(string Id, long EntityId, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, IReadOnlyList<string>? AgentQueues = null);
 
 /// <summary>
 /// Who an API key speaks for; a key with <paramref name="RunId"/> may touch that run only. <paramref name="DefaultEntity"/>
-/// is where the key's user acts when a request names no entity (null: themselves).
+/// is where the key's user acts when a request names no entity (null: themselves). A service account's key carries
+/// <paramref name="Account"/>; an agent-only key, the queues it works on (<paramref name="AgentQueues"/>, comma-separated:
+/// queue names hold no commas, and a string keeps the record's equality by value).
 /// </summary>
-internal sealed record KeyPrincipal(string KeyId, long EntityId, string Entity, bool Admin, string? RunId = null, string? DefaultEntity = null);
+internal sealed record KeyPrincipal(
+    string KeyId, long EntityId, string Entity, bool Admin, string? RunId = null, string? DefaultEntity = null, AccountScope? Account = null, string? AgentQueues = null);
+
+/// <summary>Where a service account acts: its one team, with the role it was created with.</summary>
+internal sealed record AccountScope(long TeamId, string Team, EntityRole Role);
+
+/// <summary>
+/// A service account of a team: <paramref name="EntityId"/> is its own entity (named <see cref="EntityName"/>), which
+/// holds its keys; <paramref name="DeletedAt"/> is set once deleted (its name is never reused).
+/// </summary>
+internal sealed record ServiceAccountRecord(long EntityId, string Team, string Name, EntityRole Role, DateTimeOffset CreatedAt, DateTimeOffset? DeletedAt = null)
+{
+    public string EntityName => ServiceAccounts.EntityName(Name, Team);
+}
+
+internal static class ServiceAccounts
+{
+    /// <summary>The entity name of account <paramref name="name"/> of <paramref name="team"/>: '@' is in no user's or team's name.</summary>
+    public static string EntityName(string name, string team) => name + "@" + team;
+}
 
 internal sealed record ProjectRecord(string Entity, string Name, DateTimeOffset CreatedAt, long RunCount);
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Liftoff.Client;
 using Liftoff.Contracts;
+using Liftoff.Server.Auth;
 using Liftoff.Server.Hosting;
 using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Postgres;
@@ -40,13 +41,19 @@ public sealed class DataMigrationTests
         string adminKey, userKey, runKey, launchedRun, pendingItem, artifactFile, sessionCookie, archivedRun;
         IReadOnlyList<string> before;
         ConsoleArchive archive;
+        NewKey accountKey;
+        KeyPrincipal? accountPrincipal;
         await using (var sqlite = await StartAsync(data.Path, database: null, archiveConsoles: true))
         {
             adminKey = sqlite.InitialAdminKey!;
             (userKey, runKey, launchedRun, pendingItem, artifactFile, sessionCookie, archivedRun) = await PopulateAsync(sqlite.BaseUrl, adminKey, data.Path);
             var identities = sqlite.Services.GetRequiredService<IIdentityStore>();
             var alice = (await identities.FindEntityAsync("alice", default))!;
-            await identities.CreateTeamAsync("lab", alice.Id, DateTimeOffset.UtcNow, default);
+            var team = await identities.CreateTeamAsync("lab", alice.Id, DateTimeOffset.UtcNow, default);
+            var account = await identities.CreateServiceAccountAsync(team.Id, "ci", EntityRole.Member, DateTimeOffset.UtcNow, default);
+            accountKey = ApiKeys.Create("agent", DateTimeOffset.UtcNow, ["gpu"]).Key;
+            await identities.AddKeyAsync(account.EntityId, accountKey, default);
+            accountPrincipal = await identities.FindKeyAsync(accountKey.Hash, default);
             var store = sqlite.Services.GetRequiredService<IRunStore>();
             archive = (await Poll.UntilAsync(() => store.GetConsoleArchiveAsync(archivedRun, default), a => a is { IsComplete: true }, TimeSpan.FromSeconds(60), "the first run's console to be archived"))!;
             before = await SnapshotAsync(sqlite.BaseUrl, adminKey, userKey);
@@ -61,6 +68,8 @@ public sealed class DataMigrationTests
         Assert.Equal(before, await SnapshotAsync(postgres.BaseUrl, adminKey, userKey));
         var copiedTeam = (await postgres.Services.GetRequiredService<IIdentityStore>().FindEntityAsync("lab", default))!;
         Assert.Equal(["alice"], (await postgres.Services.GetRequiredService<IIdentityStore>().ListMembersAsync(copiedTeam.Id, default)).Select(m => m.User));
+        Assert.NotNull(accountPrincipal);
+        Assert.Equal(accountPrincipal, await postgres.Services.GetRequiredService<IIdentityStore>().FindKeyAsync(accountKey.Hash, default));
 
         using var user = new LiftoffClient(new LiftoffSettings(postgres.BaseUrl, userKey));
         var version = await user.GetArtifactVersionAsync("vision", "weights", "best");

@@ -9,7 +9,7 @@ namespace Liftoff.Server.Storage.Postgres;
 /// <summary>
 /// Moves an embedded installation into an empty PostgreSQL database, table by table, keeping every id (so run
 /// cursors, item sequence numbers and key ids stay valid) and every row: entities and keys, projects, runs with their
-/// history, console and console archive records, team memberships, the blob index and artifacts, queues, items, agents and the audit log (blobs, archived
+/// history, console and console archive records, team memberships and service accounts, the blob index and artifacts, queues, items, agents and the audit log (blobs, archived
 /// consoles included, stay in the blob store the new servers must reach). One PostgreSQL transaction: a failure
 /// leaves the target as empty as it was. The source is read in one SQLite read transaction and never written, beyond
 /// the schema upgrade any server start on it would apply.
@@ -17,7 +17,7 @@ namespace Liftoff.Server.Storage.Postgres;
 internal static class SqliteToPostgres
 {
     /// <summary>The schema version these tables describe; a newer one must teach this copy its new columns first.</summary>
-    public const int SchemaVersion = 13;
+    public const int SchemaVersion = 14;
 
     private enum Kind
     {
@@ -36,7 +36,9 @@ internal static class SqliteToPostgres
     [
         new("entities", "id", [("id", Kind.Long), ("name", Kind.Text), ("admin", Kind.Bool), ("created_at", Kind.Time), ("kind", Kind.Text), ("default_entity_id", Kind.Long)], "id"),
         new("memberships", "team_id, user_id", [("team_id", Kind.Long), ("user_id", Kind.Long), ("role", Kind.Text), ("created_at", Kind.Time)]),
-        new("api_keys", "id", [("id", Kind.Text), ("entity_id", Kind.Long), ("name", Kind.Text), ("key_hash", Kind.Text), ("created_at", Kind.Time), ("revoked_at", Kind.Time), ("run_id", Kind.Text)]),
+        new("service_accounts", "entity_id", [
+            ("entity_id", Kind.Long), ("team_id", Kind.Long), ("name", Kind.Text), ("role", Kind.Text), ("created_at", Kind.Time), ("deleted_at", Kind.Time)]),
+        new("api_keys", "id", [("id", Kind.Text), ("entity_id", Kind.Long), ("name", Kind.Text), ("key_hash", Kind.Text), ("created_at", Kind.Time), ("revoked_at", Kind.Time), ("run_id", Kind.Text), ("agent_queues", Kind.Text)]),
         new("secrets", "entity_id, name", [("entity_id", Kind.Long), ("name", Kind.Text), ("ciphertext", Kind.Text), ("created_at", Kind.Time), ("updated_at", Kind.Time)]),
         new("web_sessions", "hash", [("hash", Kind.Text), ("key_id", Kind.Text), ("created_at", Kind.Time), ("expires_at", Kind.Time)]),
         new("projects", "id", [("id", Kind.Long), ("entity_id", Kind.Long), ("name", Kind.Text), ("created_at", Kind.Time)], "id"),

@@ -311,6 +311,22 @@ internal static partial class Migrations
             INSERT INTO item_events (item_id, at, state, attempt, failure_class, phase, message, run_id, agent_id, claimable_at)
             SELECT id, COALESCE(ended_at, claimed_at, created_at), state, attempt, NULL, phase, error, run_id, agent_id, NULL FROM items ORDER BY seq;
             """),
+        // Service accounts (issue #16): an entity of kind 'service_account' (named NAME@TEAM, which no user or team name
+        // can take) acting in its one team with a fixed role. A deleted account keeps its row, so its name is never
+        // reused and the audit log's entries about it stay unambiguous. agent_queues limits a key to agent work on
+        // those queues (a JSON array); null, a full key.
+        (14, """
+            CREATE TABLE service_accounts (
+                entity_id {bigint} PRIMARY KEY REFERENCES entities(id),
+                team_id {bigint} NOT NULL REFERENCES entities(id),
+                name {key} NOT NULL,
+                role {text} NOT NULL CHECK (role IN ('viewer', 'member', 'admin')),
+                created_at {time} NOT NULL,
+                deleted_at {time},
+                UNIQUE (team_id, name)
+            );
+            ALTER TABLE api_keys ADD COLUMN agent_queues {text};
+            """),
     ];
 
     /// <summary>The versions of the steps, in order (other branches' steps fill the numbers between).</summary>

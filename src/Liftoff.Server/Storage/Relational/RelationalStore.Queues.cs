@@ -62,6 +62,27 @@ internal sealed partial class RelationalStore : IQueueStore
             return new QueueStats(counts.ToDictionary(c => c.Item1, c => c.Item2, StringComparer.Ordinal), oldest[0]);
         }, cancellationToken);
 
+    public Task<QueueRecord?> UpdateQueueAsync(long entityId, string name, Func<QueueRecord, QueueRecord> change, CancellationToken cancellationToken) =>
+        database.WriteAsync(async session =>
+        {
+            if (await session.FirstAsync($"SELECT {QueueColumns} WHERE q.entity_id = @e AND q.name = @name{database.LockRows("q")}", QueueRow, cancellationToken, ("@e", entityId), ("@name", name)) is not { } queue)
+            {
+                return null;
+            }
+
+            var updated = change(queue) with { Id = queue.Id, Entity = queue.Entity, Name = queue.Name, Resource = queue.Resource, CreatedAt = queue.CreatedAt };
+            await session.ExecuteAsync([new Sql("""
+                UPDATE queues SET config = @config, template_variables = @vars, max_attempts = @attempts, start_timeout_seconds = @timeout,
+                    allowed_members = @allowed, retry_policy = @policy, max_run_seconds = @maxrun
+                WHERE id = @q
+                """,
+                ("@config", updated.ConfigJson), ("@vars", JsonSerializer.Serialize(updated.TemplateVariables, LiftoffJsonContext.Default.IReadOnlyListTemplateVariable)),
+                ("@attempts", updated.MaxAttempts), ("@timeout", updated.StartTimeoutSeconds),
+                ("@allowed", updated.AllowedMembers is { } allowed ? JsonSerializer.Serialize(allowed, LiftoffJsonContext.Default.IReadOnlyListString) : null),
+                ("@policy", updated.RetryPolicyJson), ("@maxrun", updated.MaxRunSeconds), ("@q", queue.Id))], cancellationToken);
+            return updated;
+        }, cancellationToken);
+
     public Task<bool> DeleteQueueAsync(long entityId, string name, bool force, DateTimeOffset now, CancellationToken cancellationToken) =>
         database.WriteAsync(async session =>
         {

@@ -1,6 +1,6 @@
 namespace Liftoff.Server.Storage.Relational;
 
-/// <summary>Teams and their members.</summary>
+/// <summary>Teams, their members and their service accounts.</summary>
 internal sealed partial class RelationalStore
 {
     public Task<EntityRecord> CreateTeamAsync(string name, long adminId, DateTimeOffset at, CancellationToken cancellationToken) =>
@@ -47,14 +47,62 @@ internal sealed partial class RelationalStore
     public Task<EntityAccess?> FindAccessAsync(string entity, long userId, CancellationToken cancellationToken) =>
         database.ReadAsync(session => session.FirstAsync("""
             SELECT e.id, e.name, e.kind, m.role FROM entities e LEFT JOIN memberships m ON m.team_id = e.id AND m.user_id = @u
-            WHERE e.name = @name
+            WHERE e.name = @name AND e.kind <> @account
             """, r => new EntityAccess(r.Long(0), r.String(1), r.String(2),
                 r.Long(0) == userId ? EntityRole.Admin : EntityRoles.Parse(r.NullableString(3)) ?? EntityRole.None),
-            cancellationToken, ("@name", entity), ("@u", userId)), cancellationToken);
+            cancellationToken, ("@name", entity), ("@u", userId), ("@account", EntityKinds.ServiceAccount)), cancellationToken);
 
     public Task SetDefaultEntityAsync(long userId, long? entityId, CancellationToken cancellationToken) =>
         database.WriteAsync(session => session.ExecuteAsync(
             "UPDATE entities SET default_entity_id = @d WHERE id = @u", cancellationToken, ("@d", entityId), ("@u", userId)), cancellationToken);
+
+    public Task<ServiceAccountRecord> CreateServiceAccountAsync(long teamId, string name, EntityRole role, DateTimeOffset at, CancellationToken cancellationToken) =>
+        database.WriteAsync(async session =>
+        {
+            var team = (string)(await session.ScalarAsync("SELECT name FROM entities WHERE id = @t", cancellationToken, ("@t", teamId)))!;
+            var taken = $"team '{team}' has or had a service account named '{name}'; names are not reused, so that the audit log's entries about an account stay its own";
+            if (await session.ScalarAsync("SELECT 1 FROM service_accounts WHERE team_id = @t AND name = @name", cancellationToken, ("@t", teamId), ("@name", name)) is not null)
+            {
+                throw new DuplicateException(taken);
+            }
+
+            var id = await session.ScalarAsync("""
+                INSERT INTO entities (name, admin, created_at, kind, default_entity_id) VALUES (@name, @admin, @at, @kind, @t)
+                ON CONFLICT (name) DO NOTHING RETURNING id
+                """, cancellationToken, ("@name", ServiceAccounts.EntityName(name, team)), ("@admin", false), ("@at", at), ("@kind", EntityKinds.ServiceAccount), ("@t", teamId)) as long?
+                ?? throw new DuplicateException(taken);
+            await session.ExecuteAsync([new Sql("INSERT INTO service_accounts (entity_id, team_id, name, role, created_at) VALUES (@e, @t, @name, @role, @at)",
+                ("@e", id), ("@t", teamId), ("@name", name), ("@role", EntityRoles.Name(role)), ("@at", at))], cancellationToken);
+            return new ServiceAccountRecord(id, team, name, role, at);
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<ServiceAccountRecord>> ListServiceAccountsAsync(long teamId, CancellationToken cancellationToken) =>
+        database.ReadAsync<IReadOnlyList<ServiceAccountRecord>>(async session => await session.ListAsync(
+            $"{AccountSelect} WHERE a.team_id = @t AND a.deleted_at IS NULL ORDER BY a.name", AccountRow, cancellationToken, ("@t", teamId)), cancellationToken);
+
+    public Task<ServiceAccountRecord?> FindServiceAccountAsync(long teamId, string name, CancellationToken cancellationToken) =>
+        database.ReadAsync(session => session.FirstAsync(
+            $"{AccountSelect} WHERE a.team_id = @t AND a.name = @name AND a.deleted_at IS NULL", AccountRow, cancellationToken, ("@t", teamId), ("@name", name)), cancellationToken);
+
+    public Task<ServiceAccountRecord?> DeleteServiceAccountAsync(long teamId, string name, DateTimeOffset at, CancellationToken cancellationToken) =>
+        database.WriteAsync(async session =>
+        {
+            if (await session.FirstAsync($"{AccountSelect} WHERE a.team_id = @t AND a.name = @name AND a.deleted_at IS NULL{database.LockRows("a")}",
+                AccountRow, cancellationToken, ("@t", teamId), ("@name", name)) is not { } account)
+            {
+                return null;
+            }
+
+            await session.ExecuteAsync([
+                new Sql("UPDATE service_accounts SET deleted_at = @at WHERE entity_id = @e", ("@at", at), ("@e", account.EntityId)),
+                new Sql("UPDATE api_keys SET revoked_at = @at WHERE entity_id = @e AND revoked_at IS NULL", ("@at", at), ("@e", account.EntityId)),
+            ], cancellationToken);
+            return account with { DeletedAt = at };
+        }, cancellationToken);
+
+    private const string AccountSelect = "SELECT a.entity_id, t.name, a.name, a.role, a.created_at, a.deleted_at FROM service_accounts a JOIN entities t ON t.id = a.team_id";
+
+    private static ServiceAccountRecord AccountRow(Row r) => new(r.Long(0), r.String(1), r.String(2), EntityRoles.Parse(r.String(3))!.Value, r.Time(4), r.NullableTime(5));
 
     private const string MemberSelect = "SELECT m.user_id, u.name, m.role, m.created_at FROM memberships m JOIN entities u ON u.id = m.user_id";
 

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using Liftoff.Contracts;
+
 namespace Liftoff.Server.Storage.Relational;
 
 /// <summary>
@@ -8,9 +11,12 @@ namespace Liftoff.Server.Storage.Relational;
 /// </summary>
 internal sealed partial class RelationalStore(RelationalDatabase database) : IIdentityStore
 {
-    private const string PrincipalSelect = "SELECT k.id, e.id, e.name, e.admin, k.run_id, d.name";
+    private const string PrincipalSelect = "SELECT k.id, e.id, e.name, e.admin, k.run_id, d.name, k.agent_queues, sa.team_id, t.name, sa.role";
 
-    private const string PrincipalJoins = "JOIN entities e ON e.id = k.entity_id LEFT JOIN entities d ON d.id = e.default_entity_id";
+    private const string PrincipalJoins = """
+        JOIN entities e ON e.id = k.entity_id LEFT JOIN entities d ON d.id = e.default_entity_id
+        LEFT JOIN service_accounts sa ON sa.entity_id = e.id LEFT JOIN entities t ON t.id = sa.team_id
+        """;
 
     public Task<EntityRecord> CreateEntityAsync(string name, bool admin, NewKey firstKey, CancellationToken cancellationToken) =>
         database.WriteAsync(async session =>
@@ -42,8 +48,8 @@ internal sealed partial class RelationalStore(RelationalDatabase database) : IId
 
     public Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(long entityId, CancellationToken cancellationToken) =>
         database.ReadAsync<IReadOnlyList<ApiKeyRecord>>(async session => await session.ListAsync(
-            "SELECT id, name, created_at, revoked_at FROM api_keys WHERE entity_id = @e AND run_id IS NULL ORDER BY created_at, id",
-            r => new ApiKeyRecord(r.String(0), entityId, r.String(1), r.Time(2), r.NullableTime(3)), cancellationToken, ("@e", entityId)), cancellationToken);
+            "SELECT id, name, created_at, revoked_at, agent_queues FROM api_keys WHERE entity_id = @e AND run_id IS NULL ORDER BY created_at, id",
+            r => new ApiKeyRecord(r.String(0), entityId, r.String(1), r.Time(2), r.NullableTime(3), AgentQueues(r.NullableString(4))), cancellationToken, ("@e", entityId)), cancellationToken);
 
     public Task<bool> RevokeKeyAsync(long entityId, string keyId, DateTimeOffset at, CancellationToken cancellationToken) =>
         database.WriteAsync(async session => await session.ExecuteAsync(
@@ -85,10 +91,15 @@ internal sealed partial class RelationalStore(RelationalDatabase database) : IId
     private static SecretRecord SecretRow(Row r) => new(r.String(0), r.String(1), r.Time(2), r.Time(3));
 
     private static Sql KeyInsert(long entityId, NewKey key) =>
-        new("INSERT INTO api_keys (id, entity_id, name, key_hash, created_at, run_id) VALUES (@id, @e, @name, @hash, @at, @run)",
-            ("@id", key.Id), ("@e", entityId), ("@name", key.Name), ("@hash", key.Hash), ("@at", key.CreatedAt), ("@run", key.RunId));
+        new("INSERT INTO api_keys (id, entity_id, name, key_hash, created_at, run_id, agent_queues) VALUES (@id, @e, @name, @hash, @at, @run, @queues)",
+            ("@id", key.Id), ("@e", entityId), ("@name", key.Name), ("@hash", key.Hash), ("@at", key.CreatedAt), ("@run", key.RunId),
+            ("@queues", key.AgentQueues is { } queues ? JsonSerializer.Serialize(queues, LiftoffJsonContext.Default.IReadOnlyListString) : null));
+
+    private static IReadOnlyList<string>? AgentQueues(string? json) => json is null ? null : JsonSerializer.Deserialize(json, LiftoffJsonContext.Default.IReadOnlyListString);
 
     private static EntityRecord EntityRow(Row r) => new(r.Long(0), r.String(1), r.Bool(2), r.Time(3), r.String(4));
 
-    private static KeyPrincipal PrincipalRow(Row r) => new(r.String(0), r.Long(1), r.String(2), r.Bool(3), r.NullableString(4), r.NullableString(5));
+    private static KeyPrincipal PrincipalRow(Row r) => new(r.String(0), r.Long(1), r.String(2), r.Bool(3), r.NullableString(4), r.NullableString(5),
+        r.NullableString(9) is { } role ? new AccountScope(r.Long(7), r.String(8), EntityRoles.Parse(role)!.Value) : null,
+        AgentQueues(r.NullableString(6)) is { } queues ? string.Join(',', queues) : null);
 }
