@@ -142,6 +142,7 @@ public sealed class TeamTests(BrowserFixture server)
         await Expect(memberSite.Page.Locator($"tr[data-member='{team.Viewer}']")).ToContainTextAsync("viewer");
         await Expect(memberSite.Page.Locator("#members-readonly")).ToBeVisibleAsync();
         await Expect(memberSite.Page.Locator("main select")).ToHaveCountAsync(0);
+        await Expect(memberSite.Page.Locator("#service-accounts")).ToHaveCountAsync(0);
         Assert.Empty(site.Errors);
         Assert.Empty(memberSite.Errors);
     }
@@ -189,6 +190,61 @@ public sealed class TeamTests(BrowserFixture server)
         await memberSite.Page.Locator("#entity-switch").SelectOptionAsync(team.Name);
         await Expect(memberSite.Page.GetByRole(AriaRole.Link, new() { Name = "Team" })).ToBeVisibleAsync();
         await Expect(memberSite.Page.GetByRole(AriaRole.Link, new() { Name = "Audit" })).ToHaveCountAsync(0);
+        Assert.Empty(site.Errors);
+    }
+
+    [Fact]
+    public async Task Admin_MakesAnAgentOnlyServiceAccountKey_OnTheTeamPage_ItDoesAgentWorkOnly_UntilRevoked()
+    {
+        var team = await server.NewTeamAsync();
+        await using var admin = new Tools(server, team.AdminKey, team.Name);
+        await admin.CliAsync("queue", "create", "shared", "--resource", "local-process");
+        await using var site = await server.SignInAsync(team.AdminKey);
+        var page = site.Page;
+        await site.GoAsync($"#/teams/{team.Name}?entity={team.Name}");
+
+        await page.GetByLabel("Name", new() { Exact = true }).FillAsync("ci-agents");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create account" }).ClickAsync();
+        var account = page.Locator("article[data-account='ci-agents']");
+        await Expect(account).ToContainTextAsync("member");
+        await Expect(page.GetByLabel("Account", new() { Exact = true })).ToHaveValueAsync("ci-agents");
+        await page.GetByLabel("Key name").FillAsync("host-1");
+        await page.GetByLabel("Agent-only").CheckAsync();
+        await page.GetByLabel("Queues (agent-only)").FillAsync("shared");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+        var shown = page.Locator("#new-key");
+        await Expect(shown).ToHaveValueAsync(new Regex("^local-"));
+        var key = await shown.InputValueAsync();
+        Assert.True(await shown.EvaluateAsync<bool>("field => field.readOnly"));
+        await Expect(account.Locator("tr", new() { HasText = "host-1" })).ToContainTextAsync("agent-only: shared");
+        await site.ScreenshotAsync("team-service-account-key");
+        // Shown once: gone from the page after Done, and never in the address.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Done" }).ClickAsync();
+        await Expect(shown).ToHaveCountAsync(0);
+        Assert.DoesNotContain(key, await page.ContentAsync());
+        Assert.DoesNotContain(key, page.Url);
+
+        using var agentHttp = server.Http(key);
+        using var registered = await agentHttp.PostAsJsonAsync($"api/v1/agents?entity={team.Name}", new { name = "host-1", queues = new[] { "shared" } });
+        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+        var agentId = (await registered.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetString();
+        using var claim = await agentHttp.PostAsJsonAsync($"api/v1/agents/{agentId}/claim?entity={team.Name}", new { wait_seconds = 0 });
+        Assert.Equal(HttpStatusCode.NoContent, claim.StatusCode);
+        using var runs = await agentHttp.GetAsync($"api/v1/runs?entity={team.Name}");
+        Assert.Equal(HttpStatusCode.Forbidden, runs.StatusCode);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Revoke key host-1 of ci-agents" }).ClickAsync();
+        await Expect(page.Locator("#status")).ToContainTextAsync("Key host-1 of ci-agents revoked.");
+        await Expect(account.GetByRole(AriaRole.Button, new() { Name = "Revoke key host-1 of ci-agents" })).ToHaveCountAsync(0);
+        using var afterRevoke = await agentHttp.GetAsync("api/v1/viewer");
+        Assert.Equal(HttpStatusCode.Unauthorized, afterRevoke.StatusCode);
+
+        // Deleting asks first; the account then leaves the list.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete service account ci-agents" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete ci-agents", Exact = true }).ClickAsync();
+        await Expect(account).ToHaveCountAsync(0);
+        using var adminClient = server.Client(team.AdminKey);
+        Assert.Empty((await adminClient.ListServiceAccountsAsync(team.Name)).ServiceAccounts);
         Assert.Empty(site.Errors);
     }
 

@@ -26,3 +26,6 @@ export function canWrite() {
 export function isAdmin() {
   return currentRole === 'admin';
 }
+
+/** A team's roles, least first. */
+export const ROLES = ['viewer', 'member', 'admin'];

@@ -1,28 +1,44 @@
 import { api, q } from '../api.js';
 import { clear, h, table } from '../dom.js';
-import { isAdmin } from '../entity.js';
+import { isAdmin, ROLES } from '../entity.js';
 import * as format from '../format.js';
 import { notify } from '../main.js';
-
-const ROLES = ['viewer', 'member', 'admin'];
+import { serviceAccounts } from './serviceaccounts.js';
 
 /**
  * A team: its members and their roles. The team's admins add and remove members and change roles here (the server
- * applies a change to the member's next request); viewers and members see the list read-only.
+ * applies a change to the member's next request); viewers and members see the list read-only. Its admins also manage
+ * the team's service accounts here.
  */
 export async function teamPage(ctx) {
   const [name] = ctx.params;
   ctx.title(`Team ${name}`);
   const members = h('div');
   const formError = h('p', { class: 'errors', id: 'member-error', hidden: true, role: 'alert' });
+  const accounts = isAdmin() ? serviceAccounts(name, () => refresh()) : null;
   clear(ctx.main,
     h('h1', {}, `Team ${name}`),
     h('section', { 'aria-labelledby': 'members-h' }, h('h2', { id: 'members-h' }, 'Members'), members),
-    isAdmin() ? addForm() : h('p', { class: 'muted', id: 'members-readonly' }, 'Only the team\'s admins change its members and roles.'));
+    isAdmin() ? addForm() : h('p', { class: 'muted', id: 'members-readonly' }, 'Only the team\'s admins change its members and roles.'),
+    accounts?.section);
 
-  const refresh = async () => {
-    const team = await api(`/api/v1/teams/${q(name)}`, { signal: ctx.signal });
+  // What is drawn, to redraw only on a change.
+  let drawn = null;
+  /**
+   * Reads the team (and its service accounts) and draws them. The periodic reload redraws only what changed, and not
+   * while a control of the page has focus: redrawing would close a role choice someone has open or empty a field.
+   */
+  const refresh = async (periodic = false) => {
+    const [team, accountList] = await Promise.all([
+      api(`/api/v1/teams/${q(name)}`, { signal: ctx.signal }),
+      accounts?.load(ctx.signal) ?? null]);
+    const data = JSON.stringify([team, accountList]);
+    if (periodic && (data === drawn || inUse())) {
+      return;
+    }
+    drawn = data;
     const focused = document.activeElement?.id;
+    accounts?.draw(accountList);
     clear(members, table(['User', 'Role', 'Joined', isAdmin() ? h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions')) : null].filter(Boolean),
       team.members.map(m => h('tr', { dataset: { member: m.user } },
         h('td', { class: 'wrap' }, m.user),
@@ -96,6 +112,11 @@ export async function teamPage(ctx) {
     return false;
   }
 
+  function inUse() {
+    const active = document.activeElement;
+    return active !== null && ctx.main.contains(active) && active.matches('input, select, textarea, button');
+  }
+
   await refresh();
-  ctx.every(5000, refresh);
+  ctx.every(5000, () => refresh(true));
 }
