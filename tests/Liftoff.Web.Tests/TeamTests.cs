@@ -209,7 +209,7 @@ public sealed class TeamTests(BrowserFixture server)
         await Expect(account).ToContainTextAsync("member");
         await Expect(page.GetByLabel("Account", new() { Exact = true })).ToHaveValueAsync("ci-agents");
         await page.GetByLabel("Key name").FillAsync("host-1");
-        await page.GetByLabel("Agent-only").CheckAsync();
+        await page.GetByLabel("Agent-only", new() { Exact = true }).CheckAsync();
         await page.GetByLabel("Queues (agent-only)").FillAsync("shared");
         await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
         var shown = page.Locator("#new-key");
