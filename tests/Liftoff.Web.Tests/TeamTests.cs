@@ -217,12 +217,12 @@ public sealed class TeamTests(BrowserFixture server)
         var key = await shown.InputValueAsync();
         Assert.True(await shown.EvaluateAsync<bool>("field => field.readOnly"));
         await Expect(account.Locator("tr", new() { HasText = "host-1" })).ToContainTextAsync("agent-only: shared");
-        await site.ScreenshotAsync("team-service-account-key");
         // Shown once: gone from the page after Done, and never in the address.
         await page.GetByRole(AriaRole.Button, new() { Name = "Done" }).ClickAsync();
         await Expect(shown).ToHaveCountAsync(0);
         Assert.DoesNotContain(key, await page.ContentAsync());
         Assert.DoesNotContain(key, page.Url);
+        await site.ScreenshotAsync("team-service-accounts");
 
         using var agentHttp = server.Http(key);
         using var registered = await agentHttp.PostAsJsonAsync($"api/v1/agents?entity={team.Name}", new { name = "host-1", queues = new[] { "shared" } });
