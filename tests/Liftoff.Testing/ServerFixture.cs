@@ -98,6 +98,20 @@ public class ServerFixture : IAsyncLifetime
         return user.Key.Key;
     }
 
+    /// <summary>A new team with an admin, a member and a viewer, each a new user with a key.</summary>
+    public async Task<TestTeam> NewTeamAsync()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var (admin, member, viewer) = ("admin-" + suffix, "member-" + suffix, "viewer-" + suffix);
+        var team = new TestTeam("team-" + suffix, admin, await NewUserKeyAsync(admin), member, await NewUserKeyAsync(member), viewer, await NewUserKeyAsync(viewer));
+        using var serverAdmin = Client();
+        await serverAdmin.CreateTeamAsync(team.Name, admin);
+        using var teamAdmin = Client(team.AdminKey);
+        await teamAdmin.SetTeamMemberAsync(team.Name, member, "member");
+        await teamAdmin.SetTeamMemberAsync(team.Name, viewer, "viewer");
+        return team;
+    }
+
     public Dictionary<string, string?> PythonEnv(string key, params (string Name, string? Value)[] extra)
     {
         var env = new Dictionary<string, string?> { ["LIFTOFF_BASE_URL"] = BaseUrl.ToString(), ["LIFTOFF_API_KEY"] = key };
@@ -204,3 +218,6 @@ public sealed class S3LogArchiveServerFixture : S3ServerFixture
 
     protected override TimeSpan LogArchiveGrace => TimeSpan.Zero;
 }
+
+/// <summary>A team made by <see cref="ServerFixture.NewTeamAsync"/>: its name, and each member's user name and key.</summary>
+public sealed record TestTeam(string Name, string Admin, string AdminKey, string Member, string MemberKey, string Viewer, string ViewerKey);

@@ -10,15 +10,16 @@ namespace Liftoff.Web.Tests;
 
 /// <summary>
 /// What a user does outside the browser, for the tests to set up: the real liftoff CLI (queues, the agent) as child
-/// processes with their own HOME, and the .NET SDK (a job from code).
+/// processes with their own HOME, and the .NET SDK (a job from code). With <paramref name="entity"/> they act on that
+/// team, as LIFTOFF_ENTITY and the SDK's entity setting make them.
 /// </summary>
-internal sealed class Tools(BrowserFixture server, string key) : IAsyncDisposable
+internal sealed class Tools(BrowserFixture server, string key, string? entity = null) : IAsyncDisposable
 {
     private static readonly string CliDll = Path.Combine(AppContext.BaseDirectory, "Liftoff.Cli.dll");
     private readonly TempDirectory _home = new();
     private readonly List<(Process Process, StringBuilder Output)> _agents = [];
 
-    public LiftoffClient Client { get; } = server.Client(key);
+    public LiftoffClient Client { get; } = new(new LiftoffSettings(server.BaseUrl, key) { Entity = entity });
 
     public async Task CliAsync(params string[] args)
     {
@@ -83,6 +84,7 @@ internal sealed class Tools(BrowserFixture server, string key) : IAsyncDisposabl
         ["XDG_CACHE_HOME"] = null,
         ["LIFTOFF_BASE_URL"] = server.BaseUrl.ToString(),
         ["LIFTOFF_API_KEY"] = key,
+        ["LIFTOFF_ENTITY"] = entity,
         ["NO_COLOR"] = "1",
     };
 

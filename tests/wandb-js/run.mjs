@@ -15,8 +15,11 @@ function odd(i) {
   return i;
 }
 
-// A launched run's key reports into that run only: the JS client does not read WANDB_RUN_ID itself, as the Python one does.
-const run = await wandb.init({ project: process.env.LIFTOFF_PROJECT ?? 'wandb-js', config, id: process.env.WANDB_RUN_ID });
+// A launched run's key reports into that run only: the JS client reads neither WANDB_RUN_ID nor WANDB_ENTITY itself, as
+// the Python one does, so the script passes them (no entity: the key's own, which the client asks the server for).
+const run = await wandb.init({
+  project: process.env.LIFTOFF_PROJECT ?? 'wandb-js', entity: process.env.WANDB_ENTITY, config, id: process.env.WANDB_RUN_ID,
+});
 for (let i = 0; i < steps; i += 1) {
   wandb.log({ loss: 1 / (i + 1), acc: i / steps, odd: odd(i) });
 }

@@ -23,6 +23,15 @@ internal sealed record Acting(long EntityId, string Entity, EntityRole Role)
     public static Acting Of(HttpContext http) => http.Features.Get<Acting>()
         ?? throw new InvalidOperationException($"no entity was resolved for {http.Request.Path}: the endpoint needs an {nameof(EntityRule)}");
 
+    /// <summary>Refuses (403) a caller whose role here is below <paramref name="role"/>; <paramref name="what"/> names what they asked.</summary>
+    public void Demand(EntityRole role, string what)
+    {
+        if (Role < role)
+        {
+            throw new ForbiddenException($"{what} needs the {EntityRoles.Name(role)} role in '{Entity}'; you are {(Role == EntityRole.None ? "not a member" : "a " + EntityRoles.Name(Role))}");
+        }
+    }
+
     /// <summary>Members move and cancel the items they submitted; admins anyone's.</summary>
     public void DemandOwnOrAdmin(string? submittedBy, string caller, string what)
     {
@@ -60,11 +69,7 @@ internal static class EntityAccessRule
             var acting = await ResolveAsync(context, rule);
             // Set before the check too, so that a refusal is recorded against the entity it was refused in.
             context.Features.Set(acting);
-            if (acting.Role < rule.Role)
-            {
-                throw new ForbiddenException($"{context.Request.Method} {(endpoint as RouteEndpoint)?.RoutePattern.RawText ?? context.Request.Path} needs the "
-                    + $"{EntityRoles.Name(rule.Role)} role in '{acting.Entity}'; you are {(acting.Role == EntityRole.None ? "not a member" : "a " + EntityRoles.Name(acting.Role))}");
-            }
+            acting.Demand(rule.Role, $"{context.Request.Method} {(endpoint as RouteEndpoint)?.RoutePattern.RawText ?? context.Request.Path}");
         }
 
         await next(context);
@@ -77,19 +82,30 @@ internal static class EntityAccessRule
 
     private static async Task<Acting> ResolveAsync(HttpContext context, EntityRule rule)
     {
-        var caller = Caller.From(context.User);
-        var own = new Acting(caller.Id, caller.Name, EntityRole.Admin);
         if (rule.CallersOwn)
         {
             // A service account's identity is its team's to manage: it reads who it is, and changes nothing of its own.
+            var caller = Caller.From(context.User);
             return caller.Account is { } team && !HttpMethods.IsGet(context.Request.Method)
                 ? throw new ForbiddenException($"{context.Request.Method} {context.Request.Path} acts on the caller's own identity, and a service account's "
                     + $"keys and settings are managed by the admins of '{team.Team}' (liftoff service-account ... --team {team.Team})")
-                : own;
+                : new Acting(caller.Id, caller.Name, EntityRole.Admin);
         }
 
         var named = rule.RouteParameter is { } parameter ? context.Request.RouteValues[parameter] as string
             : context.Request.Query[Parameter].ToString() is { Length: > 0 } value ? value : null;
+        return await ActOnAsync(context, named);
+    }
+
+    /// <summary>
+    /// The entity <paramref name="named"/> as the caller acts on it, with their role there (null: the default entity, else
+    /// the caller): 404 for an entity the caller may not see. The wandb clients name their entity in request bodies,
+    /// which go through this same rule.
+    /// </summary>
+    public static async Task<Acting> ActOnAsync(HttpContext context, string? named)
+    {
+        var caller = Caller.From(context.User);
+        var own = new Acting(caller.Id, caller.Name, EntityRole.Admin);
         if (caller.Account is { } account)
         {
             // A service account acts in its one team, with the role it was created with; any other entity it cannot see.
@@ -97,6 +113,7 @@ internal static class EntityAccessRule
                 ? new Acting(account.TeamId, account.Team, account.Role)
                 : throw new EntityNotFoundException(named);
         }
+
         if (caller.RunScope is { } run)
         {
             // A launched job's key acts on its run's entity only; whoever launched it chose that.

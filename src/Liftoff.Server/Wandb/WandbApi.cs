@@ -24,7 +24,9 @@ internal static class WandbApi
             .Needs(EntityRole.Member);
         // The resolvers keep a run's key to its own run (WandbRuns).
         wandb.MapPost("/graphql", WandbGraphqlApi.Execute).RunKey(RunKeyAccess.Checked);
-        wandb.MapPost("/files/{entity}/{project}/{run}/file_stream", WandbFileStreamApi.Stream).RunKey(RunKeyAccess.OwnRun, "run").TakesConsoleText();
+        // The stream acts on the entity its path names (the one upsertBucket answered), by the rule every request follows.
+        wandb.MapPost("/files/{entity}/{project}/{run}/file_stream", WandbFileStreamApi.Stream).RunKey(RunKeyAccess.OwnRun, "run").TakesConsoleText()
+            .Needs(EntityRole.Member, routeParameter: "entity");
         return app;
     }
 }
@@ -46,4 +48,35 @@ internal sealed class WandbServices
     public Caller Caller => Caller.From(Http.User);
 
     public Acting Acting => Acting.Of(Http);
+
+    /// <summary>
+    /// The entity a GraphQL operation names (<c>entityName</c>, from the client's <c>entity=</c> or <c>WANDB_ENTITY</c>),
+    /// by the rule every request follows: the request's own when it names none or that one; an entity the caller may
+    /// not see is 404, one where their role is below <paramref name="role"/> 403 (answered with that status, which
+    /// the clients report as their own error).
+    /// </summary>
+    public async Task<Acting> ActOnAsync(string? entity, EntityRole role, string what)
+    {
+        if (string.IsNullOrEmpty(entity) || entity == Acting.Entity)
+        {
+            return Acting;
+        }
+
+        var acting = await EntityAccessRule.ActOnAsync(Http, entity);
+        acting.Demand(role, what);
+        return acting;
+    }
+
+    /// <summary>The named entity for a read, or null (what the clients take as "not found") for one the caller may not see.</summary>
+    public async Task<Acting?> SeeAsync(string? entity)
+    {
+        try
+        {
+            return await ActOnAsync(entity, EntityRole.Viewer, "reading a wandb project");
+        }
+        catch (EntityNotFoundException)
+        {
+            return null;
+        }
+    }
 }

@@ -29,8 +29,9 @@ internal static class WandbFileStreamApi
     private static ReadOnlySpan<byte> TimestampKey => "_timestamp"u8;
 
     /// <summary>
-    /// The run is found by id among the caller's runs; the entity and project segments of the path are not checked,
-    /// because a run id names one run in Liftoff and refusing a stream over a mismatch would lose its data.
+    /// The run is found by id among the runs of the entity the path names (the caller needs the member role there, as
+    /// upsertBucket did); the project segment is not checked, because a run id names one run in Liftoff and refusing a
+    /// stream over a mismatch would lose its data.
     /// </summary>
     public static async Task<Results<Utf8ContentHttpResult, ProblemHttpResult, ValidationProblem>> Stream(
         string run, HttpRequest request, [AsParameters] WandbServices services, CancellationToken cancellationToken)

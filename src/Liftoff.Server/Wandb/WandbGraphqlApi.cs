@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using GraphQLParser.AST;
+using Liftoff.Server.Auth;
 using Liftoff.Server.Storage;
 using Liftoff.Server.Wandb.Graphql;
 using Microsoft.AspNetCore.Http;
@@ -72,7 +73,20 @@ internal static class WandbGraphqlApi
                 return BadRequest("subscriptions are not supported");
             }
 
-            var response = await execution.ExecuteAsync(operation, cancellationToken);
+            byte[] response;
+            try
+            {
+                response = await execution.ExecuteAsync(operation, cancellationToken);
+            }
+            catch (EntityNotFoundException ex)
+            {
+                return Refused(ex.Message, StatusCodes.Status404NotFound);
+            }
+            catch (ForbiddenException ex)
+            {
+                return Refused(ex.Message, StatusCodes.Status403Forbidden);
+            }
+
             services.Logger.LogDebug("wandb GraphQL {Operation} for {Entity}", execution.OperationName, services.Acting.Entity);
             return TypedResults.Text(response, "application/json");
         }
@@ -80,9 +94,9 @@ internal static class WandbGraphqlApi
 
     private static GraphqlObject Query(WandbServices services)
     {
-        GraphqlResolver project = (arguments, _) => ValueTask.FromResult(WandbRuns.Project(services, arguments.String("name"), arguments.String("entityName")));
-        GraphqlResolver entity = (arguments, _) =>
-            ValueTask.FromResult<object?>(arguments.String("name") is { } name && name != services.Acting.Entity ? null : WandbRuns.Entity(services));
+        GraphqlResolver project = async (arguments, _) =>
+            await services.SeeAsync(arguments.String("entityName")) is { } acting ? WandbRuns.Project(services, acting, arguments.String("name")) : null;
+        GraphqlResolver entity = async (arguments, _) => await services.SeeAsync(arguments.String("name")) is { } acting ? WandbRuns.Entity(acting) : null;
         GraphqlResolver type = (arguments, _) => ValueTask.FromResult<object?>(Type(arguments.String("name")));
         return new GraphqlObject("Query")
         {
@@ -153,6 +167,13 @@ internal static class WandbGraphqlApi
         };
     }
 
-    private static Utf8ContentHttpResult BadRequest(string message) =>
-        TypedResults.Text(GraphqlExecution.ErrorResponse(message), "application/json", StatusCodes.Status400BadRequest);
+    private static Utf8ContentHttpResult BadRequest(string message) => Refused(message, StatusCodes.Status400BadRequest);
+
+    /// <summary>
+    /// A GraphQL error answered with an HTTP status, as wandb's own server refuses an entity: the clients stop on a 4xx
+    /// (the JS client's "Fatal HTTP error (403)", the Python client's CommError naming the message) rather than going
+    /// on to stream into a run that was never made.
+    /// </summary>
+    private static Utf8ContentHttpResult Refused(string message, int status) =>
+        TypedResults.Text(GraphqlExecution.ErrorResponse(message), "application/json", status);
 }

@@ -6,6 +6,8 @@ using Liftoff.Core;
 using Liftoff.Core.Json;
 using Liftoff.Core.Runs;
 using Liftoff.Server.Apis;
+using Liftoff.Server.Auth;
+using Liftoff.Server.Storage;
 using Liftoff.Server.Wandb.Graphql;
 
 namespace Liftoff.Server.Wandb;
@@ -26,18 +28,13 @@ internal static class WandbRuns
     public static async ValueTask<object?> UpsertAsync(WandbServices services, GraphqlArguments input, CancellationToken cancellationToken)
     {
         var caller = services.Caller;
-        var acting = services.Acting;
         var id = Given(input.String("name")) ?? Given(input.String("id")) ?? RunIds.NewId();
         if (!RunIds.IsValidId(id))
         {
             throw new GraphqlException($"'{id}' is not a valid run id: 1 to 64 letters, digits, '-' or '_'");
         }
 
-        if (Given(input.String("entityName")) is { } entity && entity != acting.Entity)
-        {
-            throw new GraphqlException($"entity '{entity}' not found");
-        }
-
+        var acting = await services.ActOnAsync(input.String("entityName"), EntityRole.Member, "reporting a wandb run (upsertBucket)");
         if (!caller.MaySee(id))
         {
             throw new GraphqlException($"this key belongs to launched run {caller.RunScope}; it can only report into that run");
@@ -65,7 +62,7 @@ internal static class WandbRuns
         if (await services.Store.TryCreateRunAsync(acting.EntityId, created, cancellationToken))
         {
             services.Signals.Notify(id);
-            return Upserted(services, created, inserted: true);
+            return Upserted(services, acting, created, inserted: true);
         }
 
         using var userConfig = config is null ? null : JsonDocument.Parse(config.UserJson);
@@ -107,15 +104,14 @@ internal static class WandbRuns
         }
 
         services.Signals.Notify(id);
-        return Upserted(services, updated, inserted: false);
+        return Upserted(services, acting, updated, inserted: false);
     }
 
-    /// <summary><c>project(name, entityName)</c> (and the older <c>model(...)</c>): the caller's project, or null for another entity's.</summary>
-    public static object? Project(WandbServices services, string? name, string? entityName)
+    /// <summary><c>project(name, entityName)</c> (and the older <c>model(...)</c>): the project of the entity the query names.</summary>
+    public static object? Project(WandbServices services, Acting acting, string? name)
     {
         var caller = services.Caller;
-        var acting = services.Acting;
-        if ((Given(entityName) is { } entity && entity != acting.Entity) || !Names.IsValid(name ?? RunsApi.DefaultProject))
+        if (!Names.IsValid(name ?? RunsApi.DefaultProject))
         {
             return null;
         }
@@ -125,34 +121,29 @@ internal static class WandbRuns
         {
             var id = Given(arguments.String("name"));
             var stored = id is null || !caller.MaySee(id) ? null : await services.Store.GetRunAsync(acting.EntityId, id, cancellationToken);
-            return stored is null || stored.Project != project ? null : Bucket(services, stored);
+            return stored is null || stored.Project != project ? null : Bucket(services, acting, stored);
         };
         return new GraphqlObject("Project")
         {
             { "id", $"{acting.Entity}/{project}" },
             { "name", project },
             { "entityName", acting.Entity },
-            { "entity", Entity(services) },
+            { "entity", Entity(acting) },
             { "run", run },
             { "bucket", run },
         };
     }
 
-    public static GraphqlObject Entity(WandbServices services)
+    public static GraphqlObject Entity(Acting acting) => new("Entity")
     {
-        var caller = services.Caller;
-        var acting = services.Acting;
-        return new GraphqlObject("Entity")
-        {
-            { "id", acting.EntityId.ToString(CultureInfo.InvariantCulture) },
-            { "name", acting.Entity },
-            { "isTeam", false },
-            { "organization", null },
-        };
-    }
+        { "id", acting.EntityId.ToString(CultureInfo.InvariantCulture) },
+        { "name", acting.Entity },
+        { "isTeam", false },
+        { "organization", null },
+    };
 
     /// <summary>A run in the wandb names. JSONString fields (config, summaryMetrics, the tails) are strings.</summary>
-    public static GraphqlObject Bucket(WandbServices services, RunRecord run)
+    public static GraphqlObject Bucket(WandbServices services, Acting acting, RunRecord run)
     {
         GraphqlResolver historyTail = async (_, cancellationToken) => await HistoryTailAsync(services, run, cancellationToken);
         GraphqlResolver wandbConfig = (arguments, _) => ValueTask.FromResult<object?>(WandbConfigSection(run, arguments.Strings("keys")));
@@ -179,7 +170,7 @@ internal static class WandbRuns
             // Only a started run has run info; the resume check reads its presence.
             { "runInfo", run.State == RunStates.Pending ? null : new GraphqlObject("RunInfo") { { "program", run.Program }, { "args", Array.Empty<string>() } } },
             { "files", files },
-            { "project", Project(services, run.Project, run.Entity) },
+            { "project", Project(services, acting, run.Project) },
         };
     }
 
@@ -195,8 +186,8 @@ internal static class WandbRuns
         { "files", input.Strings("files").Select(f => new GraphqlObject("File") { { "name", f }, { "uploadUrl", null } }).ToList() },
     };
 
-    private static GraphqlObject Upserted(WandbServices services, RunRecord run, bool inserted) =>
-        new("UpsertBucketPayload") { { "bucket", Bucket(services, run) }, { "inserted", inserted } };
+    private static GraphqlObject Upserted(WandbServices services, Acting acting, RunRecord run, bool inserted) =>
+        new("UpsertBucketPayload") { { "bucket", Bucket(services, acting, run) }, { "inserted", inserted } };
 
     /// <summary>The older clients' upload-URL query (<c>bucket{files(names)}</c>): no URL either, for the same reason.</summary>
     private static GraphqlObject Files(IReadOnlyList<string> names) => new("FileConnection")

@@ -33,8 +33,10 @@ internal static class WebApp
         var web = app.MapGroup("").AllowAnonymous().ExcludeFromDescription();
         web.MapGet("/", (HttpContext http) => Serve(http, "index.html"));
         web.MapGet("/app/{**path}", (string path, HttpContext http) => Serve(http, path));
-        // The address the SDKs print for a run ("liftoff: run NAME (ID) -> BASE/runs/ID") opens its page.
-        web.MapGet("/runs/{id}", (string id) => TypedResults.Redirect($"/#/runs/{Uri.EscapeDataString(id)}"));
+        // The address the SDKs print for a run ("liftoff: run NAME (ID) -> BASE/runs/ID[?entity=TEAM]") opens its page,
+        // in the team's view for a team's run.
+        web.MapGet("/runs/{id}", (string id, string? entity) => TypedResults.Redirect(
+            $"/#/runs/{Uri.EscapeDataString(id)}{(string.IsNullOrEmpty(entity) ? "" : "?entity=" + Uri.EscapeDataString(entity))}"));
         return app;
     }
 

@@ -204,16 +204,19 @@ public sealed class WandbFileStreamTests(ServerFixture server) : IClassFixture<S
     }
 
     [Fact]
-    public async Task FileStream_OfUnknownRun_Is404_AndOfExistingRunUnderAnyPathIs200()
+    public async Task FileStream_OfUnknownRun_Is404_UnderAnotherEntity404_UnderAnyProjectIs200()
     {
         using var streamed = await NewRunAsync();
         var (wandb, _, id) = streamed;
 
         var unknown = await wandb.PostFileStreamAsync("neverseen", "{}");
-        var elsewhere = await wandb.PostFileStreamAsync(id, "{}", entity: "other-entity", project: "other-project");
+        var otherEntity = await wandb.PostFileStreamAsync(id, "{}", entity: "other-entity");
+        var otherProject = await wandb.PostFileStreamAsync(id, "{}", project: "other-project");
 
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
-        Assert.Equal(HttpStatusCode.OK, elsewhere.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, otherEntity.StatusCode);
+        Assert.Contains("there is no entity 'other-entity'", await otherEntity.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, otherProject.StatusCode);
     }
 
     [Fact]

@@ -160,10 +160,12 @@ public sealed class WandbGraphqlTests(ServerFixture server) : IClassFixture<Serv
     {
         using var wandb = new WandbWire(server, await server.NewUserKeyAsync());
 
-        var entity = await wandb.GraphqlAsync(PythonClient.UpsertBucket, new JsonObject { ["name"] = WandbWire.NewRunId(), ["project"] = "p", ["entity"] = "admin" });
+        using var entity = await wandb.PostGraphqlAsync(PythonClient.UpsertBucket, new JsonObject { ["name"] = WandbWire.NewRunId(), ["project"] = "p", ["entity"] = "admin" });
         var project = await wandb.GraphqlAsync(PythonClient.UpsertBucket, new JsonObject { ["name"] = WandbWire.NewRunId(), ["project"] = "has space" });
 
-        Assert.Contains("entity 'admin' not found", entity.GetProperty("errors")[0].GetProperty("message").GetString()!, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, entity.StatusCode);
+        using var refusal = JsonDocument.Parse(await entity.Content.ReadAsStringAsync());
+        Assert.Contains("there is no entity 'admin'", refusal.RootElement.GetProperty("errors")[0].GetProperty("message").GetString()!, StringComparison.Ordinal);
         Assert.Contains("not a valid Liftoff project name", project.GetProperty("errors")[0].GetProperty("message").GetString()!, StringComparison.Ordinal);
     }
 
@@ -310,7 +312,7 @@ public sealed class WandbGraphqlTests(ServerFixture server) : IClassFixture<Serv
         using var anonymous = server.Http();
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await wandb.PostGraphqlAsync(PythonClient.Viewer)).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await wandb.PostFileStreamAsync("anyrun", "{}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await wandb.PostFileStreamAsync("anyrun", "{}", entity: "anyone")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostJsonAsync("/graphql", """{"query":"{ viewer { id } }"}""")).StatusCode);
     }
 

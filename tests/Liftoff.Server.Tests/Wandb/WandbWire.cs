@@ -77,6 +77,7 @@ internal static class PythonClient
 internal sealed class WandbWire : IDisposable
 {
     private readonly HttpClient _http;
+    private string? _entity;
 
     public WandbWire(ServerFixture server, string key)
     {
@@ -112,8 +113,12 @@ internal sealed class WandbWire : IDisposable
         return data.GetProperty("upsertBucket").GetProperty("bucket");
     }
 
-    public Task<HttpResponseMessage> PostFileStreamAsync(string run, string body, string entity = "someone", string project = "p") =>
-        _http.PostAsync($"/files/{entity}/{project}/{run}/file_stream", new StringContent(body, Encoding.UTF8, "application/json"));
+    /// <summary>A file_stream request under <paramref name="entity"/>'s path, by default the key's (the viewer's entity, as the clients use).</summary>
+    public async Task<HttpResponseMessage> PostFileStreamAsync(string run, string body, string? entity = null, string project = "p")
+    {
+        entity ??= _entity ??= (await DataAsync(PythonClient.Viewer)).GetProperty("viewer").GetProperty("entity").GetString()!;
+        return await _http.PostAsync($"/files/{entity}/{project}/{run}/file_stream", new StringContent(body, Encoding.UTF8, "application/json"));
+    }
 
     /// <summary>Posts a file_stream request that must be answered 200; returns the answer.</summary>
     public async Task<JsonElement> FileStreamAsync(string run, string body) => await ReadAsync(await PostFileStreamAsync(run, body), HttpStatusCode.OK);

@@ -128,6 +128,8 @@ public sealed class WebSessionTests(ServerFixture server) : IClassFixture<Server
         using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = server.BaseUrl };
         using var runLink = await noRedirects.GetAsync("/runs/abc123");
         Assert.Equal("/#/runs/abc123", runLink.Headers.Location?.OriginalString);
+        using var teamRunLink = await noRedirects.GetAsync("/runs/abc123?entity=vision");
+        Assert.Equal("/#/runs/abc123?entity=vision", teamRunLink.Headers.Location?.OriginalString);
         using var again = new HttpRequestMessage(HttpMethod.Get, "/");
         again.Headers.IfNoneMatch.Add(index.Headers.ETag!);
         Assert.Equal(HttpStatusCode.NotModified, (await http.SendAsync(again)).StatusCode);

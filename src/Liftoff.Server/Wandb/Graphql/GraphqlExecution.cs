@@ -76,7 +76,7 @@ internal sealed class GraphqlExecution
         return true;
     }
 
-    /// <summary>A response carrying only errors, for requests that never reach execution (HTTP 400).</summary>
+    /// <summary>A response carrying only errors, for requests that never reach execution (400) or are refused their entity (403, 404).</summary>
     public static byte[] ErrorResponse(string message)
     {
         var buffer = new ArrayBufferWriter<byte>();

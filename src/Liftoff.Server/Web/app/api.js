@@ -1,5 +1,8 @@
 // The JSON API, called with the session cookie. The API key never reaches this code: the server exchanged it for an
-// HttpOnly cookie at sign-in. State-changing calls carry the session's CSRF token in a header.
+// HttpOnly cookie at sign-in. State-changing calls carry the session's CSRF token in a header, and every API call
+// names the entity the pages act on.
+
+import { entity } from './entity.js';
 
 let csrfToken = null;
 let onSignedOut = () => {};
@@ -19,6 +22,15 @@ export class ApiError extends Error {
   }
 }
 
+/** The path with ?entity= added for /api/v1 routes: the server acts on the entity a request names. */
+function onEntity(path) {
+  const name = entity();
+  if (!name || !path.startsWith('/api/v1/')) {
+    return path;
+  }
+  return `${path}${path.includes('?') ? '&' : '?'}entity=${encodeURIComponent(name)}`;
+}
+
 export async function api(path, { method = 'GET', body, signal, headers = {} } = {}) {
   const init = { method, signal, credentials: 'same-origin', headers: { Accept: 'application/json', ...headers } };
   if (body !== undefined) {
@@ -28,7 +40,7 @@ export async function api(path, { method = 'GET', body, signal, headers = {} } =
   if (method !== 'GET' && csrfToken) {
     init.headers['X-Liftoff-Csrf'] = csrfToken;
   }
-  const response = await fetch(path, init);
+  const response = await fetch(onEntity(path), init);
   if (response.status === 401 && !path.startsWith('/web/session')) {
     onSignedOut();
   }
@@ -46,7 +58,7 @@ export async function api(path, { method = 'GET', body, signal, headers = {} } =
 
 /** Reads an NDJSON stream, calling onLine for each object, until it ends or the signal aborts. */
 export async function ndjson(path, onLine, signal) {
-  const response = await fetch(path, { signal, credentials: 'same-origin', headers: { Accept: 'application/x-ndjson' } });
+  const response = await fetch(onEntity(path), { signal, credentials: 'same-origin', headers: { Accept: 'application/x-ndjson' } });
   if (!response.ok) {
     throw new ApiError(response.status, null);
   }

@@ -1,6 +1,8 @@
 // Builds DOM nodes. Children that are not nodes become text nodes, so every value shown from a user (names, config,
 // logs) is text, never markup: nothing in the app writes innerHTML.
 
+import { entity } from './entity.js';
+
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs ?? {})) {
@@ -43,9 +45,14 @@ export function link(segments, text, attrs = {}) {
   return h('a', { href: route(segments), ...attrs }, text);
 }
 
+/** A hash address; it keeps the entity the pages act on, so the link opens the same entity's view. */
 export function route(segments, query) {
   const path = '#/' + segments.map(s => encodeURIComponent(s)).join('/');
-  const search = query ? new URLSearchParams(query).toString() : '';
+  const params = new URLSearchParams(query ?? {});
+  if (entity() && !params.has('entity')) {
+    params.set('entity', entity());
+  }
+  const search = params.toString();
   return search ? `${path}?${search}` : path;
 }
 

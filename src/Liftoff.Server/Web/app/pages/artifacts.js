@@ -27,7 +27,7 @@ export async function artifactPage(ctx) {
   const selected = await api(`/api/v1/artifacts/${q(project)}/${q(name)}/${q(ref)}`, { signal: ctx.signal });
   ctx.title(`${name}:${selected.version}`);
   clear(ctx.main,
-    h('div', { class: 'crumbs' }, h('a', { href: '#/' }, 'Projects'), ' / ', link(['projects', project], project), ' / ', link(['projects', project, 'artifacts'], 'Artifacts')),
+    h('div', { class: 'crumbs' }, link([], 'Projects'), ' / ', link(['projects', project], project), ' / ', link(['projects', project, 'artifacts'], 'Artifacts')),
     h('h1', {}, `${name}:${selected.version}`),
     h('p', { class: 'muted' }, `${selected.type} · ${format.bytes(selected.size)} in ${selected.file_count} files · digest ${selected.digest.slice(0, 16)}`),
     h('h2', {}, 'Versions'),

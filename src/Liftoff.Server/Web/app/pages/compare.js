@@ -21,7 +21,7 @@ export async function comparePage(ctx) {
   ctx.signal.addEventListener('abort', () => charts.destroy());
   const project = runs[0].project;
   clear(ctx.main,
-    h('div', { class: 'crumbs' }, h('a', { href: '#/' }, 'Projects'), ' / ', link(['projects', project], project), ' / '),
+    h('div', { class: 'crumbs' }, link([], 'Projects'), ' / ', link(['projects', project], project), ' / '),
     h('h1', {}, `Compare ${runs.length} runs`),
     overview,
     h('h2', {}, 'Charts'),

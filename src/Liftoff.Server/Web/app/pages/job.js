@@ -1,5 +1,6 @@
 import { api, q } from '../api.js';
 import { clear, facts, h, link, pre, route, stateBadge, table } from '../dom.js';
+import { canWrite } from '../entity.js';
 import * as format from '../format.js';
 
 /** A job: its versions and aliases, the selected version's source, entrypoint and input schema, and the runs it launched. */
@@ -12,10 +13,11 @@ export async function jobPage(ctx) {
   ctx.title(`${name}:${selected.version}`);
   const runsBox = h('div');
   clear(ctx.main,
-    h('div', { class: 'crumbs' }, h('a', { href: '#/' }, 'Projects'), ' / ', link(['projects', project], project), ' / ', link(['projects', project, 'jobs'], 'Jobs')),
+    h('div', { class: 'crumbs' }, link([], 'Projects'), ' / ', link(['projects', project], project), ' / ', link(['projects', project, 'jobs'], 'Jobs')),
     h('div', { class: 'actions' },
       h('h1', {}, `${name}:${selected.version}`),
-      h('a', { class: 'button primary', id: 'launch', href: route(['projects', project, 'jobs', name, 'launch'], { ref: selected.version }) }, 'Launch')),
+      // A viewer may not launch (the API refuses it), so the page offers no Launch.
+      canWrite() ? h('a', { class: 'button primary', id: 'launch', href: route(['projects', project, 'jobs', name, 'launch'], { ref: selected.version }) }, 'Launch') : null),
     h('h2', {}, 'Versions'),
     table(['Version', 'Aliases', 'Digest', 'Created'],
       job.versions.map(v => h('tr', { class: v.version === selected.version ? 'highlight' : null },

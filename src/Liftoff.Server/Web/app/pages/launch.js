@@ -1,5 +1,6 @@
 import { api, q } from '../api.js';
 import { clear, h, link, pre, route } from '../dom.js';
+import { canWrite, entity } from '../entity.js';
 import * as format from '../format.js';
 import { notify } from '../main.js';
 import { check, fieldType } from '../schema.js';
@@ -15,6 +16,14 @@ const PRIORITIES = ['critical', 'high', 'medium', 'low'];
 export async function launchPage(ctx) {
   const [project, name] = ctx.params;
   const ref = ctx.query.get('ref');
+  if (!canWrite()) {
+    ctx.title(`Launch ${name}`);
+    clear(ctx.main,
+      h('div', { class: 'crumbs' }, link([], 'Projects'), ' / ', link(['projects', project], project), ' / ', link(['projects', project, 'jobs', name], name)),
+      h('h1', {}, `Launch ${name}`),
+      h('p', { class: 'errors', id: 'launch-refused' }, `Launching in ${entity()} needs the member role; you can read its jobs, runs and queues.`));
+    return;
+  }
   const [job, { queues }] = await Promise.all([
     api(`/api/v1/jobs/${q(project)}/${q(name)}${ref ? `?ref=${q(ref)}` : ''}`, { signal: ctx.signal }),
     api('/api/v1/queues', { signal: ctx.signal }),
@@ -55,7 +64,7 @@ export async function launchPage(ctx) {
       h('button', { type: 'submit', class: 'primary', id: 'submit-launch' }, 'Launch')));
 
   clear(ctx.main,
-    h('div', { class: 'crumbs' }, h('a', { href: '#/' }, 'Projects'), ' / ', link(['projects', project], project), ' / ',
+    h('div', { class: 'crumbs' }, link([], 'Projects'), ' / ', link(['projects', project], project), ' / ',
       link(['projects', project, 'jobs'], 'Jobs'), ' / ', link(['projects', project, 'jobs', name], name)),
     h('h1', { id: 'launch-h' }, `Launch ${name}:${version}`),
     h('div', { class: 'grid2' }, form, h('section', { 'aria-labelledby': 'preview-h' }, h('h2', { id: 'preview-h' }, 'Preview'), previewBox)));

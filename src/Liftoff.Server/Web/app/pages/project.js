@@ -1,4 +1,4 @@
-import { clear, h, route } from '../dom.js';
+import { clear, h, link, route } from '../dom.js';
 import { runsTab } from './runs.js';
 import { jobsTab } from './jobs.js';
 import { artifactsTab } from './artifacts.js';
@@ -10,7 +10,7 @@ export async function projectPage(ctx) {
   ctx.title(`${project} · ${tab}`);
   const body = h('section', { 'aria-label': tab });
   clear(ctx.main,
-    h('div', { class: 'crumbs' }, h('a', { href: '#/' }, 'Projects'), ' / '),
+    h('div', { class: 'crumbs' }, link([], 'Projects'), ' / '),
     h('h1', {}, project),
     h('nav', { class: 'tabs', 'aria-label': 'Project' },
       tabs.map(([id, label]) => h('a', { href: route(['projects', project, id]), 'aria-current': id === tab ? 'page' : null }, label))),

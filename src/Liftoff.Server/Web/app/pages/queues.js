@@ -1,5 +1,6 @@
 import { api, q } from '../api.js';
 import { clear, facts, h, link, pre, stateBadge, table } from '../dom.js';
+import { canWrite, isAdmin } from '../entity.js';
 import * as format from '../format.js';
 import { notify } from '../main.js';
 
@@ -71,9 +72,9 @@ export async function queuePage(ctx) {
           ? `${v.name}: ${v.choices ? v.choices.join(' | ') : 'string'}` : `${v.name}: ${v.type} ${v.min ?? ''}..${v.max ?? ''}`).join('; ')],
       ]),
       h('details', {}, h('summary', {}, 'Default resource config'), pre(queue.config)),
-      h('p', {}, queue.paused
+      isAdmin() ? h('p', {}, queue.paused
         ? h('button', { type: 'button', id: 'resume-queue', onclick: () => pause(false) }, 'Resume queue')
-        : h('button', { type: 'button', id: 'pause-queue', onclick: () => pause(true) }, 'Pause queue')));
+        : h('button', { type: 'button', id: 'pause-queue', onclick: () => pause(true) }, 'Pause queue')) : null);
     const pendingItems = items.filter(i => i.state === 'pending');
     clear(pending, itemTable(pendingItems, true, 'Nothing waiting.'));
     clear(active, itemTable(items.filter(i => ACTIVE.includes(i.state)), false, 'Nothing running.'));
@@ -94,6 +95,7 @@ export async function queuePage(ctx) {
   };
 
   function itemTable(items, pending, empty) {
+    const movable = pending && canWrite();
     return table([pending ? h('th', { scope: 'col', class: 'num' }, '#') : null, 'Item', 'State', 'Job', 'Priority', 'Attempt', 'Run', pending ? 'Waiting for' : 'Error', 'Created', h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions'))].filter(Boolean),
       items.map(item => h('tr', { class: item.id === highlight ? 'highlight' : null, dataset: { item: item.id } },
         pending ? h('td', { class: 'num pos' }, item.place ? item.place.position : '—') : null,
@@ -107,11 +109,11 @@ export async function queuePage(ctx) {
           : h('td', { class: 'wrap' }, item.error ? `${item.phase ? `${item.phase}: ` : ''}${item.error}` : '—'),
         h('td', {}, format.time(item.created_at)),
         h('td', {},
-          pending ? h('button', { type: 'button', id: `top-${item.id}`, 'aria-label': `Move item ${item.id} to the top of its priority`, onclick: () => move(item, 'top') }, 'Top') : null,
-          pending ? ' ' : null,
-          pending ? h('button', { type: 'button', id: `bottom-${item.id}`, 'aria-label': `Move item ${item.id} to the bottom of its priority`, onclick: () => move(item, 'bottom') }, 'Bottom') : null,
-          pending ? ' ' : null,
-          ENDED.includes(item.state) || item.cancel_requested ? null
+          movable ? h('button', { type: 'button', id: `top-${item.id}`, 'aria-label': `Move item ${item.id} to the top of its priority`, onclick: () => move(item, 'top') }, 'Top') : null,
+          movable ? ' ' : null,
+          movable ? h('button', { type: 'button', id: `bottom-${item.id}`, 'aria-label': `Move item ${item.id} to the bottom of its priority`, onclick: () => move(item, 'bottom') }, 'Bottom') : null,
+          movable ? ' ' : null,
+          ENDED.includes(item.state) || item.cancel_requested || !canWrite() ? null
             : h('button', { type: 'button', class: 'danger', id: `cancel-${item.id}`, 'aria-label': `Cancel item ${item.id}`, onclick: () => cancel(item) }, 'Cancel')))),
       { empty });
   }

@@ -1,4 +1,5 @@
 import { api, ndjson, q } from '../api.js';
+import { canWrite } from '../entity.js';
 import { MetricCharts } from '../charts.js';
 import { clear, facts, h, link, route, stateBadge, table } from '../dom.js';
 import * as format from '../format.js';
@@ -25,7 +26,7 @@ export async function runPage(ctx) {
   const consoleState = h('p', { class: 'muted', id: 'console-state' });
 
   clear(ctx.main,
-    h('div', { class: 'crumbs' }, h('a', { href: '#/' }, 'Projects'), ' / ', link(['projects', run.project], run.project), ' / ',
+    h('div', { class: 'crumbs' }, link([], 'Projects'), ' / ', link(['projects', run.project], run.project), ' / ',
       link(['projects', run.project, 'runs'], 'Runs')),
     h('div', { class: 'actions' }, heading, stop),
     h('section', { 'aria-labelledby': 'overview-h' }, h('h2', { id: 'overview-h' }, 'Overview'), overview),
@@ -50,7 +51,8 @@ export async function runPage(ctx) {
 
   function drawRun() {
     clear(heading, run.name, ' ', stateBadge(run.state));
-    stop.hidden = ENDED.includes(run.state);
+    // Viewers read runs; stopping one is a member's.
+    stop.hidden = ENDED.includes(run.state) || !canWrite();
     stop.disabled = run.stop_requested;
     stop.textContent = run.stop_requested ? 'Stop requested' : 'Stop';
     const job = run.job ? run.job.split(':')[0] : null;

@@ -1,4 +1,5 @@
 import { api } from '../api.js';
+import { entity } from '../entity.js';
 import { clear, h, link, route, stateBadge } from '../dom.js';
 import * as format from '../format.js';
 
@@ -20,7 +21,7 @@ export async function runsTab(ctx, project, body) {
   };
   const selected = new Map();
   const known = new Set();
-  const columnsKey = `liftoff.columns.${project}`;
+  const columnsKey = `liftoff.columns.${entity()}/${project}`;
   let columns = JSON.parse(localStorage.getItem(columnsKey) ?? 'null');
   let last = { runs: [], total: 0 };
 

@@ -25,7 +25,7 @@ export async function signInPage(ctx) {
     try {
       const session = await api('/web/session', { method: 'POST', body: { key: key.value } });
       key.value = '';
-      signedIn(session);
+      await signedIn(session);
       const next = ctx.query.get('next');
       location.hash = next && next.startsWith('#/') && !next.startsWith('#/signin') ? next : '#/';
     } catch (e) {
