@@ -54,10 +54,11 @@ public sealed class ServiceAccountAgentTests(ServerFixture server) : IClassFixtu
         var agents = (await owner.ListAgentsAsync()).Agents;
         Assert.Contains(agents, a => a.Queues.SequenceEqual([queue]));
 
+        // (A service account never manages its own keys, agent-only or not: POST /api/v1/keys is refused before this boundary.)
         using var http = server.Http(key);
         foreach (var (method, path) in new[]
         {
-            ("GET", "/api/v1/runs/"), ("POST", $"/api/v1/queues/{queue}/items"), ("POST", "/api/v1/keys"), ("GET", "/api/v1/keys"),
+            ("GET", "/api/v1/runs/"), ("POST", $"/api/v1/queues/{queue}/items"), ("GET", "/api/v1/keys"),
             ("GET", $"/api/v1/items/{item.Id}"), ("POST", $"/api/v1/runs/{done.RunId}/stop"), ("GET", "/api/v1/jobs/"),
         })
         {

@@ -69,7 +69,7 @@ public abstract partial class StoreContract
     public async Task AddKey_AgentOnly_KeepsItsQueuesInTheListingAndThePrincipal()
     {
         var alice = await NewEntityAsync("alice");
-        var (agent, _) = ApiKeys.Create("agent", T0, ["cpu", "gpu"]);
+        var (agent, _) = ApiKeys.Create("agent", T0.AddMinutes(1), ["cpu", "gpu"]);
 
         await Identities.AddKeyAsync(alice.Id, agent, default);
 
