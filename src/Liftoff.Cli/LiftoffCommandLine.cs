@@ -37,7 +37,7 @@ internal static class LiftoffCommandLine
                 new DescribeQueueCommand(),
                 new DeleteQueueCommand(),
                 new PauseQueueCommand(),
-                new ResumeQueueCommand(),
+                new PauseQueueCommand(resume: true),
                 new MoveItemCommand(),
                 new CancelItemCommand(),
             },
