@@ -230,9 +230,9 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
     };
 
     /// <summary>
-    /// One probe per queue, answered from the claim index alone (it holds every column read: the seq is the rowid), keeps
-    /// a claim O(log n) however deep the queues are; the best head wins and is read by its rowid. A paused queue's probe
-    /// finds nothing (its one-row check runs once per probe).
+    /// One probe per queue, a seek into the claim index that reads its first entry in claim order (no sort), keeps a claim
+    /// O(log n) however deep the queues are; the best head wins and is read by its rowid. A paused queue's probe finds
+    /// nothing (its one-row check runs once per probe).
     /// </summary>
     internal const string ClaimProbe = $"""
         SELECT priority, position, seq FROM items INDEXED BY items_claimable
