@@ -38,7 +38,7 @@ internal static class LiftoffCommandLine
                 new DescribeQueueCommand(),
                 new DeleteQueueCommand(),
                 new PauseQueueCommand(),
-                new ResumeQueueCommand(),
+                new PauseQueueCommand(resume: true),
                 new MoveItemCommand(),
                 new CancelItemCommand(),
             },

@@ -27,8 +27,12 @@ internal sealed class DescribeQueueCommand : BaseCommand
             return ExitCodes.Success;
         }
 
-        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(queue.Name)}[/] on {queue.Resource}, up to {queue.MaxAttempts} attempts, start timeout {queue.StartTimeoutSeconds} s"
-            + (queue.Paused ? $"; [yellow]paused[/]: agents claim nothing until 'liftoff queue resume {Markup.Escape(queue.Name)}'" : ""));
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(queue.Name)}[/] on {queue.Resource}, up to {queue.MaxAttempts} attempts, start timeout {queue.StartTimeoutSeconds} s");
+        if (queue.Paused)
+        {
+            AnsiConsole.MarkupLine($"[yellow]paused[/]: agents claim nothing until 'liftoff queue resume {Markup.Escape(queue.Name)}'");
+        }
+
         AnsiConsole.MarkupLine($"items: {Markup.Escape(string.Join(", ", queue.Items.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")))}{(queue.Items.Count == 0 ? "none" : "")}; depth {queue.Depth}{(queue.OldestPendingSeconds is { } age ? $", oldest pending {Output.Age(age)}" : "")}");
         AnsiConsole.MarkupLine($"config: {Markup.Escape(queue.Config.GetRawText())}");
         if (queue.RetryPolicy is { Attempts: { } attempts } policy)

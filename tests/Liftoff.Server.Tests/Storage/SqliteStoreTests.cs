@@ -2,6 +2,7 @@ using Liftoff.Server.Storage;
 using Liftoff.Server.Storage.Relational;
 using Liftoff.Server.Storage.Sqlite;
 using Liftoff.Testing;
+using Xunit;
 
 namespace Liftoff.Server.Tests.Storage;
 
@@ -16,6 +17,15 @@ public sealed class SqliteStoreTests : StoreContract
         await Migrations.ApplyAsync(_database, default);
         var store = new RelationalStore(_database);
         return (store, store, store, store, store);
+    }
+
+    [Fact]
+    public async Task ClaimProbe_SeeksTheClaimIndexInClaimOrder_WithoutASort()
+    {
+        var plan = await _database!.ReadAsync(session => session.ListAsync("EXPLAIN QUERY PLAN " + SqliteDatabase.ClaimProbe, r => r.String(3), default, ("@q", 1L)), default);
+
+        Assert.Contains(plan, step => step.Contains("SEARCH items USING INDEX items_claimable (queue_id=?)", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
     }
 
     public override Task DisposeAsync()

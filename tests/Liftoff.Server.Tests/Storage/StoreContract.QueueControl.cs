@@ -27,17 +27,23 @@ public abstract partial class StoreContract
     }
 
     [Fact]
-    public async Task MoveItem_BeforeTheSameItemAgainAndAgain_MakesRoomWhenTheKeysRunOut()
+    public async Task MoveItem_BeforeOrAfterTheSameItemAgainAndAgain_MakesRoomWhenTheKeysRunOut()
     {
-        var names = Enumerable.Range(1, 30).Select(i => $"m{i:00}").ToArray();
-        var (e, q) = await QueueWithItemsAsync(["first", "last", .. names]);
+        var before = Enumerable.Range(1, 30).Select(i => $"b{i:00}").ToArray();
+        var after = Enumerable.Range(1, 30).Select(i => $"a{i:00}").ToArray();
+        var (e, q) = await QueueWithItemsAsync(["first", "last", .. before, .. after]);
 
-        foreach (var name in names)
+        foreach (var name in before)
         {
             await MoveAsync(e, name, MovePlace.Before, "last");
         }
 
-        string[] expected = ["first", .. names, "last"];
+        foreach (var name in after)
+        {
+            await MoveAsync(e, name, MovePlace.After, "first");
+        }
+
+        string[] expected = ["first", .. after.Reverse(), .. before, "last"];
         Assert.Equal(expected, await PendingAsync(q));
         Assert.Equal(expected, await ClaimAllAsync(e, q));
     }

@@ -67,10 +67,10 @@ internal sealed partial class RelationalStore
             {
                 MovePlace.Top => await NeighbourAsync(session, "MIN", "", level, itemId, null, cancellationToken) is { } first ? first - PositionGap : position,
                 MovePlace.Bottom => await NeighbourAsync(session, "MAX", "", level, itemId, null, cancellationToken) is { } last ? last + 1 : position,
-                MovePlace.Before => await BetweenAsync(session, level, itemId, move.Anchor!,
+                MovePlace.Before => await BetweenAsync(session, level, itemId,
                     await NeighbourAsync(session, "MAX", "AND position < @at", level, itemId, anchorPosition, cancellationToken), anchorPosition!.Value, cancellationToken),
                 MovePlace.After => await NeighbourAsync(session, "MIN", "AND position > @at", level, itemId, anchorPosition, cancellationToken) is { } next
-                    ? await BetweenAsync(session, level, itemId, move.Anchor!, anchorPosition!.Value, next, cancellationToken)
+                    ? await BetweenAsync(session, level, itemId, anchorPosition!.Value, next, cancellationToken)
                     : anchorPosition!.Value + 1,
                 _ => position,
             };
@@ -96,9 +96,9 @@ internal sealed partial class RelationalStore
 
     /// <summary>
     /// A key between <paramref name="low"/> (none: the level's head) and <paramref name="high"/>; without room between
-    /// them, the pending items at or below <paramref name="low"/> (but the anchor) step down a gap first.
+    /// them, the level's other pending items at or below <paramref name="low"/> step down a gap first.
     /// </summary>
-    private static async Task<long> BetweenAsync(DbSession session, (long Queue, int Priority) level, string itemId, string anchorId, long? low, long high, CancellationToken cancellationToken)
+    private static async Task<long> BetweenAsync(DbSession session, (long Queue, int Priority) level, string itemId, long? low, long high, CancellationToken cancellationToken)
     {
         if (low is not { } below)
         {
@@ -108,8 +108,8 @@ internal sealed partial class RelationalStore
         if (high - below < 2)
         {
             await session.ExecuteAsync(
-                $"UPDATE items SET position = position - {PositionGap} WHERE queue_id = @q AND priority = @p AND state = '{ItemStates.Pending}' AND position <= @low AND id <> @id AND id <> @anchor",
-                cancellationToken, ("@q", level.Queue), ("@p", level.Priority), ("@low", below), ("@id", itemId), ("@anchor", anchorId));
+                $"UPDATE items SET position = position - {PositionGap} WHERE queue_id = @q AND priority = @p AND state = '{ItemStates.Pending}' AND position <= @low AND id <> @id",
+                cancellationToken, ("@q", level.Queue), ("@p", level.Priority), ("@low", below), ("@id", itemId));
             below -= PositionGap;
         }
 

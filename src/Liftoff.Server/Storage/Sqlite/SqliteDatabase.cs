@@ -230,27 +230,29 @@ internal sealed class SqliteDatabase : RelationalDatabase, IDisposable
     };
 
     /// <summary>
-    /// One indexed probe per queue keeps a claim O(log n) however deep the queues are; the best head wins. A paused
-    /// queue's probe finds nothing (its one-row check runs once per probe).
+    /// One probe per queue, a seek into the claim index that reads its first entry in claim order (no sort), keeps a claim
+    /// O(log n) however deep the queues are; the best head wins and is read by its rowid. A paused queue's probe finds
+    /// nothing (its one-row check runs once per probe).
     /// </summary>
+    internal const string ClaimProbe = $"""
+        SELECT priority, position, seq FROM items INDEXED BY items_claimable
+        WHERE queue_id = @q AND state = '{ItemStates.Pending}' AND claimable_at IS NULL AND NOT EXISTS (SELECT 1 FROM queues WHERE id = @q AND paused = 1)
+        ORDER BY priority, position, seq LIMIT 1
+        """;
+
     public override async Task<ItemRow?> FindClaimableAsync(DbSession session, IReadOnlyList<long> queueIds, CancellationToken cancellationToken)
     {
-        (long Priority, long Position, long Seq, string Id)? best = null;
+        (long Priority, long Position, long Seq)? best = null;
         foreach (var queueId in queueIds)
         {
-            var head = await session.ListAsync($"""
-                SELECT priority, position, seq, id FROM items INDEXED BY items_claimable
-                WHERE queue_id = @q AND state = '{ItemStates.Pending}' AND claimable_at IS NULL AND NOT EXISTS (SELECT 1 FROM queues WHERE id = @q AND paused = 1)
-                ORDER BY priority, position, seq LIMIT 1
-                """,
-                r => (r.Long(0), r.Long(1), r.Long(2), r.String(3)), cancellationToken, ("@q", queueId));
+            var head = await session.ListAsync(ClaimProbe, r => (r.Long(0), r.Long(1), r.Long(2)), cancellationToken, ("@q", queueId));
             if (head.Count > 0 && (best is null || head[0].CompareTo(best.Value) < 0))
             {
                 best = head[0];
             }
         }
 
-        return best is null ? null : (await RelationalStore.ReadItemsAsync(session, "WHERE i.id = @id", cancellationToken, ("@id", best.Value.Id)))[0];
+        return best is null ? null : (await RelationalStore.ReadItemsAsync(session, "WHERE i.seq = @seq", cancellationToken, ("@seq", best.Value.Seq)))[0];
     }
 
     /// <summary>Claims wait in this process only (<see cref="Launch.QueueSignals"/>), which the enqueue itself signals.</summary>
