@@ -9,7 +9,7 @@ namespace Liftoff.Testing.Kubernetes;
 /// The npm package kubernetes-models (installed by scripts/setup/npm-packages.sh) in a node process: it checks an
 /// object against the Kubernetes OpenAPI schemas it was generated from, independently of Liftoff's own checks.
 /// </summary>
-internal sealed partial class KubernetesModels : IAsyncDisposable
+public sealed partial class KubernetesModels : IAsyncDisposable
 {
     private readonly Process _node;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -34,7 +34,7 @@ internal sealed partial class KubernetesModels : IAsyncDisposable
         return new KubernetesModels(Process.Start(start) ?? throw new InvalidOperationException("node did not start"));
     }
 
-    /// <summary>What kubernetes-models finds wrong with <paramref name="value"/> (a Job or a Secret), paths as <c>spec.template.spec.containers[0].image</c>.</summary>
+    /// <summary>What kubernetes-models finds wrong with <paramref name="value"/> (of a kind validate.mjs lists), paths as <c>spec.template.spec.containers[0].image</c>.</summary>
     public async Task<IReadOnlyList<FieldError>> CheckAsync(string kind, JsonObject value)
     {
         await _gate.WaitAsync();
