@@ -26,7 +26,7 @@ internal static class AgentsApi
     {
         var agents = app.MapGroup("/api/v1/agents").RequireAuthorization().WithTags("Agents").Needs(EntityRole.Member);
         agents.MapPost("/", Register).AgentKey(AgentKeyAccess.Checked);
-        agents.MapGet("/", ListAgents).Needs(EntityRole.Viewer);
+        agents.MapGet("/", ListAgents).Needs(EntityRole.Viewer).AgentKey(AgentKeyAccess.Checked);
         agents.MapPost("/{id}/heartbeat", Heartbeat).AgentKey(AgentKeyAccess.Agent);
         agents.MapPost("/{id}/stop", Stop).Needs(EntityRole.Admin).Audited("agent.stop", "{id}");
         agents.MapPost("/{id}/claim", Claim).AgentKey(AgentKeyAccess.Agent);
@@ -64,7 +64,7 @@ internal static class AgentsApi
     {
         var agents = await services.Queues.ListAgentsAsync(services.Acting.EntityId, cancellationToken);
         var now = services.Time.GetUtcNow();
-        return TypedResults.Ok(new AgentList([.. agents.Select(a => Mapping.ToInfo(a, now, services.Options.ItemLease))]));
+        return TypedResults.Ok(new AgentList([.. agents.Where(a => AgentKeyScope.Sees(services.Caller, a.Queues)).Select(a => Mapping.ToInfo(a, now, services.Options.ItemLease))]));
     }
 
     public static async Task<Results<Ok<AgentHeartbeatReply>, ValidationProblem, ProblemHttpResult>> Heartbeat(string id, AgentHeartbeatRequest request, [AsParameters] AgentServices services, CancellationToken cancellationToken)

@@ -88,7 +88,7 @@ internal static class AgentKeyBoundary
 
 /// <summary>
 /// The checks of the endpoints an agent-only key reaches as <see cref="AgentKeyAccess.Checked"/>: it registers agents on
-/// its queues only, and reads only the job versions and code of the items its queues' agents hold (what a launch needs).
+/// its queues only, lists only the agents polling them, and reads only the job versions and code of the items its queues' agents hold (what a launch needs).
 /// Every check passes for any other key.
 /// </summary>
 internal sealed class AgentKeyScope(IQueueStore queues, RunKeyScope launches)
@@ -98,6 +98,13 @@ internal sealed class AgentKeyScope(IQueueStore queues, RunKeyScope launches)
     /// <summary>What every refusal of an agent-only key starts with, so that a person reading it knows the key's limit.</summary>
     public static string Rule(IReadOnlyList<string> queues) =>
         $"this API key is agent-only: it claims, heartbeats and reports items of queue(s) {string.Join(", ", queues)} and reads what their launches need";
+
+    /// <summary>
+    /// Whether the caller sees an agent polling <paramref name="agentQueues"/>: an agent-only key sees the agents that poll
+    /// its queues only (the ones its heartbeat and claim rule lets it drive), so an agent host can ask after itself.
+    /// </summary>
+    public static bool Sees(Caller caller, IReadOnlyList<string> agentQueues) =>
+        caller.AgentQueues is not { } allowed || agentQueues.All(q => allowed.Contains(q, StringComparer.Ordinal));
 
     public static void DemandQueues(Caller caller, IEnumerable<string> names)
     {

@@ -99,7 +99,7 @@ public sealed class AgentKeyMatrixTests(ServerFixture server) : IClassFixture<Se
 
         ("POST /api/v1/agents/", "/api/v1/agents/", "{}", Bad),
         ("POST /api/v1/agents/", "/api/v1/agents/", """{"name":"b","queues":["{queueB}"]}""", Forbidden),
-        ("GET /api/v1/agents/", "/api/v1/agents/", null, Forbidden),
+        ("GET /api/v1/agents/", "/api/v1/agents/", null, Ok),
         ("POST /api/v1/agents/{id}/heartbeat", "/api/v1/agents/{agentA}/heartbeat", """{"state":"running","running_items":1}""", Ok),
         ("POST /api/v1/agents/{id}/heartbeat", "/api/v1/agents/{agentB}/heartbeat", """{"state":"running","running_items":1}""", Forbidden),
         ("POST /api/v1/agents/{id}/stop", "/api/v1/agents/{agentA}/stop", null, Forbidden),
@@ -183,6 +183,18 @@ public sealed class AgentKeyMatrixTests(ServerFixture server) : IClassFixture<Se
         }
 
         Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    [Fact]
+    public async Task AgentList_ShowsAnAgentOnlyKeyTheAgentsOfItsQueuesOnly()
+    {
+        var world = await SetUpAsync();
+        using var agentClient = server.Client(world.Key);
+
+        var listed = (await agentClient.ListAgentsAsync()).Agents.Select(a => a.Id).ToList();
+
+        Assert.Contains(world.AgentA, listed);
+        Assert.DoesNotContain(world.AgentB, listed);
     }
 
     private sealed record World(string Key, string QueueA, string QueueB, string AgentA, string AgentB, string ItemA, string ItemB, string RunA, string Loose, string Code, string Data)
